@@ -90,6 +90,42 @@ impl Default for TranscodeProfileSpec {
     }
 }
 
+impl TranscodeProfileSpec {
+    /// The checks the API server's CEL rules make, for profiles read from files.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=30).contains(&self.segment_seconds) {
+            return Err(format!("segmentSeconds must be 1..30, got {}", self.segment_seconds));
+        }
+        if self.renditions.is_empty() {
+            return Err("renditions must list at least one rendition".into());
+        }
+        for (i, r) in self.renditions.iter().enumerate() {
+            let ok_name = !r.name.is_empty()
+                && r.name.len() <= 32
+                && r.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok_name {
+                return Err(format!("renditions[{i}].name {:?} must be 1-32 of [A-Za-z0-9_-]", r.name));
+            }
+            if r.name == "audio" || self.renditions[..i].iter().any(|o| o.name == r.name) {
+                return Err(format!("renditions[{i}].name {:?} is used twice or reserved", r.name));
+            }
+            if !(144..=4320).contains(&r.height) {
+                return Err(format!("renditions[{i}].height must be 144..4320, got {}", r.height));
+            }
+            if !(100..=100_000).contains(&r.video_bitrate_kbps) {
+                return Err(format!(
+                    "renditions[{i}].videoBitrateKbps must be 100..100000, got {}",
+                    r.video_bitrate_kbps
+                ));
+            }
+        }
+        if !(32..=512).contains(&self.audio_bitrate_kbps) {
+            return Err(format!("audioBitrateKbps must be 32..512, got {}", self.audio_bitrate_kbps));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +145,22 @@ mod tests {
         assert_eq!(spec.segment_seconds, 4);
         assert_eq!(spec.renditions[0].video_bitrate_kbps, 400);
         assert_eq!(spec.hardware, Hardware::None);
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        assert!(TranscodeProfileSpec::default().validate().is_ok());
+        let mut spec = TranscodeProfileSpec::default();
+        spec.renditions[1].name = "1080p".into();
+        assert!(spec.validate().unwrap_err().contains("renditions[1].name"));
+        let mut spec = TranscodeProfileSpec::default();
+        spec.renditions[0].height = 100_000;
+        assert!(spec.validate().unwrap_err().contains("height"));
+        let spec = TranscodeProfileSpec {
+            renditions: vec![],
+            ..TranscodeProfileSpec::default()
+        };
+        assert!(spec.validate().unwrap_err().contains("at least one"));
     }
 
     #[test]

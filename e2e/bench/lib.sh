@@ -1,0 +1,157 @@
+# shellcheck shell=bash
+# Shared helpers for the benchmark scripts in e2e/bench/. Sourced, never run.
+#
+# Environment (all optional):
+#   MANOFWAR_BIN         binary under test (default: target/release/manofwar, relative to the repo root)
+#   BENCH_OUT            where each benchmark writes its markdown fragment (default: target/bench)
+#   BENCH_BASELINE_ONLY  1 = run only the ffmpeg / nginx halves (for developing without the binary)
+#   BENCH_STRICT         1 = exit 3 when a target is missed (default: report only)
+
+BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MANOFWAR_BIN=${MANOFWAR_BIN:-target/release/manofwar}
+case $MANOFWAR_BIN in /*) ;; */*) MANOFWAR_BIN=$BENCH_REPO/$MANOFWAR_BIN ;; esac
+BENCH_OUT=${BENCH_OUT:-$BENCH_REPO/target/bench}
+BENCH_BASELINE_ONLY=${BENCH_BASELINE_ONLY:-0}
+BENCH_STRICT=${BENCH_STRICT:-0}
+BENCH_MISSED=0
+export LC_ALL=C
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# need CMD [DEBIAN_PACKAGE]: install the package with apt only when CMD is missing.
+need() {
+  local cmd=$1 pkg=${2:-$1}
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  log "installing $pkg (for $cmd)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null; } \
+    || die "could not install $pkg"
+  command -v "$cmd" >/dev/null 2>&1 || die "$cmd still missing after installing $pkg"
+}
+
+need_base() {
+  need ffmpeg ffmpeg
+  need jq jq
+  need curl curl
+  [[ -x /usr/bin/time ]] || need /usr/bin/time time
+}
+
+# Use the manofwar binary? (false in baseline-only mode)
+use_manofwar() { [[ $BENCH_BASELINE_ONLY != 1 ]]; }
+
+check_manofwar() {
+  use_manofwar || { log "BENCH_BASELINE_ONLY=1: skipping manofwar"; return 0; }
+  [[ -x $MANOFWAR_BIN ]] || die "manofwar binary not found at $MANOFWAR_BIN (cargo build --release -p manofwar-node, or set MANOFWAR_BIN; BENCH_BASELINE_ONLY=1 runs the baselines alone)"
+  "$MANOFWAR_BIN" --help >/dev/null 2>&1 || die "$MANOFWAR_BIN --help failed"
+}
+
+now() { date +%s.%N; }
+# since START -> seconds elapsed, 2 decimals
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# timed NAME CMD...: run CMD under /usr/bin/time; sets TIMED_WALL (s) and TIMED_RSS_MIB (max RSS).
+# stdout/stderr of CMD go to $WORK/NAME.log. Fails (with the log tail) when CMD fails.
+timed() {
+  local name=$1; shift
+  local tf="$WORK/$name.time"
+  if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORK/$name.log" 2>&1; then
+    tail -n 20 "$WORK/$name.log" >&2
+    die "$name failed: $*"
+  fi
+  read -r TIMED_WALL TIMED_RSS_KB <"$tf"
+  TIMED_RSS_MIB=$(awk -v k="$TIMED_RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')
+}
+
+# min / median of the numbers given as arguments
+min_of() { printf '%s\n' "$@" | sort -g | head -n1; }
+median_of() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+
+# verdict VALUE OP TARGET: sets VERDICT to "met" or "MISSED" (OP is <=, <, >=, >) and counts
+# misses. Call it directly, not in $(...), so the count survives.
+verdict() {
+  if awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+       ok = (op == "<=") ? v <= t : (op == "<") ? v < t : (op == ">=") ? v >= t : v > t; exit !ok }'; then
+    VERDICT=met
+  else
+    VERDICT=MISSED; BENCH_MISSED=$((BENCH_MISSED + 1))
+  fi
+}
+
+# show_cmd ARG...: the command as one line (args quoted when needed; the temp dir shown as $WORK).
+show_cmd() {
+  local a out=()
+  for a in "$@"; do
+    [[ -n ${WORK:-} ]] && a=${a//$WORK/\$WORK}
+    if [[ $a =~ ^[A-Za-z0-9_./:=,+%@\$-]+$ ]]; then out+=("$a"); else out+=("'${a//\'/\'\\\'\'}'"); fi
+  done
+  echo "${out[*]}"
+}
+
+machine() {
+  local model
+  model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  printf '%s × %s' "$(nproc)" "${model:-unknown CPU}"
+}
+today() { date -u +%Y-%m-%d; }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# wait_http URL TIMEOUT_S: until URL answers 2xx.
+wait_http() {
+  local url=$1 deadline=$(( $(date +%s) + $2 ))
+  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+    (( $(date +%s) < deadline )) || return 1
+    sleep 0.2
+  done
+}
+
+# Background processes started by a bench; killed by PID in cleanup.
+BENCH_PIDS=()
+bench_cleanup() {
+  local pid
+  for pid in "${BENCH_PIDS[@]:-}"; do
+    [[ -n $pid ]] || continue
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${BENCH_PIDS[@]:-}"; do
+    [[ -n $pid ]] || continue
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  [[ -n ${WORK:-} && -d $WORK ]] && rm -rf "$WORK"
+}
+
+# bench_init NAME: temp dir + cleanup trap + fragment file.
+bench_init() {
+  BENCH_NAME=$1
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-bench-$BENCH_NAME.XXXXXX")
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$BENCH_OUT"
+  FRAGMENT=$BENCH_OUT/$BENCH_NAME.md
+  : >"$FRAGMENT.tmp"
+}
+
+# frag LINE...: append lines to this bench's markdown fragment.
+frag() { printf '%s\n' "$@" >>"$FRAGMENT.tmp"; }
+
+# Headline line that run.sh greps for.
+result_line() { printf 'RESULT %-8s %s\n' "$BENCH_NAME" "$*"; }
+
+bench_finish() {
+  mv "$FRAGMENT.tmp" "$FRAGMENT"
+  log "wrote $FRAGMENT"
+  if [[ $BENCH_STRICT == 1 && $BENCH_MISSED -gt 0 ]]; then
+    log "$BENCH_MISSED target(s) missed"; exit 3
+  fi
+}

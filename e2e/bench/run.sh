@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The benchmark suite (`make bench`): builds the release binary, runs every benchmark in
+# e2e/bench/, prints each one's result lines (ratios vs targets), and rewrites each benchmark's
+# results block in docs/benchmarks.md.
+#
+#   bash e2e/bench/run.sh                 # all: ladder scan serve
+#   bash e2e/bench/run.sh serve scan      # a subset (other blocks in the doc are kept)
+#
+# Env: MANOFWAR_BIN (skips the cargo build when set to something else than the default),
+# BENCH_NO_BUILD=1, BENCH_BASELINE_ONLY=1 (ffmpeg/nginx halves only; the doc is then left alone
+# unless BENCH_UPDATE_DOC=1), BENCH_STRICT=1 (exit non-zero when a target is missed), and each
+# script's own knobs (see the top of each script).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=e2e/bench/lib.sh
+source "$HERE/lib.sh"
+
+DOC=$BENCH_REPO/docs/benchmarks.md
+ALL=(ladder scan serve)
+if (($#)); then BENCHES=("$@"); else BENCHES=("${ALL[@]}"); fi
+for b in "${BENCHES[@]}"; do [[ -f $HERE/$b.sh ]] || die "no benchmark $b (have: ${ALL[*]})"; done
+UPDATE_DOC=${BENCH_UPDATE_DOC:-$([[ $BENCH_BASELINE_ONLY == 1 ]] && echo 0 || echo 1)}
+
+if use_manofwar && [[ ${BENCH_NO_BUILD:-0} != 1 && $MANOFWAR_BIN == "$BENCH_REPO/target/release/manofwar" ]]; then
+  log "cargo build --release -p manofwar-node"
+  (cd "$BENCH_REPO" && cargo build --release -p manofwar-node) || die "release build failed"
+fi
+check_manofwar
+mkdir -p "$BENCH_OUT"
+
+COMMIT=$(git -C "$BENCH_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$BENCH_REPO" diff --quiet HEAD -- node crds Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
+VERSION=$("$MANOFWAR_BIN" --version 2>/dev/null || echo "manofwar (version unknown)")
+use_manofwar || VERSION="(manofwar not run)"
+
+declare -A STATUS=()
+SUITE_T0=$(now)
+for b in "${BENCHES[@]}"; do
+  log "=== $b ==="
+  t0=$(now)
+  rm -f "$BENCH_OUT/$b.md"
+  set +e
+  bash "$HERE/$b.sh" 2>&1 | tee "$BENCH_OUT/$b.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  STATUS[$b]=$rc
+  log "=== $b: exit $rc after $(since "$t0")s ==="
+done
+
+echo
+echo "=== benchmark summary ($(machine); $VERSION; commit $COMMIT; $(since "$SUITE_T0")s) ==="
+for b in "${BENCHES[@]}"; do
+  grep '^RESULT ' "$BENCH_OUT/$b.log" || true
+  case ${STATUS[$b]} in
+    0) ;;
+    3) echo "RESULT $b: target(s) missed (BENCH_STRICT=1)" ;;
+    *) echo "RESULT $b: FAILED (exit ${STATUS[$b]}), log: $BENCH_OUT/$b.log" ;;
+  esac
+done
+
+# --- docs/benchmarks.md: replace the block between <!-- results:NAME --> and <!-- /results:NAME -->
+if [[ $UPDATE_DOC == 1 ]]; then
+  [[ -f $DOC ]] || die "$DOC is missing (it holds the results markers)"
+  for b in "${BENCHES[@]}"; do
+    block=$BENCH_OUT/$b.block
+    {
+      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)._"
+      echo
+      if [[ -f $BENCH_OUT/$b.md ]]; then
+        cat "$BENCH_OUT/$b.md"
+      else
+        echo "**Failed** (exit ${STATUS[$b]}). Last lines of the log:"
+        echo
+        echo '```'
+        tail -n 15 "$BENCH_OUT/$b.log"
+        echo '```'
+      fi
+    } >"$block"
+    grep -q "^<!-- results:$b -->\$" "$DOC" || die "$DOC has no <!-- results:$b --> marker"
+    awk -v name="$b" -v block="$block" '
+      $0 == "<!-- results:" name " -->" { print; while ((getline line < block) > 0) print line; skip = 1; next }
+      $0 == "<!-- /results:" name " -->" { skip = 0 }
+      !skip { print }' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
+  done
+  log "updated $DOC"
+fi
+
+fail=0
+for b in "${BENCHES[@]}"; do [[ ${STATUS[$b]} == 0 ]] || fail=1; done
+exit "$fail"

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# serve: HLS segment serving throughput, manofwar vs nginx, on the same files.
+#   manofwar up publishes a short clip's package in DATA/hls/{id}/ and serves it at /hls/{id}/…;
+#   nginx (sendfile on, 2 workers, access log off) serves DATA/hls as its root. wrk (-t2 -c32
+#   -d10s) hits one segment of the top rendition on each, then rotates over every segment of
+#   every rendition (lua script). Target: manofwar / nginx requests/s >= 0.8 (single segment).
+# Both servers and wrk share the machine's cores.
+#
+# Env: BENCH_SERVE_SECONDS (clip length, default 12), BENCH_WRK_ARGS (default "-t2 -c32 -d10s"),
+# BENCH_READY_TIMEOUT (default 600 s for the item to be ready), plus those in lib.sh.
+set -euo pipefail
+# shellcheck source=e2e/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+LEN=${BENCH_SERVE_SECONDS:-12}
+read -r -a WRK_ARGS <<<"${BENCH_WRK_ARGS:--t2 -c32 -d10s}"
+READY_TIMEOUT=${BENCH_READY_TIMEOUT:-600}
+need_base
+need wrk wrk
+need nginx nginx-light
+check_manofwar
+bench_init serve
+
+MEDIA=$WORK/media
+DATA=$WORK/data
+mkdir -p "$MEDIA" "$DATA"
+CLIP=$MEDIA/Bench\ Clip\ \(2024\).mp4
+ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
+  -f lavfi -i sine=frequency=440:sample_rate=48000 -t "$LEN" -c:v libx264 -preset fast -b:v 8M \
+  -c:a aac -b:a 160k "$CLIP"
+
+# --- the package ----------------------------------------------------------------------------------
+if use_manofwar; then
+  MPORT=$(free_port); MBASE=http://127.0.0.1:$MPORT
+  log "manofwar up on $MBASE; waiting for the item to be ready"
+  "$MANOFWAR_BIN" up --media "$MEDIA" --data "$DATA" --listen "127.0.0.1:$MPORT" >"$WORK/up.log" 2>&1 &
+  MPID=$!; BENCH_PIDS+=("$MPID")
+  t0=$(now); deadline=$(($(date +%s) + READY_TIMEOUT)); state=none
+  while :; do
+    kill -0 "$MPID" 2>/dev/null || { tail -n 20 "$WORK/up.log" >&2; die "manofwar up exited"; }
+    body=$(curl -fsS --max-time 5 "$MBASE/api/v1/items" 2>/dev/null || true)
+    state=$(jq -r '(if type == "array" then . else .items end)[0].state // "none"' <<<"${body:-null}" 2>/dev/null || echo none)
+    [[ $state == ready ]] && break
+    [[ $state == failed ]] && { echo "$body" >&2; die "the item failed to transcode"; }
+    (($(date +%s) < deadline)) || die "item not ready after ${READY_TIMEOUT}s (state: $state)"
+    sleep 1
+  done
+  ID=$(jq -r '(if type == "array" then . else .items end)[0].id' <<<"$body")
+  log "item $ID ready after $(since "$t0")s"
+  PKG=$DATA/hls/$ID
+  [[ -f $PKG/master.m3u8 ]] || die "no $PKG/master.m3u8 (layout changed? $(find "$DATA" -name master.m3u8 | head -3))"
+  MPREFIX=/hls/$ID
+else
+  ID=1; PKG=$DATA/hls/$ID
+  log "BENCH_BASELINE_ONLY=1: packaging with the ffmpeg CLI into $PKG"
+  mkdir -p "$PKG"
+  ffmpeg -hide_banner -nostdin -loglevel error -y -i "$CLIP" \
+    -filter_complex '[0:v]split=4[s0][s1][s2][s3];[s0]scale=-2:1080[v0];[s1]scale=-2:720[v1];[s2]scale=-2:540[v2];[s3]scale=-2:360[v3]' \
+    -map '[v0]' -map '[v1]' -map '[v2]' -map '[v3]' -map 0:a:0 -c:v libx264 -preset veryfast \
+    -sc_threshold 0 -force_key_frames 'expr:gte(t,n_forced*6)' -b:v:0 6000k -b:v:1 3000k -b:v:2 2000k -b:v:3 730k \
+    -c:a aac -b:a 128k -ac 2 -f hls -hls_time 6 -hls_playlist_type vod -hls_segment_type fmp4 \
+    -hls_fmp4_init_filename init.mp4 -hls_segment_filename "$PKG/%v/seg_%05d.m4s" -master_pl_name master.m3u8 \
+    -var_stream_map 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:720p v:2,agroup:aud,name:540p v:3,agroup:aud,name:360p a:0,agroup:aud,name:audio,default:yes' \
+    "$PKG/%v/index.m3u8"
+fi
+
+# --- segment paths (relative to DATA/hls), read from the playlists -------------------------------
+uris() { grep -v '^#' "$1" | sed '/^[[:space:]]*$/d'; }
+mapfile -t VARIANTS < <(uris "$PKG/master.m3u8")
+mapfile -t -O "${#VARIANTS[@]}" VARIANTS < <(grep -o 'URI="[^"]*"' "$PKG/master.m3u8" | sed 's/^URI="//; s/"$//')
+SEGS=()
+for v in "${VARIANTS[@]}"; do
+  vdir=$(dirname "$v")
+  while read -r s; do SEGS+=("$ID/${vdir#./}/$s"); done < <(uris "$PKG/$v")
+done
+SEGS=("${SEGS[@]//\/.\//\/}")
+((${#SEGS[@]} > 0)) || die "no segments found in $PKG"
+TOP=${SEGS[0]}   # first segment of the first (top) variant
+TOP_BYTES=$(stat -c %s "$DATA/hls/$TOP")
+log "${#SEGS[@]} segments; single-segment test: $TOP ($TOP_BYTES bytes)"
+
+# --- nginx ---------------------------------------------------------------------------------------
+NGX=$WORK/nginx; mkdir -p "$NGX"
+NPORT=$(free_port); NBASE=http://127.0.0.1:$NPORT
+cat >"$NGX/nginx.conf" <<NGINX
+daemon off;
+user root;
+worker_processes 2;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $NGX/body;
+  proxy_temp_path $NGX/proxy;
+  fastcgi_temp_path $NGX/fastcgi;
+  uwsgi_temp_path $NGX/uwsgi;
+  scgi_temp_path $NGX/scgi;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $DATA/hls;
+  }
+}
+NGINX
+nginx -t -q -c "$NGX/nginx.conf" -p "$NGX" 2>"$NGX/test.log" || { cat "$NGX/test.log" >&2; die "bad nginx config"; }
+nginx -c "$NGX/nginx.conf" -p "$NGX" >"$NGX/stdout.log" 2>&1 &
+NPID=$!; BENCH_PIDS+=("$NPID")
+wait_http "$NBASE/$TOP" 20 || { cat "$NGX/error.log" >&2; die "nginx did not come up"; }
+
+# both must answer with the same bytes
+sum_of() { curl -fsS --max-time 20 "$1" | sha256sum | cut -d' ' -f1; }
+EXPECT=$(sha256sum "$DATA/hls/$TOP" | cut -d' ' -f1)
+[[ $(sum_of "$NBASE/$TOP") == "$EXPECT" ]] || die "nginx served different bytes for $TOP"
+if use_manofwar; then
+  [[ $(sum_of "$MBASE$MPREFIX/${TOP#"$ID"/}") == "$EXPECT" ]] || die "manofwar served different bytes for $TOP"
+fi
+
+# --- wrk -------------------------------------------------------------------------------------------
+LUA=$WORK/rotate.lua
+{
+  echo 'local paths = {'
+  for s in "${SEGS[@]}"; do printf '  "%s",\n' "${s#"$ID"/}"; done
+  cat <<'LUA'
+}
+local prefix, i = "", 0
+function init(args) prefix = args[1]; i = math.random(#paths) end
+function request() i = i % #paths + 1; return wrk.format("GET", prefix .. paths[i]) end
+LUA
+} >"$LUA"
+
+# run_wrk LABEL URL [lua prefix]: sets RPS and MBPS; fails on errors / non-2xx.
+run_wrk() {
+  local label=$1 url=$2 out=$WORK/wrk-$1.txt extra=()
+  [[ $# -ge 3 ]] && extra=(-s "$LUA" "$url" -- "$3")
+  ((${#extra[@]})) || extra=("$url")
+  timeout 120 wrk "${WRK_ARGS[@]}" --latency "${extra[@]}" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($label)"; }
+  if grep -q 'Non-2xx\|Socket errors' "$out"; then cat "$out" >&2; log "WARNING: errors in wrk run $label"; fi
+  RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  MBPS=$(awk '/^Transfer\/sec:/ { v = $2; if (v ~ /GB$/) v *= 1024; else if (v ~ /KB$/) v /= 1024; sub(/[KMG]?B$/, "", $2); printf "%.0f", v }' "$out")
+  P99=$(awk '$1 == "99%" { print $2 }' "$out")
+  [[ -n $RPS ]] || { cat "$out" >&2; die "no Requests/sec in wrk output ($label)"; }
+}
+
+warm() { timeout 30 wrk -t1 -c4 -d1s "$1" >/dev/null 2>&1 || true; }
+echo "serve: wrk ${WRK_ARGS[*]}, ${LEN}s 1080p clip, $(machine); servers and wrk share the cores"
+warm "$NBASE/$TOP"
+run_wrk nginx-one "$NBASE/$TOP"; N1=$RPS; N1M=$MBPS; N1P=$P99
+run_wrk nginx-all "$NBASE/" "/$ID/"; N2=$RPS; N2M=$MBPS; N2P=$P99
+printf '  %-36s %8s req/s %6s MiB/s  p99 %s\n' "nginx, one segment ($TOP_BYTES B)" "$N1" "$N1M" "$N1P" "nginx, all ${#SEGS[@]} segments" "$N2" "$N2M" "$N2P"
+
+frag "### serve" "" \
+  "Package: ${LEN} s 1080p30 clip, ${#SEGS[@]} segments over all renditions; single-segment test on \`$TOP\` ($TOP_BYTES bytes). \`wrk ${WRK_ARGS[*]}\`; manofwar, nginx and wrk all share the $(nproc) cores, so absolute numbers are lower than on a machine where the client runs elsewhere." "" \
+  "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
+if use_manofwar; then
+  MSEG=$MBASE$MPREFIX/${TOP#"$ID"/}
+  warm "$MSEG"
+  run_wrk mow-one "$MSEG"; M1=$RPS; M1M=$MBPS; M1P=$P99
+  run_wrk mow-all "$MBASE/" "$MPREFIX/"; M2=$RPS; M2M=$MBPS; M2P=$P99
+  MRSS=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$MPID/status")
+  MHWM=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$MPID/status")
+  printf '  %-36s %8s req/s %6s MiB/s  p99 %s\n' "manofwar, one segment" "$M1" "$M1M" "$M1P" "manofwar, all ${#SEGS[@]} segments" "$M2" "$M2M" "$M2P"
+  R1=$(ratio "$M1" "$N1"); verdict "$R1" '>=' 0.8; V1=$VERDICT
+  R2=$(ratio "$M2" "$N2")
+  result_line "manofwar/nginx, one segment = $R1 ($M1 / $N1 req/s; target >= 0.8) $V1"
+  result_line "manofwar/nginx, all segments = $R2 ($M2 / $N2 req/s; for information)"
+  frag "| manofwar / nginx req/s, one segment (headline) | **$R1** ($M1 vs $N1 req/s; $M1M vs $N1M MiB/s; p99 $M1P vs $N1P) | ≥ 0.8 | $V1 | $(today) | $(machine) |" \
+       "| manofwar / nginx req/s, rotating over all segments | $R2 ($M2 vs $N2 req/s; $M2M vs $N2M MiB/s; p99 $M2P vs $N2P) | — | — | $(today) | $(machine) |" \
+       "| manofwar RSS after the runs | $MRSS MiB (peak $MHWM MiB) | — | — | $(today) | $(machine) |"
+else
+  result_line "baseline only: nginx one segment $N1 req/s, all segments $N2 req/s"
+  frag "| manofwar | not run (BENCH_BASELINE_ONLY=1) | — | — | $(today) | $(machine) |" \
+       "| nginx req/s, one segment | $N1 ($N1M MiB/s; p99 $N1P) | — | — | $(today) | $(machine) |" \
+       "| nginx req/s, rotating over all segments | $N2 ($N2M MiB/s; p99 $N2P) | — | — | $(today) | $(machine) |"
+fi
+frag "" "<details><summary>Commands</summary>" "" '```sh' \
+  "manofwar up --media \$WORK/media --data \$WORK/data --listen 127.0.0.1:MPORT   # wait for items[0].state == ready" \
+  "nginx -c \$WORK/nginx/nginx.conf -p \$WORK/nginx   # daemon off, user root, worker_processes 2, sendfile on, tcp_nopush on, access_log off, root \$WORK/data/hls" \
+  "wrk ${WRK_ARGS[*]} --latency http://127.0.0.1:MPORT/hls/$TOP   # and http://127.0.0.1:NPORT/$TOP" \
+  "wrk ${WRK_ARGS[*]} --latency -s rotate.lua http://127.0.0.1:PORT/ -- PREFIX   # round-robin over all segments" \
+  '```' "" "</details>" ""
+bench_finish

@@ -1,0 +1,138 @@
+//! Command-line interface: one `Args` for the binary, one subcommand per role.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use manofwar_crds::TranscodeProfileSpec;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod commands;
+
+/// manofwar: a home media server that turns folders of video into adaptive-bitrate HLS and
+/// streams it to any browser.
+#[derive(Parser, Debug)]
+#[command(name = "manofwar", version, propagate_version = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter (tracing env-filter syntax, e.g. `info,manofwar_node=debug`).
+    #[arg(long, global = true, env = "MANOFWAR_LOG", default_value = "info")]
+    pub log: String,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "MANOFWAR_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan, watch, transcode and serve the media folders in one process (no cluster needed).
+    ///
+    /// Open http://127.0.0.1:8096 (or --listen) in a browser to watch.
+    Up(UpArgs),
+    /// Transcode one file into an adaptive HLS package (DIR/master.m3u8 plus renditions).
+    Transcode(TranscodeArgs),
+    /// Print what the prober finds in a media file, as JSON.
+    Probe {
+        /// The media file to inspect.
+        file: PathBuf,
+    },
+    /// Scan media folders and print the catalog as a table.
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// A folder of videos to serve; repeat for several (env: colon-separated list).
+    #[arg(long, required = true, env = "MANOFWAR_MEDIA", value_delimiter = ':')]
+    pub media: Vec<PathBuf>,
+    /// Folder for the catalog (SQLite) and the HLS packages; created if missing.
+    #[arg(long, env = "MANOFWAR_DATA")]
+    pub data: PathBuf,
+    /// Address to serve the web app, API and HLS on.
+    #[arg(long, env = "MANOFWAR_LISTEN", default_value = "127.0.0.1:8096")]
+    pub listen: std::net::SocketAddr,
+    /// TranscodeProfile spec as YAML (segmentSeconds, renditions, preset, …); default ladder
+    /// 1080p/720p/540p/360p.
+    #[arg(long, env = "MANOFWAR_PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// Parallel transcodes; 0 only scans and serves. Default: one per two CPU cores.
+    #[arg(long, env = "MANOFWAR_WORKERS")]
+    pub workers: Option<usize>,
+    /// Full rescan interval in seconds, on top of watching for changes.
+    #[arg(long, env = "MANOFWAR_SCAN_INTERVAL", default_value_t = 300)]
+    pub scan_interval: u64,
+    /// Attempts per item before it is marked failed.
+    #[arg(long, env = "MANOFWAR_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Seconds before the first retry of a failed transcode; doubles with each attempt.
+    #[arg(long, env = "MANOFWAR_RETRY_BACKOFF", default_value_t = 30.0)]
+    pub retry_backoff: f64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TranscodeArgs {
+    /// The source video.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output folder; replaced atomically when the package is complete.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// TranscodeProfile spec as YAML; default ladder 1080p/720p/540p/360p.
+    #[arg(long, env = "MANOFWAR_PROFILE")]
+    pub profile: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// A folder of videos; repeat for several.
+    #[arg(long, required = true, env = "MANOFWAR_MEDIA", value_delimiter = ':')]
+    pub media: Vec<PathBuf>,
+    /// Keep the catalog in DATA/catalog.sqlite, so the next scan is incremental.
+    #[arg(long, env = "MANOFWAR_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+/// Run the parsed command; errors are printed once, with what to do next.
+pub fn run(args: Args) -> ExitCode {
+    init_tracing(&args.log, args.log_json);
+    let result = match args.command {
+        Command::Up(a) => commands::up(a),
+        Command::Transcode(a) => commands::transcode(a),
+        Command::Probe { file } => commands::probe(&file),
+        Command::Scan(a) => commands::scan(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Read and validate a profile file, or the default ladder.
+pub fn load_profile(path: Option<&Path>) -> anyhow::Result<TranscodeProfileSpec> {
+    let Some(path) = path else {
+        return Ok(TranscodeProfileSpec::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read profile {}", path.display()))?;
+    let spec: TranscodeProfileSpec = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not a valid TranscodeProfile spec", path.display()))?;
+    spec.validate()
+        .map_err(|e| anyhow::anyhow!("profile {}: {e}", path.display()))?;
+    Ok(spec)
+}

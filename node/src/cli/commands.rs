@@ -1,0 +1,135 @@
+//! What each subcommand does, wired from the library's modules.
+
+use super::{ScanArgs, TranscodeArgs, UpArgs, load_profile};
+use crate::{probe, publish::Staging, transcode};
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::Instant;
+
+pub fn up(args: UpArgs) -> anyhow::Result<()> {
+    let profile = load_profile(args.profile.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(crate::up::run(args, profile))
+}
+
+pub fn probe(file: &Path) -> anyhow::Result<()> {
+    let info = probe::probe(file)?;
+    println!("{}", serde_json::to_string_pretty(&info)?);
+    Ok(())
+}
+
+pub fn scan(args: ScanArgs) -> anyhow::Result<()> {
+    let catalog = match &args.data {
+        Some(dir) => crate::catalog::Catalog::open(dir)?,
+        None => crate::catalog::Catalog::in_memory()?,
+    };
+    let started = Instant::now();
+    let mut report = crate::scan::Report::default();
+    for root in &args.media {
+        report += crate::scan::scan_root(&catalog, root)?;
+    }
+    let elapsed = started.elapsed();
+    println!("{:<5} {:<40} {:>6} {:>7} {:>9} {:<11} PATH", "ID", "TITLE", "YEAR", "EPISODE", "DURATION", "STATE");
+    for item in catalog.items()? {
+        let episode = match (item.season, item.episode) {
+            (Some(s), Some(e)) => format!("S{s:02}E{e:02}"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<5} {:<40} {:>6} {:>7} {:>9} {:<11} {}",
+            item.id,
+            truncate(&item.title, 40),
+            item.year.map(|y| y.to_string()).unwrap_or_default(),
+            episode,
+            item.duration_s.map(format_duration).unwrap_or_default(),
+            item.state.as_str(),
+            item.path,
+        );
+    }
+    eprintln!("{report} in {:.2} s", elapsed.as_secs_f64());
+    Ok(())
+}
+
+pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
+    let profile = load_profile(args.profile.as_deref())?;
+    let info = probe::probe(&args.input)?;
+    let parent = match args.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => ".".into(),
+    };
+    let label = format!(
+        ".{}.partial",
+        args.output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    );
+    let staging = Staging::new(&parent, &label)
+        .with_context(|| format!("cannot create a staging folder in {}", parent.display()))?;
+    let bar = ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% eta {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let started = Instant::now();
+    let package = transcode::run(&args.input, staging.path(), &profile, &mut |f| {
+        bar.set_position((f * 1000.0) as u64);
+        Ok(())
+    })
+    .with_context(|| format!("transcoding {} failed", args.input.display()))?;
+    bar.finish_and_clear();
+    staging
+        .publish(&args.output)
+        .with_context(|| format!("cannot move the package into {}", args.output.display()))?;
+    let wall = started.elapsed().as_secs_f64();
+    print_summary(&args.output, &package, info.duration_s.unwrap_or(package.duration_s), wall);
+    Ok(())
+}
+
+fn print_summary(out: &Path, package: &crate::hls::Package, duration: f64, wall: f64) {
+    println!("{}", out.join(transcode::MASTER).display());
+    println!("  {:<8} {:>11} {:>10} {:>10}  CODECS", "NAME", "RESOLUTION", "PEAK", "AVERAGE");
+    for v in &package.variants {
+        let r = &v.rendition;
+        println!(
+            "  {:<8} {:>11} {:>10} {:>10}  {}",
+            r.name,
+            format!("{}x{}", r.width, r.height),
+            format_rate(v.bandwidth),
+            format_rate(v.average_bandwidth),
+            r.codecs
+        );
+    }
+    if let Some(a) = &package.audio {
+        println!("  audio: AAC-LC stereo ({})", a.language.as_deref().unwrap_or("und"));
+    }
+    println!(
+        "  {} of video in {:.1} s ({:.2}x real time)",
+        format_duration(duration),
+        wall,
+        duration / wall.max(0.001)
+    );
+}
+
+fn format_rate(bps: u64) -> String {
+    format!("{:.2} Mb/s", bps as f64 / 1e6)
+}
+
+fn format_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut t: String = s.chars().take(max - 1).collect();
+    t.push('…');
+    t
+}

@@ -1,0 +1,117 @@
+//! `/api/v1/items`: the library and its queue.
+
+use super::AppState;
+use crate::catalog::{self, Item, State as ItemState};
+use crate::hls;
+use crate::transcode::POSTER;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The one error type handlers return: a status and a message, never internals.
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound(String),
+    Conflict(String),
+    Internal(String),
+}
+
+impl From<catalog::Error> for ApiError {
+    fn from(e: catalog::Error) -> Self {
+        tracing::error!(error = %e, "catalog request failed");
+        ApiError::Internal("the catalog is unavailable; see the server log".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+#[derive(Serialize)]
+pub struct ItemList {
+    items: Vec<Item>,
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
+    Ok(Json(ItemList {
+        items: state.catalog.items()?,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct ItemDetail {
+    #[serde(flatten)]
+    item: Item,
+    streams: Vec<crate::probe::Stream>,
+    container: Option<String>,
+    renditions: Vec<hls::Variant>,
+    audio: Option<hls::AudioRendition>,
+    hls_url: Option<String>,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    let item = find(&state, id)?;
+    let probe: Option<crate::probe::MediaInfo> =
+        item.probe.as_deref().and_then(|p| serde_json::from_str(p).ok());
+    let package = (item.state == ItemState::Ready)
+        .then(|| hls::Package::read(&state.hls_root.join(id.to_string())).ok())
+        .flatten();
+    Ok(Json(ItemDetail {
+        streams: probe.as_ref().map(|p| p.streams.clone()).unwrap_or_default(),
+        container: probe.map(|p| p.container),
+        renditions: package.as_ref().map(|p| p.variants.clone()).unwrap_or_default(),
+        audio: package.and_then(|p| p.audio),
+        hls_url: (item.state == ItemState::Ready).then(|| format!("/hls/{id}/master.m3u8")),
+        item,
+    }))
+}
+
+/// Move an item to the front of the queue (or queue it again if it failed or is ready).
+pub async fn transcode(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Item>), ApiError> {
+    let before = find(&state, id)?;
+    if before.probe.is_none() {
+        return Err(ApiError::Conflict(format!(
+            "item {id} cannot be transcoded: {}",
+            before.error.unwrap_or_else(|| "the file could not be read".into())
+        )));
+    }
+    let item = state.catalog.prioritize(id)?.ok_or_else(|| not_found(id))?;
+    state.queue.notify_waiters();
+    Ok((StatusCode::ACCEPTED, Json(item)))
+}
+
+pub async fn poster(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    find(&state, id)?;
+    let path = state.hls_root.join(id.to_string()).join(POSTER);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok((
+            [("content-type", "image/jpeg"), ("cache-control", "no-cache")],
+            bytes,
+        )
+            .into_response()),
+        Err(_) => Err(ApiError::NotFound(format!("item {id} has no poster until it is transcoded"))),
+    }
+}
+
+fn find(state: &AppState, id: i64) -> Result<Item, ApiError> {
+    state.catalog.item(id)?.ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no item with id {id}"))
+}

@@ -1,0 +1,29 @@
+//! The web app: files built from `web/` (npm run build) and embedded in the binary.
+
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "../web/dist"]
+#[allow_missing = true]
+struct Assets;
+
+pub async fn asset(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let path = if path.is_empty() { "index.html" } else { path };
+    match Assets::get(path) {
+        Some(file) => (
+            [(header::CONTENT_TYPE, file.metadata.mimetype().to_owned())],
+            file.data,
+        )
+            .into_response(),
+        None if path == "index.html" => Html(NOT_BUILT).into_response(),
+        None => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+const NOT_BUILT: &str = "<!doctype html><title>manofwar</title><h1>manofwar</h1>\
+<p>The web app was not built into this binary. Run <code>make build</code> (it runs \
+<code>npm ci &amp;&amp; npm run build</code> in <code>web/</code> first), or use the API at \
+<a href=\"/api/v1/items\">/api/v1/items</a>.</p>";

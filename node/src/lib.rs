@@ -1,0 +1,15 @@
+//! manofwar's data plane: scan media folders, probe, catalog, transcode to HLS and serve it.
+
+pub mod catalog;
+pub mod cli;
+mod ffi;
+pub mod hls;
+pub mod http;
+pub mod metrics;
+pub mod names;
+pub mod probe;
+pub mod publish;
+pub mod scan;
+pub mod transcode;
+pub mod up;
+pub mod worker;

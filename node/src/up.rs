@@ -1,0 +1,168 @@
+//! `manofwar up`: the library server roles wired in one process — scanner, watcher, worker
+//! pool and HTTP server — sharing one catalog and one shutdown signal.
+
+use crate::catalog::Catalog;
+use crate::cli::UpArgs;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::scan;
+use crate::worker::Pool;
+use anyhow::Context as _;
+use manofwar_crds::TranscodeProfileSpec;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Changes in the media folders are acted on once they have been quiet this long.
+const DEBOUNCE: Duration = Duration::from_millis(500);
+
+pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<()> {
+    let roots = media_roots(&args.media)?;
+    let catalog = Catalog::open(&args.data)
+        .with_context(|| format!("cannot open the catalog in {}", args.data.display()))?;
+    let hls_root = args.data.join("hls");
+    let tmp_root = args.data.join("tmp");
+    recover(&catalog, &tmp_root)?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+        format!("cannot listen on {} (is another server running? try --listen)", args.listen)
+    })?;
+
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let queue = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::default());
+    let stopping = Arc::new(AtomicBool::new(false));
+    let workers = args.workers.unwrap_or_else(default_workers);
+    let pool = Arc::new(Pool {
+        catalog: catalog.clone(),
+        hls_root: hls_root.clone(),
+        tmp_root,
+        profile: Arc::new(profile),
+        metrics: Arc::clone(&metrics),
+        queue: Arc::clone(&queue),
+        max_attempts: args.max_attempts.max(1),
+        retry_backoff: Duration::from_secs_f64(args.retry_backoff.max(0.0)),
+        stopping: Arc::clone(&stopping),
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..workers {
+        tasks.spawn(Arc::clone(&pool).run(n, shutdown.clone()));
+    }
+    let scanner = Scanner {
+        catalog: catalog.clone(),
+        roots: roots.clone(),
+        hls_root: hls_root.clone(),
+        queue: Arc::clone(&queue),
+    };
+    tasks.spawn(scanner.run(Duration::from_secs(args.scan_interval.max(1)), shutdown.clone()));
+
+    let state = AppState {
+        catalog,
+        hls_root,
+        metrics,
+        queue,
+    };
+    tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open http://{}", args.listen);
+    let mut http_shutdown = shutdown.clone();
+    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+        let _ = http_shutdown.changed().await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    shutdown_signal().await;
+    tracing::info!("shutting down; running transcodes resume at the next start");
+    stopping.store(true, Ordering::Relaxed);
+    let _ = shutdown_tx.send(true);
+    server.await??;
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Check the media folders before binding a port, so a typo fails at once.
+fn media_roots(media: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    media
+        .iter()
+        .map(|m| {
+            m.canonicalize().with_context(|| {
+                format!("media folder {} does not exist or is not readable", m.display())
+            })
+        })
+        .collect()
+}
+
+/// After a crash: drop half-written staging folders and queue interrupted work again.
+fn recover(catalog: &Catalog, tmp_root: &Path) -> anyhow::Result<()> {
+    if tmp_root.exists() {
+        std::fs::remove_dir_all(tmp_root)
+            .with_context(|| format!("cannot clean {}", tmp_root.display()))?;
+    }
+    let requeued = catalog.requeue_interrupted()?;
+    if requeued > 0 {
+        tracing::info!(requeued, "resuming transcodes interrupted by the last shutdown");
+    }
+    Ok(())
+}
+
+fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Rescans on start, on folder changes and on an interval.
+struct Scanner {
+    catalog: Catalog,
+    roots: Vec<PathBuf>,
+    hls_root: PathBuf,
+    queue: Arc<Notify>,
+}
+
+impl Scanner {
+    async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let watched = scan::watch(&self.roots, DEBOUNCE);
+        let (_watcher, mut changes) = match watched {
+            Ok((w, rx)) => (Some(w), Some(rx)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the media folders; relying on periodic rescans");
+                (None, None)
+            }
+        };
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                Some(()) = async { match changes.as_mut() { Some(rx) => rx.recv().await, None => None } } => {}
+                _ = shutdown.changed() => return,
+            }
+            self.rescan().await;
+        }
+    }
+
+    async fn rescan(&self) {
+        for root in &self.roots {
+            let (catalog, root2) = (self.catalog.clone(), root.clone());
+            let report = tokio::task::spawn_blocking(move || scan::scan_root(&catalog, &root2)).await;
+            match report {
+                Ok(Ok(report)) if report.is_empty() => {}
+                Ok(Ok(report)) => {
+                    tracing::info!(root = %root.display(), "{report}");
+                    for id in &report.removed {
+                        let _ = std::fs::remove_dir_all(self.hls_root.join(id.to_string()));
+                    }
+                    self.queue.notify_waiters();
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "scan failed"),
+                Err(error) => tracing::error!(%error, "scanner crashed"),
+            }
+        }
+    }
+}
