@@ -1,6 +1,6 @@
 // Builds web/dist/: the files the `manofwar` binary serves at /<filename>.
 // No bundler on purpose: the app is three hand-written files plus hls.js.
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,16 +14,23 @@ const files = [
   ['node_modules/hls.js/dist/hls.min.js', 'hls.min.js'],
 ];
 
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
-for (const [from, to] of files) {
-  const src = join(root, from);
+for (const [from] of files) {
   try {
-    statSync(src);
+    statSync(join(root, from));
   } catch {
     console.error(`build: missing ${from}${from.startsWith('node_modules') ? ' (run `npm ci` first)' : ''}`);
     process.exit(1);
   }
-  copyFileSync(src, join(dist, to));
+}
+// Replace each file atomically and never leave dist/ empty: a `cargo build` embedding it may be
+// reading it at the same moment.
+mkdirSync(dist, { recursive: true });
+for (const [from, to] of files) {
+  copyFileSync(join(root, from), join(dist, `.${to}.tmp`));
+  renameSync(join(dist, `.${to}.tmp`), join(dist, to));
+}
+const wanted = new Set(files.map(([, to]) => to));
+for (const name of readdirSync(dist)) {
+  if (!wanted.has(name)) rmSync(join(dist, name), { recursive: true, force: true });
 }
 console.log(`build: ${files.length} files -> ${dist}`);

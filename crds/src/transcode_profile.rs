@@ -67,14 +67,19 @@ fn default_audio_bitrate() -> u32 {
 }
 
 fn default_renditions() -> Vec<Rendition> {
-    [("1080p", 1080, 6000), ("720p", 720, 3000), ("540p", 540, 2000), ("360p", 360, 730)]
-        .into_iter()
-        .map(|(name, height, kbps)| Rendition {
-            name: name.into(),
-            height,
-            video_bitrate_kbps: kbps,
-        })
-        .collect()
+    [
+        ("1080p", 1080, 6000),
+        ("720p", 720, 3000),
+        ("540p", 540, 2000),
+        ("360p", 360, 730),
+    ]
+    .into_iter()
+    .map(|(name, height, kbps)| Rendition {
+        name: name.into(),
+        height,
+        video_bitrate_kbps: kbps,
+    })
+    .collect()
 }
 
 impl Default for TranscodeProfileSpec {
@@ -94,7 +99,10 @@ impl TranscodeProfileSpec {
     /// The checks the API server's CEL rules make, for profiles read from files.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=30).contains(&self.segment_seconds) {
-            return Err(format!("segmentSeconds must be 1..30, got {}", self.segment_seconds));
+            return Err(format!(
+                "segmentSeconds must be 1..30, got {}",
+                self.segment_seconds
+            ));
         }
         if self.renditions.is_empty() {
             return Err("renditions must list at least one rendition".into());
@@ -102,15 +110,26 @@ impl TranscodeProfileSpec {
         for (i, r) in self.renditions.iter().enumerate() {
             let ok_name = !r.name.is_empty()
                 && r.name.len() <= 32
-                && r.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && r.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok_name {
-                return Err(format!("renditions[{i}].name {:?} must be 1-32 of [A-Za-z0-9_-]", r.name));
+                return Err(format!(
+                    "renditions[{i}].name {:?} must be 1-32 of [A-Za-z0-9_-]",
+                    r.name
+                ));
             }
             if r.name == "audio" || self.renditions[..i].iter().any(|o| o.name == r.name) {
-                return Err(format!("renditions[{i}].name {:?} is used twice or reserved", r.name));
+                return Err(format!(
+                    "renditions[{i}].name {:?} is used twice or reserved",
+                    r.name
+                ));
             }
             if !(144..=4320).contains(&r.height) {
-                return Err(format!("renditions[{i}].height must be 144..4320, got {}", r.height));
+                return Err(format!(
+                    "renditions[{i}].height must be 144..4320, got {}",
+                    r.height
+                ));
             }
             if !(100..=100_000).contains(&r.video_bitrate_kbps) {
                 return Err(format!(
@@ -120,7 +139,10 @@ impl TranscodeProfileSpec {
             }
         }
         if !(32..=512).contains(&self.audio_bitrate_kbps) {
-            return Err(format!("audioBitrateKbps must be 32..512, got {}", self.audio_bitrate_kbps));
+            return Err(format!(
+                "audioBitrateKbps must be 32..512, got {}",
+                self.audio_bitrate_kbps
+            ));
         }
         Ok(())
     }

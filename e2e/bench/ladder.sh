@@ -147,7 +147,7 @@ printf '  %-34s %8.2fs  %s  (%s segments, %s, max RSS %s MiB)\n' "ffmpeg single 
 printf '  %-34s %8.2fs  %s  (%s segments, %s; %s)\n' "ffmpeg per rendition, sequential" "$SEQ" "$(speed "$SEQ")" "$SEQ_SEGS" "$(MB "$SEQ_BYTES")" "${PER_BEST[*]/%/s}"
 printf '  %-34s %8.2fs  %s\n' "ffmpeg per rendition, 4 concurrent" "$PAR" "$(speed "$PAR")"
 
-frag "### ladder" "" \
+frag "" \
   "Source: ${LEN} s 1080p30 H.264 8 Mbit/s + AAC, generated at bench time. Times are wall clock, $HOW (all runs: manofwar ${T_MOW[*]:-n/a}; single CLI ${T_CLI[*]}; per-rendition sequential ${T_SEQ[*]}; concurrent ${T_PAR[*]})." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 

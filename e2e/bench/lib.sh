@@ -95,6 +95,29 @@ machine() {
   printf '%s × %s' "$(nproc)" "${model:-unknown CPU}"
 }
 today() { date -u +%Y-%m-%d; }
+# cpu_busy: % of all CPU time that was busy over the next 2 s (from /proc/stat).
+cpu_busy() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat); sleep 2
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
+    printf "%.0f", (busy + idle) ? 100 * busy / (busy + idle) : 0 }'
+}
+
+# wait_quiet MAX_S: wait (up to MAX_S) until the CPUs are less than 25% busy, since other work
+# on the machine skews every figure. Sets BENCH_BUSY (% busy when we went on).
+wait_quiet() {
+  local max=$1 deadline
+  deadline=$(($(date +%s) + max))
+  while BENCH_BUSY=$(cpu_busy); ((BENCH_BUSY >= 25)); do
+    if (($(date +%s) >= deadline)); then
+      log "WARNING: CPUs still ${BENCH_BUSY}% busy with other work after ${max}s; figures will be skewed"
+      break
+    fi
+    log "CPUs ${BENCH_BUSY}% busy with other work: waiting for the machine to quieten (up to ${max}s)"
+    sleep 8
+  done
+}
 
 # A free TCP port on 127.0.0.1.
 free_port() {

@@ -6,6 +6,9 @@
 #   bash e2e/bench/run.sh                 # all: ladder scan serve
 #   bash e2e/bench/run.sh serve scan      # a subset (other blocks in the doc are kept)
 #
+# Before each benchmark it waits (up to BENCH_WAIT_IDLE s, default 180) until the CPUs are less
+# than 25% busy with other work, and records how busy they were in the doc.
+#
 # Env: MANOFWAR_BIN (skips the cargo build when set to something else than the default),
 # BENCH_NO_BUILD=1, BENCH_BASELINE_ONLY=1 (ffmpeg/nginx halves only; the doc is then left alone
 # unless BENCH_UPDATE_DOC=1), BENCH_STRICT=1 (exit non-zero when a target is missed), and each
@@ -33,10 +36,12 @@ git -C "$BENCH_REPO" diff --quiet HEAD -- node crds Cargo.toml Cargo.lock 2>/dev
 VERSION=$("$MANOFWAR_BIN" --version 2>/dev/null || echo "manofwar (version unknown)")
 use_manofwar || VERSION="(manofwar not run)"
 
-declare -A STATUS=()
+declare -A STATUS=() LOAD=()
 SUITE_T0=$(now)
 for b in "${BENCHES[@]}"; do
-  log "=== $b ==="
+  wait_quiet "${BENCH_WAIT_IDLE:-180}"
+  LOAD[$b]=$BENCH_BUSY
+  log "=== $b (CPUs ${BENCH_BUSY}% busy before it) ==="
   t0=$(now)
   rm -f "$BENCH_OUT/$b.md"
   set +e
@@ -64,7 +69,7 @@ if [[ $UPDATE_DOC == 1 ]]; then
   for b in "${BENCHES[@]}"; do
     block=$BENCH_OUT/$b.block
     {
-      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)._"
+      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); other load before the start: ${LOAD[$b]}% CPU._"
       echo
       if [[ -f $BENCH_OUT/$b.md ]]; then
         cat "$BENCH_OUT/$b.md"

@@ -68,7 +68,7 @@ PROBE_RATE=$(awk -v n="$SAMPLE" -v t="$PROBE_T" 'BEGIN { printf "%.0f", n / t }'
 echo "scan: $NFILES files in 100 folders, $(machine)"
 printf '  %-44s %8s files/s (%s files in %ss)\n' "ffprobe per file (context)" "$PROBE_RATE" "$SAMPLE" "$PROBE_T"
 
-frag "### scan" "" \
+frag "" \
   "Library: $NFILES copies of one $(stat -c %s "$TINY")-byte H.264/AAC clip (0.5 s, 64x64) in 100 folders (50 \`Show Name NN/Show Name NN SxxEyy.mp4\`, 50 \`Movies NN/Movie N (YYYY).mp4\`), generated at bench time; files are in the page cache (\"cold\" = empty catalog)." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 

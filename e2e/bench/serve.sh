@@ -75,7 +75,13 @@ for v in "${VARIANTS[@]}"; do
 done
 SEGS=("${SEGS[@]//\/.\//\/}")
 ((${#SEGS[@]} > 0)) || die "no segments found in $PKG"
-TOP=${SEGS[0]}   # first segment of the first (top) variant
+# first segment of the variant with the highest BANDWIDTH
+TOPV=$(awk '/^#EXT-X-STREAM-INF:/ { match($0, /[:,]BANDWIDTH=[0-9]+/); bw = substr($0, RSTART + 11, RLENGTH - 11) + 0; want = 1; next }
+            want && !/^#/ && NF { if (bw > best) { best = bw; uri = $0 }; want = 0 }
+            END { print uri }' "$PKG/master.m3u8")
+[[ -n $TOPV ]] || die "no variant streams in $PKG/master.m3u8"
+TOP=$ID/$(dirname "$TOPV")/$(uris "$PKG/$TOPV" | head -n1)
+TOP=${TOP//\/.\//\/}
 TOP_BYTES=$(stat -c %s "$DATA/hls/$TOP")
 log "${#SEGS[@]} segments; single-segment test: $TOP ($TOP_BYTES bytes)"
 
@@ -154,7 +160,7 @@ run_wrk nginx-one "$NBASE/$TOP"; N1=$RPS; N1M=$MBPS; N1P=$P99
 run_wrk nginx-all "$NBASE/" "/$ID/"; N2=$RPS; N2M=$MBPS; N2P=$P99
 printf '  %-36s %8s req/s %6s MiB/s  p99 %s\n' "nginx, one segment ($TOP_BYTES B)" "$N1" "$N1M" "$N1P" "nginx, all ${#SEGS[@]} segments" "$N2" "$N2M" "$N2P"
 
-frag "### serve" "" \
+frag "" \
   "Package: ${LEN} s 1080p30 clip, ${#SEGS[@]} segments over all renditions; single-segment test on \`$TOP\` ($TOP_BYTES bytes). \`wrk ${WRK_ARGS[*]}\`; manofwar, nginx and wrk all share the $(nproc) cores, so absolute numbers are lower than on a machine where the client runs elsewhere." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 if use_manofwar; then

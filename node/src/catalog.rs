@@ -40,7 +40,12 @@ impl State {
         }
     }
 
-    pub const ALL: [State; 4] = [State::Pending, State::Transcoding, State::Ready, State::Failed];
+    pub const ALL: [State; 4] = [
+        State::Pending,
+        State::Transcoding,
+        State::Ready,
+        State::Failed,
+    ];
 
     fn parse(s: &str) -> State {
         match s {
@@ -181,7 +186,9 @@ impl Catalog {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ITEM_COLUMNS} FROM items ORDER BY title COLLATE NOCASE, season, episode, id"
         ))?;
-        let items = stmt.query_map([], item_from_row)?.collect::<Result<_, _>>()?;
+        let items = stmt
+            .query_map([], item_from_row)?
+            .collect::<Result<_, _>>()?;
         Ok(items)
     }
 
@@ -230,8 +237,18 @@ impl Catalog {
             for f in &changes.added {
                 let (probe, state, error) = probe_columns(f);
                 insert.execute(params![
-                    f.path, f.key.size, f.key.mtime_ns, f.key.inode, f.title, f.year, f.season,
-                    f.episode, f.duration_s, probe, state, error
+                    f.path,
+                    f.key.size,
+                    f.key.mtime_ns,
+                    f.key.inode,
+                    f.title,
+                    f.year,
+                    f.season,
+                    f.episode,
+                    f.duration_s,
+                    probe,
+                    state,
+                    error
                 ])?;
             }
             let mut update = tx.prepare_cached(
@@ -244,8 +261,19 @@ impl Catalog {
             for (id, f) in &changes.changed {
                 let (probe, state, error) = probe_columns(f);
                 update.execute(params![
-                    id, f.path, f.key.size, f.key.mtime_ns, f.key.inode, f.title, f.year,
-                    f.season, f.episode, f.duration_s, probe, state, error
+                    id,
+                    f.path,
+                    f.key.size,
+                    f.key.mtime_ns,
+                    f.key.inode,
+                    f.title,
+                    f.year,
+                    f.season,
+                    f.episode,
+                    f.duration_s,
+                    probe,
+                    state,
+                    error
                 ])?;
             }
             let mut rename = tx.prepare_cached(
@@ -299,7 +327,9 @@ impl Catalog {
 
     pub fn set_progress(&self, id: i64, progress: f64) -> Result<(), Error> {
         self.conn()
-            .prepare_cached("UPDATE items SET progress = ?2 WHERE id = ?1 AND state = 'transcoding'")?
+            .prepare_cached(
+                "UPDATE items SET progress = ?2 WHERE id = ?1 AND state = 'transcoding'",
+            )?
             .execute(params![id, progress])?;
         Ok(())
     }
@@ -352,12 +382,10 @@ impl Catalog {
 
     /// After a crash, entries that were transcoding go back to the queue.
     pub fn requeue_interrupted(&self) -> Result<usize, Error> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE items SET state = 'pending', progress = 0 WHERE state = 'transcoding'",
-                [],
-            )?;
+        let n = self.conn().execute(
+            "UPDATE items SET state = 'pending', progress = 0 WHERE state = 'transcoding'",
+            [],
+        )?;
         Ok(n)
     }
 
@@ -404,7 +432,11 @@ mod tests {
     fn file(path: &str, inode: i64, probe: Result<&str, &str>) -> NewFile {
         NewFile {
             path: path.into(),
-            key: FileKey { size: 10, mtime_ns: 1, inode },
+            key: FileKey {
+                size: 10,
+                mtime_ns: 1,
+                inode,
+            },
             title: path.trim_start_matches('/').into(),
             year: None,
             season: None,
@@ -416,8 +448,16 @@ mod tests {
 
     fn catalog_with(paths: &[&str]) -> Catalog {
         let c = Catalog::in_memory().unwrap();
-        let added = paths.iter().enumerate().map(|(i, p)| file(p, i as i64, Ok("{}"))).collect();
-        c.apply(&Changes { added, ..Changes::default() }).unwrap();
+        let added = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| file(p, i as i64, Ok("{}")))
+            .collect();
+        c.apply(&Changes {
+            added,
+            ..Changes::default()
+        })
+        .unwrap();
         c
     }
 
@@ -425,7 +465,9 @@ mod tests {
     fn queue_is_fifo_and_prioritize_jumps_it() {
         let c = catalog_with(&["/m/a", "/m/b", "/m/c"]);
         c.prioritize(3).unwrap();
-        let order: Vec<i64> = std::iter::from_fn(|| c.claim(0).unwrap()).map(|c| c.id).collect();
+        let order: Vec<i64> = std::iter::from_fn(|| c.claim(0).unwrap())
+            .map(|c| c.id)
+            .collect();
         assert_eq!(order, [3, 1, 2]);
     }
 
@@ -439,15 +481,21 @@ mod tests {
         assert_eq!(again.attempts, 2);
         c.finish_failed(&again, "boom twice", None).unwrap();
         let item = c.item(1).unwrap().unwrap();
-        assert_eq!((item.state, item.error.as_deref()), (State::Failed, Some("boom twice")));
+        assert_eq!(
+            (item.state, item.error.as_deref()),
+            (State::Failed, Some("boom twice"))
+        );
     }
 
     #[test]
     fn a_file_changed_mid_transcode_is_not_marked_ready() {
         let c = catalog_with(&["/m/a"]);
         let claim = c.claim(0).unwrap().unwrap();
-        c.apply(&Changes { changed: vec![(1, file("/m/a", 0, Ok("{}")))], ..Changes::default() })
-            .unwrap();
+        c.apply(&Changes {
+            changed: vec![(1, file("/m/a", 0, Ok("{}")))],
+            ..Changes::default()
+        })
+        .unwrap();
         assert!(!c.finish_ready(&claim).unwrap());
         assert_eq!(c.item(1).unwrap().unwrap().state, State::Pending);
     }
@@ -464,7 +512,11 @@ mod tests {
     fn unprobeable_files_fail_at_once_and_cannot_be_queued() {
         let c = Catalog::in_memory().unwrap();
         let added = vec![file("/m/notes.mp4", 1, Err("not a media file"))];
-        c.apply(&Changes { added, ..Changes::default() }).unwrap();
+        c.apply(&Changes {
+            added,
+            ..Changes::default()
+        })
+        .unwrap();
         assert!(c.claim(0).unwrap().is_none());
         let item = c.prioritize(1).unwrap().unwrap();
         assert_eq!(item.state, State::Failed);

@@ -41,9 +41,8 @@ pub fn video_format(par: &ffmpeg_next::codec::Parameters) -> (Option<String>, u3
     // SAFETY: see `profile_and_level`; av_get_pix_fmt_name returns a static string or null.
     unsafe {
         let p = &*par.as_ptr();
-        let name = ffi::av_get_pix_fmt_name(std::mem::transmute::<i32, ffi::AVPixelFormat>(
-            p.format,
-        ));
+        let name =
+            ffi::av_get_pix_fmt_name(std::mem::transmute::<i32, ffi::AVPixelFormat>(p.format));
         let name = (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned());
         (name, p.width.max(0) as u32, p.height.max(0) as u32)
     }

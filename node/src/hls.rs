@@ -89,13 +89,14 @@ pub fn parse_segments(text: &str) -> Vec<Segment> {
     for line in text.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("#EXTINF:") {
             duration = rest.split(',').next().and_then(|d| d.parse().ok());
-        } else if !line.is_empty() && !line.starts_with('#') {
-            if let Some(duration) = duration.take() {
-                segments.push(Segment {
-                    duration,
-                    uri: line.to_owned(),
-                });
-            }
+        } else if !line.is_empty()
+            && !line.starts_with('#')
+            && let Some(duration) = duration.take()
+        {
+            segments.push(Segment {
+                duration,
+                uri: line.to_owned(),
+            });
         }
     }
     segments
@@ -156,7 +157,11 @@ impl Package {
         let mut variants = Vec::new();
         for r in renditions {
             let (bw, segments) = measure(&dir.join(&r.name))?;
-            check_aligned(reference.get_or_insert_with(|| segments.clone()), &segments, &r.name)?;
+            check_aligned(
+                reference.get_or_insert_with(|| segments.clone()),
+                &segments,
+                &r.name,
+            )?;
             let (ap, aa) = audio_bw.map_or((0, 0), |a| (a.peak, a.average));
             variants.push(Variant {
                 rendition: r.clone(),
@@ -186,8 +191,16 @@ impl Package {
     pub fn master_playlist(&self) -> String {
         let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         if let Some(a) = &self.audio {
-            let name = a.title.as_deref().or(a.language.as_deref()).unwrap_or("Default");
-            let _ = write!(m, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"{}\"", quoted(name));
+            let name = a
+                .title
+                .as_deref()
+                .or(a.language.as_deref())
+                .unwrap_or("Default");
+            let _ = write!(
+                m,
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"{}\"",
+                quoted(name)
+            );
             if let Some(lang) = &a.language {
                 let _ = write!(m, ",LANGUAGE=\"{}\"", quoted(lang));
             }
@@ -284,7 +297,9 @@ mod tests {
 
     #[test]
     fn codecs_from_annex_b_and_avcc() {
-        let annexb = [0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 1, 0x68, 0xee];
+        let annexb = [
+            0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 1, 0x68, 0xee,
+        ];
         assert_eq!(avc1_codecs(&annexb), "avc1.64001f");
         let avcc = [1, 0x4d, 0x40, 0x28, 0xff];
         assert_eq!(avc1_codecs(&avcc), "avc1.4d4028");
@@ -295,7 +310,10 @@ mod tests {
         let text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:6\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:6.000000,\nseg_00000.m4s\n#EXTINF:2.5,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
         let segs = parse_segments(text);
         assert_eq!(segs.len(), 2);
-        assert_eq!((segs[1].duration, segs[1].uri.as_str()), (2.5, "seg_00001.m4s"));
+        assert_eq!(
+            (segs[1].duration, segs[1].uri.as_str()),
+            (2.5, "seg_00001.m4s")
+        );
     }
 
     #[test]

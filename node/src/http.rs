@@ -45,7 +45,10 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, api::ApiErro
     let counts = state.catalog.count_by_state()?;
     let body = state.metrics.render(&counts);
     Ok((
-        [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         body,
     )
         .into_response())

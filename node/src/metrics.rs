@@ -47,13 +47,25 @@ impl Default for Metrics {
             transcode_seconds.clone(),
         );
         let transcodes = Family::<OutcomeLabel, Counter>::default();
-        registry.register("transcodes", "Finished transcode attempts by outcome", transcodes.clone());
+        registry.register(
+            "transcodes",
+            "Finished transcode attempts by outcome",
+            transcodes.clone(),
+        );
         let bytes_served = Counter::default();
-        registry.register("http_response_bytes", "Bytes of HTTP response bodies served", bytes_served.clone());
+        registry.register(
+            "http_response_bytes",
+            "Bytes of HTTP response bodies served",
+            bytes_served.clone(),
+        );
         let http_seconds = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.5, 12))
         });
-        registry.register("http_request_duration_seconds", "HTTP request latency", http_seconds.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_seconds.clone(),
+        );
         Self {
             registry,
             items,

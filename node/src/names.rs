@@ -13,7 +13,10 @@ pub struct Parsed {
 
 /// Parse `Movie Name (2019).mkv`, `Show Name S01E02.mkv`, `show.name.s01e02.720p.mkv`, …
 pub fn parse(path: &Path) -> Parsed {
-    let stem = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
     let words = normalise(&stem);
     if let Some((at, season, episode)) = find_episode(&words) {
         return Parsed {
@@ -59,7 +62,8 @@ fn find_episode(words: &[String]) -> Option<(usize, i32, i32)> {
         } else {
             w.split_once('x')?
         };
-        let digits = |x: &str| !x.is_empty() && x.len() <= 3 && x.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |x: &str| !x.is_empty() && x.len() <= 3 && x.bytes().all(|b| b.is_ascii_digit());
         if !(digits(s) && digits(e)) {
             return None;
         }
@@ -87,7 +91,10 @@ mod tests {
     #[test]
     fn movie_with_year() {
         let m = p("/media/Movie Name (2019).mkv");
-        assert_eq!((m.title.as_str(), m.year, m.season), ("Movie Name", Some(2019), None));
+        assert_eq!(
+            (m.title.as_str(), m.year, m.season),
+            ("Movie Name", Some(2019), None)
+        );
     }
 
     #[test]
@@ -99,11 +106,20 @@ mod tests {
     #[test]
     fn show_episode() {
         let e = p("Show S01E02.mkv");
-        assert_eq!((e.title.as_str(), e.season, e.episode), ("Show", Some(1), Some(2)));
+        assert_eq!(
+            (e.title.as_str(), e.season, e.episode),
+            ("Show", Some(1), Some(2))
+        );
         let e = p("my_show.s10e120.720p.mkv");
-        assert_eq!((e.title.as_str(), e.season, e.episode), ("my show", Some(10), Some(120)));
+        assert_eq!(
+            (e.title.as_str(), e.season, e.episode),
+            ("my show", Some(10), Some(120))
+        );
         let e = p("Other Show - 3x07.mp4");
-        assert_eq!((e.title.as_str(), e.season, e.episode), ("Other Show", Some(3), Some(7)));
+        assert_eq!(
+            (e.title.as_str(), e.season, e.episode),
+            ("Other Show", Some(3), Some(7))
+        );
     }
 
     #[test]
@@ -117,6 +133,12 @@ mod tests {
     #[test]
     fn plain_name() {
         let m = p("holiday clip.mov");
-        assert_eq!(m, Parsed { title: "holiday clip".into(), ..Parsed::default() });
+        assert_eq!(
+            m,
+            Parsed {
+                title: "holiday clip".into(),
+                ..Parsed::default()
+            }
+        );
     }
 }

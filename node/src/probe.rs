@@ -1,8 +1,8 @@
 //! In-process probing with libavformat: container, duration and every stream.
 
 use crate::ffi;
-use ffmpeg_next as ff;
 use ff::media::Type;
+use ffmpeg_next as ff;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -73,7 +73,10 @@ pub fn probe(path: &Path) -> Result<MediaInfo, Error> {
         source,
     })?;
     let streams: Vec<Stream> = input.streams().map(stream_info).collect();
-    if !streams.iter().any(|s| s.kind == "video" || s.kind == "audio") {
+    if !streams
+        .iter()
+        .any(|s| s.kind == "video" || s.kind == "audio")
+    {
         return Err(Error::NoStreams(path.to_owned()));
     }
     let duration = input.duration();
@@ -109,7 +112,10 @@ fn stream_info(stream: ff::format::stream::Stream) -> Stream {
         bit_rate: ffi::bit_rate(&par),
         channels: None,
         sample_rate: None,
-        language: meta.get("language").filter(|l| *l != "und").map(str::to_owned),
+        language: meta
+            .get("language")
+            .filter(|l| *l != "und")
+            .map(str::to_owned),
         title: meta.get("title").map(str::to_owned),
         default: stream
             .disposition()
@@ -122,7 +128,8 @@ fn stream_info(stream: ff::format::stream::Stream) -> Stream {
             info.pixel_format = pix;
             info.width = Some(w);
             info.height = Some(h);
-            info.frame_rate = (rate.denominator() > 0 && rate.numerator() > 0).then(|| f64::from(rate));
+            info.frame_rate =
+                (rate.denominator() > 0 && rate.numerator() > 0).then(|| f64::from(rate));
         }
         "audio" => {
             info.channels = Some(ffi::channels(&par));

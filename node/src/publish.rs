@@ -81,7 +81,13 @@ mod tests {
             std::fs::write(staging.path().join("master.m3u8"), content).unwrap();
             staging.publish(&dest).unwrap();
         }
-        assert_eq!(std::fs::read_to_string(dest.join("master.m3u8")).unwrap(), "two");
-        assert_eq!(std::fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_to_string(dest.join("master.m3u8")).unwrap(),
+            "two"
+        );
+        assert_eq!(
+            std::fs::read_dir(root.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

@@ -70,7 +70,9 @@ pub fn is_media(path: &Path) -> bool {
     let hidden = path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     !hidden && ext.is_some_and(|e| MEDIA_EXTENSIONS.contains(&e.as_str()))
 }
 
@@ -94,8 +96,7 @@ pub fn scan_root(catalog: &Catalog, root: &Path) -> Result<Report, Error> {
     }
     // What is left in `known` is gone from disk; a new path with the same inode, size and
     // mtime is the same file renamed, and keeps its id and transcoded output.
-    let mut gone_by_key: HashMap<FileKey, i64> =
-        known.values().map(|k| (k.key, k.id)).collect();
+    let mut gone_by_key: HashMap<FileKey, i64> = known.values().map(|k| (k.key, k.id)).collect();
     let mut renamed_ids = HashSet::new();
     for (path, key) in fresh {
         match gone_by_key.remove(&key) {
@@ -124,6 +125,7 @@ pub fn scan_root(catalog: &Catalog, root: &Path) -> Result<Report, Error> {
 fn walk(root: &Path) -> impl Iterator<Item = (String, FileKey)> {
     WalkDir::new(root)
         .follow_links(true)
+        .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && is_media(e.path()))
@@ -189,7 +191,10 @@ pub fn watch(
     tokio::spawn(async move {
         while raw_rx.recv().await.is_some() {
             // Wait until the folder has been quiet for `debounce`.
-            while tokio::time::timeout(debounce, raw_rx.recv()).await.is_ok_and(|e| e.is_some()) {}
+            while tokio::time::timeout(debounce, raw_rx.recv())
+                .await
+                .is_ok_and(|e| e.is_some())
+            {}
             let _ = tx.try_send(());
         }
     });
@@ -224,16 +229,27 @@ mod tests {
         assert_eq!((r.added, r.unchanged), (2, 0));
         let items = c.items().unwrap();
         assert!(items.iter().all(|i| i.state == catalog::State::Failed));
-        assert!(items.iter().any(|i| i.error.as_deref().unwrap().contains("empty (0 bytes)")));
-        assert!(items.iter().any(|i| i.error.as_deref().unwrap().contains("cannot read")));
+        assert!(
+            items
+                .iter()
+                .any(|i| i.error.as_deref().unwrap().contains("empty (0 bytes)"))
+        );
+        assert!(
+            items
+                .iter()
+                .any(|i| i.error.as_deref().unwrap().contains("cannot read"))
+        );
 
         let again = scan_root(&c, dir.path()).unwrap();
         assert!(again.is_empty());
         assert_eq!(again.unchanged, 2);
 
         let show = items.iter().find(|i| i.title == "Show").unwrap().id;
-        std::fs::rename(dir.path().join("a/Show S01E01.mp4"), dir.path().join("Show S01E02.mp4"))
-            .unwrap();
+        std::fs::rename(
+            dir.path().join("a/Show S01E01.mp4"),
+            dir.path().join("Show S01E02.mp4"),
+        )
+        .unwrap();
         std::fs::remove_file(dir.path().join("b.mkv")).unwrap();
         let r = scan_root(&c, dir.path()).unwrap();
         assert_eq!((r.renamed, r.removed.len(), r.added), (1, 1, 0));

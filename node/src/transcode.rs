@@ -145,22 +145,27 @@ pub fn run(
                 continue;
             }
             while decoder.receive_frame(&mut frame).is_ok() {
-                send(std::mem::replace(&mut frame, ff::frame::Video::empty()), &mut decoded_s)?;
+                send(
+                    std::mem::replace(&mut frame, ff::frame::Video::empty()),
+                    &mut decoded_s,
+                )?;
             }
             if expected_s > 0.0 {
                 progress((decoded_s / expected_s).min(1.0)).map_err(Error::Cancelled)?;
             }
-        } else if Some(stream.index()) == audio_index {
-            if let Some(a) = audio.as_mut() {
-                a.push(&packet)?;
-            }
+        } else if Some(stream.index()) == audio_index
+            && let Some(a) = audio.as_mut()
+        {
+            a.push(&packet)?;
         }
     }
     decoder.send_eof().map_err(Error::codec("video decoder"))?;
     while decoder.receive_frame(&mut frame).is_ok() {
-        send(std::mem::replace(&mut frame, ff::frame::Video::empty()), &mut decoded_s)?;
+        send(
+            std::mem::replace(&mut frame, ff::frame::Video::empty()),
+            &mut decoded_s,
+        )?;
     }
-    drop(send);
     let outputs = encoders
         .into_iter()
         .map(video::Rung::finish)
@@ -170,12 +175,7 @@ pub fn run(
         return Err(Error::NoFrames);
     }
     let decoded_s = decoded_s + keys.frame_seconds();
-    if expected_s > 2.0 && decoded_s < expected_s * 0.9 {
-        return Err(Error::Truncated {
-            decoded_s,
-            expected_s,
-        });
-    }
+    check_complete(decoded_s, keys.frames, expected_s, frame_rate)?;
     poster.finish()?;
     progress(1.0).map_err(Error::Cancelled)?;
     let package = hls::Package::measure(out_dir, &outputs, audio_out.as_ref(), decoded_s)?;
@@ -183,8 +183,35 @@ pub fn run(
     Ok(package)
 }
 
+/// A file whose decoded video covers less than 90% of its stated length (by time span, or by
+/// frame count where the frame rate is known: damage in the middle keeps the span) is damaged.
+fn check_complete(
+    decoded_s: f64,
+    frames: u64,
+    expected_s: f64,
+    frame_rate: ff::Rational,
+) -> Result<(), Error> {
+    if expected_s <= 2.0 {
+        return Ok(());
+    }
+    let mut covered_s = decoded_s;
+    if frame_rate.numerator() > 0 && frame_rate.denominator() > 0 {
+        covered_s = covered_s.min(frames as f64 / f64::from(frame_rate));
+    }
+    if covered_s < expected_s * 0.9 {
+        return Err(Error::Truncated {
+            decoded_s: covered_s,
+            expected_s,
+        });
+    }
+    Ok(())
+}
+
 /// Container duration, or the video stream's if the container has none.
-fn expected_duration(ictx: &ff::format::context::Input, stream: &ff::format::stream::Stream) -> f64 {
+fn expected_duration(
+    ictx: &ff::format::context::Input,
+    stream: &ff::format::stream::Stream,
+) -> f64 {
     if ictx.duration() > 0 {
         return ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE);
     }
@@ -219,7 +246,10 @@ impl KeyframeClock {
         let first = *self.first.get_or_insert(pts);
         let rel = i128::from(pts - first);
         // rel * num / den >= next_boundary  <=>  rel * num >= next_boundary * den
-        let (num, den) = (i128::from(self.tb.numerator()), i128::from(self.tb.denominator()));
+        let (num, den) = (
+            i128::from(self.tb.numerator()),
+            i128::from(self.tb.denominator()),
+        );
         let key = rel * num >= i128::from(self.next_boundary) * den;
         if key {
             while rel * num >= i128::from(self.next_boundary) * den {
@@ -271,7 +301,10 @@ mod tests {
     #[test]
     fn sparse_frames_skip_missed_boundaries() {
         let mut clock = KeyframeClock::new(ff::Rational::new(1, 1), 2);
-        let keys: Vec<i64> = [0, 1, 5, 6, 7].into_iter().filter(|p| clock.is_boundary(*p)).collect();
+        let keys: Vec<i64> = [0, 1, 5, 6, 7]
+            .into_iter()
+            .filter(|p| clock.is_boundary(*p))
+            .collect();
         assert_eq!(keys, [0, 5, 6]);
     }
 }

@@ -25,9 +25,14 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
     let hls_root = args.data.join("hls");
     let tmp_root = args.data.join("tmp");
     recover(&catalog, &tmp_root)?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
-        format!("cannot listen on {} (is another server running? try --listen)", args.listen)
-    })?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server running? try --listen)",
+                args.listen
+            )
+        })?;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let queue = Arc::new(Notify::new());
@@ -55,7 +60,10 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
         hls_root: hls_root.clone(),
         queue: Arc::clone(&queue),
     };
-    tasks.spawn(scanner.run(Duration::from_secs(args.scan_interval.max(1)), shutdown.clone()));
+    tasks.spawn(scanner.run(
+        Duration::from_secs(args.scan_interval.max(1)),
+        shutdown.clone(),
+    ));
 
     let state = AppState {
         catalog,
@@ -84,7 +92,10 @@ fn media_roots(media: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         .iter()
         .map(|m| {
             m.canonicalize().with_context(|| {
-                format!("media folder {} does not exist or is not readable", m.display())
+                format!(
+                    "media folder {} does not exist or is not readable",
+                    m.display()
+                )
             })
         })
         .collect()
@@ -98,7 +109,10 @@ fn recover(catalog: &Catalog, tmp_root: &Path) -> anyhow::Result<()> {
     }
     let requeued = catalog.requeue_interrupted()?;
     if requeued > 0 {
-        tracing::info!(requeued, "resuming transcodes interrupted by the last shutdown");
+        tracing::info!(
+            requeued,
+            "resuming transcodes interrupted by the last shutdown"
+        );
     }
     Ok(())
 }
@@ -150,7 +164,8 @@ impl Scanner {
     async fn rescan(&self) {
         for root in &self.roots {
             let (catalog, root2) = (self.catalog.clone(), root.clone());
-            let report = tokio::task::spawn_blocking(move || scan::scan_root(&catalog, &root2)).await;
+            let report =
+                tokio::task::spawn_blocking(move || scan::scan_root(&catalog, &root2)).await;
             match report {
                 Ok(Ok(report)) if report.is_empty() => {}
                 Ok(Ok(report)) => {

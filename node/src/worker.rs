@@ -103,14 +103,24 @@ impl Pool {
 
     fn fail(&self, claim: &Claim, message: &str, retry: bool) -> &'static str {
         let retry_at = (retry && claim.attempts < self.max_attempts).then(|| {
-            let backoff = self.retry_backoff.mul_f64(2f64.powi(claim.attempts as i32 - 1));
+            let backoff = self
+                .retry_backoff
+                .mul_f64(2f64.powi(claim.attempts as i32 - 1));
             now_ms() + backoff.as_millis() as i64
         });
-        tracing::warn!(error = message, retry = retry_at.is_some(), "transcode failed");
+        tracing::warn!(
+            error = message,
+            retry = retry_at.is_some(),
+            "transcode failed"
+        );
         if let Err(error) = self.catalog.finish_failed(claim, message, retry_at) {
             tracing::error!(%error, "cannot record the failed transcode");
         }
-        if retry_at.is_some() { "retry" } else { "failed" }
+        if retry_at.is_some() {
+            "retry"
+        } else {
+            "failed"
+        }
     }
 
     /// Blocking: transcode into a staging folder and publish it.

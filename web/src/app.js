@@ -400,10 +400,13 @@
         renderStatus();
         schedule(0);
       } catch (err) {
-        banner.hidden = false;
-        banner.textContent = `Could not start the transcode: ${err.message}`;
         button.disabled = false;
         button.textContent = item.state === 'failed' ? 'Retry' : 'Transcode now';
+        const note = button.parentNode.querySelector('.status-note') || h('p', { class: 'status-note', role: 'alert' });
+        note.textContent = err.status === 409
+          ? 'The server cannot transcode this file as it is. Replace or repair it; changed files are picked up again automatically.'
+          : `Could not start the transcode: ${err.message}`;
+        button.after(note);
       }
     }
 
@@ -417,18 +420,19 @@
       try {
         const fresh = await api(`/api/v1/items/${encodeURIComponent(id)}`);
         if (destroyed) return;
-        const previousState = item && item.state;
         item = fresh;
         banner.hidden = true;
         renderDetails();
         if (item.state === 'ready') {
           if (!player) {
             statusPanel = null;
-            player = createPlayer(item, stage, playerBar, { autoplay: requested || (previousState && previousState !== 'ready') });
+            // Start playing by itself only when the user asked for this transcode and waited.
+            player = createPlayer(item, stage, playerBar, { autoplay: requested });
           }
         } else {
+          if (item.state === 'failed') requested = false;
           renderStatus();
-          if (isBusy(item.state) || requested) schedule(POLL_MS);
+          if (isBusy(item.state)) schedule(POLL_MS);
         }
       } catch (err) {
         if (destroyed) return;

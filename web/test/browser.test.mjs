@@ -289,7 +289,11 @@ test('library shows the clip and the player plays it to the end through hls.js, 
   await page.evaluate(() => window.manofwarPlayer.video.play());
   await page.waitForFunction(() => window.__mow.playing && window.manofwarPlayer.video.currentTime > 1.0,
     null, { timeout: 20_000 });
-  await page.hover('#player'); // show the native controls in the screenshot
+  // Move the mouse over the video so the screenshot shows the native controls.
+  const box = await page.locator('#player').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.move(box.x + box.width / 2 + 10, box.y + box.height / 2 + 10, { steps: 3 });
+  await page.waitForTimeout(250);
   await page.screenshot({ path: join(RESULTS, 'player.png') });
   const switchedAt = await page.evaluate(() => window.manofwarPlayer.video.currentTime);
   await page.selectOption('#quality', String(lowest));
@@ -321,9 +325,9 @@ test('library shows the clip and the player plays it to the end through hls.js, 
   assert.deepEqual(pageErrors, [], 'uncaught page errors');
   assert.ok(endedOk && log.ended, `video did not reach "ended" within ${PLAY_TIMEOUT_MS / 1000}s${context_}`);
   assert.ok(log.switched.some((s) => s.level === lowest),
-    `no LEVEL_SWITCHED to level ${lowest}: ${JSON.stringify(log.switched)}`);
+    `no LEVEL_SWITCHED to level ${lowest}: ${JSON.stringify(log.switched)}${context_}`);
   assert.ok(log.fragsLoaded.some((f) => f.type === 'main' && f.level === lowest && f.sn !== 'initSegment'),
-    `no media fragment of level ${lowest} loaded: ${JSON.stringify(log.fragsLoaded)}`);
+    `no media fragment of level ${lowest} loaded: ${JSON.stringify(log.fragsLoaded)}${context_}`);
   assert.ok(Number.isFinite(video.duration) && Math.abs(video.duration - CLIP_SECONDS) < 0.5,
     `video.duration ${video.duration} ≉ ${CLIP_SECONDS}s`);
   assert.ok(Math.abs(video.currentTime - video.duration) <= 0.5,

@@ -30,7 +30,10 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<()> {
         report += crate::scan::scan_root(&catalog, root)?;
     }
     let elapsed = started.elapsed();
-    println!("{:<5} {:<40} {:>6} {:>7} {:>9} {:<11} PATH", "ID", "TITLE", "YEAR", "EPISODE", "DURATION", "STATE");
+    println!(
+        "{:<5} {:<40} {:>6} {:>7} {:>9} {:<11} PATH",
+        "ID", "TITLE", "YEAR", "EPISODE", "DURATION", "STATE"
+    );
     for item in catalog.items()? {
         let episode = match (item.season, item.episode) {
             (Some(s), Some(e)) => format!("S{s:02}E{e:02}"),
@@ -60,7 +63,10 @@ pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     };
     let label = format!(
         ".{}.partial",
-        args.output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        args.output
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     );
     let staging = Staging::new(&parent, &label)
         .with_context(|| format!("cannot create a staging folder in {}", parent.display()))?;
@@ -71,7 +77,12 @@ pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_message(args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    bar.set_message(
+        args.input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
     let started = Instant::now();
     let package = transcode::run(&args.input, staging.path(), &profile, &mut |f| {
         bar.set_position((f * 1000.0) as u64);
@@ -83,13 +94,21 @@ pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
         .publish(&args.output)
         .with_context(|| format!("cannot move the package into {}", args.output.display()))?;
     let wall = started.elapsed().as_secs_f64();
-    print_summary(&args.output, &package, info.duration_s.unwrap_or(package.duration_s), wall);
+    print_summary(
+        &args.output,
+        &package,
+        info.duration_s.unwrap_or(package.duration_s),
+        wall,
+    );
     Ok(())
 }
 
 fn print_summary(out: &Path, package: &crate::hls::Package, duration: f64, wall: f64) {
     println!("{}", out.join(transcode::MASTER).display());
-    println!("  {:<8} {:>11} {:>10} {:>10}  CODECS", "NAME", "RESOLUTION", "PEAK", "AVERAGE");
+    println!(
+        "  {:<8} {:>11} {:>10} {:>10}  CODECS",
+        "NAME", "RESOLUTION", "PEAK", "AVERAGE"
+    );
     for v in &package.variants {
         let r = &v.rendition;
         println!(
@@ -102,7 +121,10 @@ fn print_summary(out: &Path, package: &crate::hls::Package, duration: f64, wall:
         );
     }
     if let Some(a) = &package.audio {
-        println!("  audio: AAC-LC stereo ({})", a.language.as_deref().unwrap_or("und"));
+        println!(
+            "  audio: AAC-LC stereo ({})",
+            a.language.as_deref().unwrap_or("und")
+        );
     }
     println!(
         "  {} of video in {:.1} s ({:.2}x real time)",

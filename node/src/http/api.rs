@@ -63,15 +63,23 @@ pub async fn detail(
     Path(id): Path<i64>,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let item = find(&state, id)?;
-    let probe: Option<crate::probe::MediaInfo> =
-        item.probe.as_deref().and_then(|p| serde_json::from_str(p).ok());
+    let probe: Option<crate::probe::MediaInfo> = item
+        .probe
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
     let package = (item.state == ItemState::Ready)
         .then(|| hls::Package::read(&state.hls_root.join(id.to_string())).ok())
         .flatten();
     Ok(Json(ItemDetail {
-        streams: probe.as_ref().map(|p| p.streams.clone()).unwrap_or_default(),
+        streams: probe
+            .as_ref()
+            .map(|p| p.streams.clone())
+            .unwrap_or_default(),
         container: probe.map(|p| p.container),
-        renditions: package.as_ref().map(|p| p.variants.clone()).unwrap_or_default(),
+        renditions: package
+            .as_ref()
+            .map(|p| p.variants.clone())
+            .unwrap_or_default(),
         audio: package.and_then(|p| p.audio),
         hls_url: (item.state == ItemState::Ready).then(|| format!("/hls/{id}/master.m3u8")),
         item,
@@ -87,7 +95,9 @@ pub async fn transcode(
     if before.probe.is_none() {
         return Err(ApiError::Conflict(format!(
             "item {id} cannot be transcoded: {}",
-            before.error.unwrap_or_else(|| "the file could not be read".into())
+            before
+                .error
+                .unwrap_or_else(|| "the file could not be read".into())
         )));
     }
     let item = state.catalog.prioritize(id)?.ok_or_else(|| not_found(id))?;
@@ -95,16 +105,24 @@ pub async fn transcode(
     Ok((StatusCode::ACCEPTED, Json(item)))
 }
 
-pub async fn poster(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn poster(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     find(&state, id)?;
     let path = state.hls_root.join(id.to_string()).join(POSTER);
     match tokio::fs::read(&path).await {
         Ok(bytes) => Ok((
-            [("content-type", "image/jpeg"), ("cache-control", "no-cache")],
+            [
+                ("content-type", "image/jpeg"),
+                ("cache-control", "no-cache"),
+            ],
             bytes,
         )
             .into_response()),
-        Err(_) => Err(ApiError::NotFound(format!("item {id} has no poster until it is transcoded"))),
+        Err(_) => Err(ApiError::NotFound(format!(
+            "item {id} has no poster until it is transcoded"
+        ))),
     }
 }
 

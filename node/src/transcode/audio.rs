@@ -3,10 +3,10 @@
 use super::Error;
 use super::mux::{self, Hls};
 use crate::{ffi, hls};
-use ffmpeg_next as ff;
 use ff::Rescale;
 use ff::format::Sample;
 use ff::format::sample::Type::Planar;
+use ffmpeg_next as ff;
 use manofwar_crds::TranscodeProfileSpec;
 use std::path::Path;
 
@@ -34,7 +34,10 @@ impl Chain {
     ) -> Result<Self, Error> {
         let ctx = ff::codec::Context::from_parameters(stream.parameters())
             .map_err(Error::codec("audio decoder"))?;
-        let decoder = ctx.decoder().audio().map_err(Error::codec("audio decoder"))?;
+        let decoder = ctx
+            .decoder()
+            .audio()
+            .map_err(Error::codec("audio decoder"))?;
         let codec = ff::encoder::find(ff::codec::Id::AAC).ok_or(Error::MissingEncoder("aac"))?;
         let mut enc = ff::codec::Context::new_with_codec(codec)
             .encoder()
@@ -58,7 +61,10 @@ impl Chain {
         let meta = stream.metadata();
         let rendition = hls::AudioRendition {
             name: dir_name(dir),
-            language: meta.get("language").filter(|l| *l != "und").map(str::to_owned),
+            language: meta
+                .get("language")
+                .filter(|l| *l != "und")
+                .map(str::to_owned),
             title: meta.get("title").map(str::to_owned),
             channels: 2,
             codecs: "mp4a.40.2".to_owned(),
@@ -94,13 +100,16 @@ impl Chain {
         let _ = self.decoder.send_eof();
         self.receive()?;
         if let Some(resampler) = self.resampler.as_mut() {
-            let mut out = ff::frame::Audio::new(Sample::F32(Planar), 8192, ff::ChannelLayout::STEREO);
+            let mut out =
+                ff::frame::Audio::new(Sample::F32(Planar), 8192, ff::ChannelLayout::STEREO);
             if resampler.flush(&mut out).is_ok() {
                 append(&mut self.pending, &out);
             }
         }
         self.encode_pending(true)?;
-        self.encoder.send_eof().map_err(Error::codec("AAC encoder"))?;
+        self.encoder
+            .send_eof()
+            .map_err(Error::codec("AAC encoder"))?;
         mux::drain(&mut self.encoder, &mut self.muxer)?;
         self.muxer.finish()?;
         Ok(self.rendition)
@@ -116,7 +125,8 @@ impl Chain {
             let resampler = resampler_for(&mut self.resampler, &frame)?;
             // Room for every converted sample, so nothing piles up inside the resampler.
             let room = frame.samples() * RATE as usize / frame.rate().max(1) as usize + 256;
-            let mut out = ff::frame::Audio::new(Sample::F32(Planar), room, ff::ChannelLayout::STEREO);
+            let mut out =
+                ff::frame::Audio::new(Sample::F32(Planar), room, ff::ChannelLayout::STEREO);
             resampler
                 .run(&frame, &mut out)
                 .map_err(Error::codec("audio resampler"))?;
@@ -130,7 +140,8 @@ impl Chain {
     fn encode_pending(&mut self, last: bool) -> Result<(), Error> {
         while self.pending[0].len() >= self.frame_size || (last && !self.pending[0].is_empty()) {
             let n = self.pending[0].len().min(self.frame_size);
-            let mut frame = ff::frame::Audio::new(Sample::F32(Planar), n, ff::ChannelLayout::STEREO);
+            let mut frame =
+                ff::frame::Audio::new(Sample::F32(Planar), n, ff::ChannelLayout::STEREO);
             frame.set_rate(RATE as u32);
             for (ch, buf) in self.pending.iter_mut().enumerate() {
                 frame.plane_mut::<f32>(ch)[..n].copy_from_slice(&buf[..n]);

@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn full_hd_gets_the_whole_ladder() {
-        assert_eq!(heights(1920, 1080), [(1920, 1080), (1280, 720), (960, 540), (640, 360)]);
+        assert_eq!(
+            heights(1920, 1080),
+            [(1920, 1080), (1280, 720), (960, 540), (640, 360)]
+        );
     }
 
     #[test]

@@ -78,7 +78,8 @@ fn encode_jpeg(frame: &ff::frame::Video) -> Result<Vec<u8>, Error> {
     let mut opts = ff::Dictionary::new();
     opts.set("qscale", "3");
     let mut enc = enc.open_with(opts).map_err(Error::codec("JPEG encoder"))?;
-    enc.send_frame(&scaled).map_err(Error::codec("JPEG encoder"))?;
+    enc.send_frame(&scaled)
+        .map_err(Error::codec("JPEG encoder"))?;
     enc.send_eof().map_err(Error::codec("JPEG encoder"))?;
     let mut packet = ff::Packet::empty();
     enc.receive_packet(&mut packet)

@@ -1,8 +1,8 @@
 //! Video decoding and the per-rung scale → encode → mux threads.
 
+use super::Error;
 use super::ladder;
 use super::mux::{self, Hls};
-use super::Error;
 use crate::{ffi, hls};
 use ffmpeg_next as ff;
 use manofwar_crds::TranscodeProfileSpec;
@@ -40,8 +40,7 @@ impl Rung {
         frame_rate: ff::Rational,
         profile: &TranscodeProfileSpec,
     ) -> Result<Self, Error> {
-        let codec =
-            ff::encoder::find_by_name("libx264").ok_or(Error::MissingEncoder("libx264"))?;
+        let codec = ff::encoder::find_by_name("libx264").ok_or(Error::MissingEncoder("libx264"))?;
         let encoder = open_encoder(codec, &rung, tb, frame_rate, &profile.preset)?;
         let muxer = Hls::create(
             &out_dir.join(&rung.name),
@@ -125,12 +124,15 @@ fn encode_loop(
             &frame
         } else {
             let sws = scaler_for(&mut scaler, &frame, &rung)?;
-            sws.run(&frame, &mut scaled).map_err(Error::codec("scaler"))?;
+            sws.run(&frame, &mut scaled)
+                .map_err(Error::codec("scaler"))?;
             scaled.set_pts(frame.pts());
             scaled.set_kind(frame.kind());
             &scaled
         };
-        encoder.send_frame(input).map_err(Error::codec("H.264 encoder"))?;
+        encoder
+            .send_frame(input)
+            .map_err(Error::codec("H.264 encoder"))?;
         mux::drain(&mut encoder, &mut muxer)?;
     }
     encoder.send_eof().map_err(Error::codec("H.264 encoder"))?;

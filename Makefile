@@ -1,0 +1,40 @@
+# manofwar: `make run` serves sample media at http://127.0.0.1:8096; `make test` runs every test.
+SHELL := /bin/bash
+MEDIA ?= .cache/sample-media
+DATA ?= .cache/data
+LISTEN ?= 127.0.0.1:8096
+
+.PHONY: deps web build run test test-rust test-browser lint bench clean
+
+deps:
+	bash e2e/deps.sh
+
+web: deps
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+build: web
+	cargo build --release -p manofwar-node
+
+run: build
+	bash examples/sample-media.sh $(MEDIA)
+	./target/release/manofwar up --media $(MEDIA) --data $(DATA) --listen $(LISTEN)
+
+lint: deps
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+
+test-rust: deps
+	cargo test --workspace
+
+test-browser: web
+	cargo build -p manofwar-node
+	cd web && MANOFWAR_BIN=../target/debug/manofwar npm test
+
+test: web lint test-rust test-browser
+
+bench: build
+	bash e2e/bench/run.sh
+
+clean:
+	cargo clean
+	rm -rf web/dist web/node_modules .cache

@@ -1,0 +1,144 @@
+//! The one-shot commands: transcode, probe, scan, and their errors.
+
+use crate::support::*;
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn transcode_writes_a_package_and_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("in.mp4");
+    clip(&src, 4, "640x360");
+    let profile = tmp.path().join("p.yaml");
+    std::fs::write(&profile, TEST_PROFILE).unwrap();
+    let out = tmp.path().join("out");
+    let (ok, stdout, stderr) = run(&[
+        "transcode",
+        "--input",
+        src.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("360p") && stdout.contains("640x360") && stdout.contains("real time"),
+        "{stdout}"
+    );
+    for f in [
+        "master.m3u8",
+        "package.json",
+        "poster.jpg",
+        "360p/index.m3u8",
+        "240p/init.mp4",
+        "audio/index.m3u8",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    decode_all(out.join("master.m3u8").to_str().unwrap());
+    // Only the published folder is left: no staging folder next to it.
+    assert_eq!(
+        entries(tmp.path()),
+        3,
+        "{:?}",
+        std::fs::read_dir(tmp.path()).unwrap().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn probe_reports_streams_as_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("in.mkv");
+    clip_with(&src, 2, "320x240", &["-metadata:s:a:0", "language=fra"]);
+    let (ok, stdout, stderr) = run(&["probe", src.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let info: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(info["container"], "matroska,webm");
+    let video = &info["streams"][0];
+    assert_eq!(
+        (
+            video["codec"].as_str(),
+            video["width"].as_u64(),
+            video["height"].as_u64()
+        ),
+        (Some("h264"), Some(320), Some(240))
+    );
+    assert_eq!(video["frame_rate"], 30.0);
+    let audio = &info["streams"][1];
+    assert_eq!(
+        (audio["codec"].as_str(), audio["language"].as_str()),
+        (Some("aac"), Some("fra"))
+    );
+    assert!(audio["channels"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn errors_say_what_went_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("notes.mp4");
+    std::fs::write(&notes, "text").unwrap();
+    let (ok, _, stderr) = run(&["probe", notes.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is it a video file?"), "{stderr}");
+
+    let (ok, _, stderr) = run(&[
+        "up",
+        "--media",
+        "/nonexistent/films",
+        "--data",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && stderr.contains("media folder /nonexistent/films does not exist"),
+        "{stderr}"
+    );
+
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, "renditions: []\n").unwrap();
+    let (ok, _, stderr) = run(&[
+        "transcode",
+        "--input",
+        notes.to_str().unwrap(),
+        "--output",
+        "/tmp/x",
+        "--profile",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("at least one rendition"), "{stderr}");
+}
+
+#[test]
+fn scan_prints_the_catalog_and_rescans_incrementally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    clip(&media.join("Film (2001).mp4"), 1, "160x120");
+    clip(&media.join("Show S01E02.mkv"), 1, "160x120");
+    let data = tmp.path().join("data");
+    let args = [
+        "scan",
+        "--media",
+        media.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Film") && stdout.contains("2001") && stdout.contains("S01E02"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("2 added"), "{stderr}");
+    let (_, _, stderr) = run(&args);
+    assert!(
+        stderr.contains("0 added") && stderr.contains("2 unchanged"),
+        "{stderr}"
+    );
+}

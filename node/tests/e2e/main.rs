@@ -1,0 +1,10 @@
+//! End-to-end tests of the `manofwar` binary: real FFmpeg, real SQLite, real HTTP, with
+//! media generated at test time and the `ffprobe`/`ffmpeg` CLI as the independent judge.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod crash;
+mod serve;
+mod watch;

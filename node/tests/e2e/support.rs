@@ -1,0 +1,268 @@
+//! Helpers: generated clips, a running `manofwar up`, HTTP, and ffprobe.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_manofwar");
+
+/// A small, fast ladder for tests: 2 s segments, ultrafast, three rungs (the 720p one is
+/// above the 640x360 test clips, so it checks that nothing is upscaled).
+pub const TEST_PROFILE: &str = "segmentSeconds: 2
+preset: ultrafast
+audioBitrateKbps: 96
+renditions:
+  - {name: 720p, height: 720, videoBitrateKbps: 2500}
+  - {name: 360p, height: 360, videoBitrateKbps: 900}
+  - {name: 240p, height: 240, videoBitrateKbps: 400}
+";
+
+/// Generate an H.264/AAC clip with the ffmpeg CLI.
+pub fn clip(path: &Path, seconds: u32, size: &str) {
+    clip_with(path, seconds, size, &[]);
+}
+
+pub fn clip_with(path: &Path, seconds: u32, size: &str, extra: &[&str]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=30"))
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+        ])
+        .arg(seconds.to_string())
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ])
+        .args(extra)
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(
+        status.success(),
+        "ffmpeg could not generate {}",
+        path.display()
+    );
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `manofwar up`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    pub fn start(media: &Path, data: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let profile = data.with_extension("profile.yaml");
+        std::fs::write(&profile, TEST_PROFILE).unwrap();
+        let log = std::fs::File::create(data.with_extension("log")).unwrap();
+        let child = Command::new(BIN)
+            .arg("up")
+            .arg("--media")
+            .arg(media)
+            .arg("--data")
+            .arg(data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--profile")
+            .arg(&profile)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("manofwar starts");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data: data.to_owned(),
+            agent,
+        };
+        server.wait("healthz", Duration::from_secs(20), || {
+            server.try_get("/healthz").is_some_and(|(s, _)| s == 200)
+        });
+        server
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default()
+    }
+
+    fn try_get(&self, path: &str) -> Option<(u16, Vec<u8>)> {
+        let mut r = self.agent.get(format!("{}{path}", self.base)).call().ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.body_mut().read_to_vec().ok()?))
+    }
+
+    /// GET a path: status, headers, body.
+    pub fn get_full(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut r = req.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_vec()
+            .unwrap();
+        (r.status().as_u16(), r.headers().clone(), body)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let (s, _, b) = self.get_full(path, &[]);
+        (s, b)
+    }
+
+    pub fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("GET {path} ({status}) is not JSON: {e}"))
+    }
+
+    pub fn post(&self, path: &str) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .send_empty()
+            .unwrap();
+        let body: Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        (r.status().as_u16(), body)
+    }
+
+    pub fn items(&self) -> Vec<Value> {
+        self.json("/api/v1/items")["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The item whose path ends with `name`, once `pred` holds for it.
+    pub fn wait_item(&self, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(item) = self
+                .items()
+                .into_iter()
+                .find(|i| i["path"].as_str().unwrap().ends_with(name))
+            {
+                if pred(&item) {
+                    return item;
+                }
+                last = item;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {name}; last seen: {last}\nserver log:\n{}",
+            self.log()
+        );
+    }
+
+    pub fn wait_ready(&self, name: &str) -> Value {
+        self.wait_item(name, Duration::from_secs(180), |i| {
+            assert_ne!(i["state"], "failed", "{name} failed: {i}");
+            i["state"] == "ready"
+        })
+    }
+
+    pub fn wait(&self, what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}\nserver log:\n{}", self.log());
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Entries in a folder (0 if it does not exist).
+pub fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+/// ffprobe as JSON.
+pub fn ffprobe(input: &str, args: &[&str]) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(input)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "ffprobe {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Decode every frame of `input` with the ffmpeg CLI; panics on any decode error.
+pub fn decode_all(input: &str) {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-xerror", "-i", input, "-map", "0", "-f", "null", "-",
+        ])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{input} does not decode cleanly: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Duration of the source file in seconds, by ffprobe.
+pub fn duration(path: &Path) -> f64 {
+    let v = ffprobe(
+        path.to_str().unwrap(),
+        &["-show_entries", "format=duration"],
+    );
+    v["format"]["duration"].as_str().unwrap().parse().unwrap()
+}
