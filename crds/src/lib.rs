@@ -5,4 +5,4 @@
 
 pub mod transcode_profile;
 
-pub use transcode_profile::{Hardware, Rendition, TranscodeProfile, TranscodeProfileSpec};
+pub use transcode_profile::{Codec, Hardware, Rendition, TranscodeProfile, TranscodeProfileSpec};

@@ -30,6 +30,9 @@ pub struct TranscodeProfileSpec {
     /// Hardware encoder to use when the device exists; software otherwise.
     #[serde(default)]
     pub hardware: Hardware,
+    /// Add a "source" rung on top that remuxes browser-safe H.264 sources without re-encoding.
+    #[serde(default = "default_true")]
+    pub source_rung: bool,
 }
 
 /// One rung of the ladder.
@@ -42,6 +45,22 @@ pub struct Rendition {
     pub height: u32,
     /// Average video bitrate in kbit/s; the peak is capped at 1.5× this.
     pub video_bitrate_kbps: u32,
+    /// Video codec of this rung; clients pick among rungs by their CODECS attribute.
+    #[serde(default)]
+    pub codec: Codec,
+}
+
+/// Video codec of a rendition.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// H.264 (libx264), playable everywhere.
+    #[default]
+    H264,
+    /// HEVC (libx265), tagged `hvc1`.
+    Hevc,
+    /// AV1 (libsvtav1).
+    Av1,
 }
 
 /// Hardware encoder selection.
@@ -56,6 +75,10 @@ pub enum Hardware {
 
 fn default_segment_seconds() -> u32 {
     6
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_preset() -> String {
@@ -78,6 +101,7 @@ fn default_renditions() -> Vec<Rendition> {
         name: name.into(),
         height,
         video_bitrate_kbps: kbps,
+        codec: Codec::H264,
     })
     .collect()
 }
@@ -91,6 +115,7 @@ impl Default for TranscodeProfileSpec {
             preset: default_preset(),
             audio_bitrate_kbps: default_audio_bitrate(),
             hardware: Hardware::None,
+            source_rung: true,
         }
     }
 }
