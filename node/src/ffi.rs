@@ -70,3 +70,91 @@ pub fn audio_frame_size(enc: &ffmpeg_next::codec::Context) -> usize {
 pub fn quiet_logs() {
     ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
 }
+
+/// Write the packets the muxer holds as one fragment (`av_write_frame(ctx, NULL)`), for the
+/// mp4 muxer in `frag_custom` mode.
+pub fn flush_fragment(
+    octx: &mut ffmpeg_next::format::context::Output,
+) -> Result<(), ffmpeg_next::Error> {
+    // SAFETY: the context is a valid, header-written output context owned by `octx`; a null
+    // packet is the documented way to ask a muxer with AVFMT_ALLOW_FLUSH to flush.
+    let ret = unsafe { ffi::av_write_frame(octx.as_mut_ptr(), std::ptr::null_mut()) };
+    if ret < 0 {
+        Err(ffmpeg_next::Error::from(ret))
+    } else {
+        Ok(())
+    }
+}
+
+/// Keyframe timestamps from a stream's index (complete for MP4/MOV, which index every
+/// sample), with the number of index entries seen.
+pub fn indexed_keyframes(stream: &ffmpeg_next::format::stream::Stream) -> (Vec<i64>, usize) {
+    // SAFETY: the stream pointer is valid while `stream` borrows its input context; entries are
+    // read-only and valid until the next demuxer call, which cannot happen during this loop.
+    unsafe {
+        let st = stream.as_ptr() as *mut ffi::AVStream;
+        let n = ffi::avformat_index_get_entries_count(st).max(0);
+        let mut keys = Vec::new();
+        for i in 0..n {
+            let e = ffi::avformat_index_get_entry(st, i);
+            if !e.is_null() && (*e).flags() & ffi::AVINDEX_KEYFRAME as i32 != 0 {
+                keys.push((*e).timestamp);
+            }
+        }
+        (keys, n as usize)
+    }
+}
+
+/// Rotation in degrees from a stream's display matrix, if any (e.g. 90 for phone video).
+pub fn rotation(stream: &ffmpeg_next::format::stream::Stream) -> f64 {
+    // SAFETY: side data is owned by the stream; a display matrix is 9 int32 values.
+    unsafe {
+        let mut size = 0;
+        let data = ffi::av_stream_get_side_data(
+            stream.as_ptr(),
+            ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
+            &mut size,
+        );
+        if data.is_null() || size < 36 {
+            return 0.0;
+        }
+        let r = -ffi::av_display_rotation_get(data as *const i32);
+        if r.is_nan() { 0.0 } else { r.rem_euclid(360.0) }
+    }
+}
+
+/// Field order of a video stream: true when interlaced.
+pub fn interlaced(par: &ffmpeg_next::codec::Parameters) -> bool {
+    // SAFETY: plain field read, see `profile_and_level`.
+    let order = unsafe { (*par.as_ptr()).field_order };
+    !matches!(
+        order,
+        ffi::AVFieldOrder::AV_FIELD_PROGRESSIVE | ffi::AVFieldOrder::AV_FIELD_UNKNOWN
+    )
+}
+
+/// A stream's extradata (codec configuration, e.g. avcC for H.264 in MP4).
+pub fn parameters_extradata(par: &ffmpeg_next::codec::Parameters) -> Vec<u8> {
+    // SAFETY: extradata is null or `extradata_size` valid bytes owned by the parameters.
+    unsafe {
+        let p = &*par.as_ptr();
+        if p.extradata.is_null() || p.extradata_size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts(p.extradata, p.extradata_size as usize).to_vec()
+    }
+}
+
+/// Set the codec tag of an output stream (e.g. `hvc1` for HEVC in MP4); 0 lets the muxer pick.
+pub fn set_codec_tag(stream: &mut ffmpeg_next::format::stream::StreamMut, tag: u32) {
+    // SAFETY: the stream's codecpar is valid and owned by the stream.
+    unsafe {
+        (*(*stream.as_mut_ptr()).codecpar).codec_tag = tag;
+    }
+}
+
+/// The codec profile number (e.g. 100 for H.264 High).
+pub fn profile_idc(par: &ffmpeg_next::codec::Parameters) -> i32 {
+    // SAFETY: plain field read, see `profile_and_level`.
+    unsafe { (*par.as_ptr()).profile }
+}

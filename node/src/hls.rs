@@ -1,28 +1,28 @@
-//! HLS packages: media playlist reading, measured bandwidths, CODECS strings and the master
-//! playlist (Apple HLS authoring spec).
+//! HLS packages: the renditions a transcode writes, their media, I-frame and master
+//! playlists (Apple HLS authoring spec), measured bandwidths and CODECS strings.
+//!
+//! A package is [`Live`] while it is being written: each finished segment updates its media
+//! playlist (`EVENT`) and, the first time, the master, so playback can start after the first
+//! segment. [`Live::finish`] turns every playlist into `VOD` with `EXT-X-ENDLIST`.
+
+mod codecs;
+mod playlist;
+
+pub use codecs::{av01_codecs, avc1_codecs, hvc1_codecs};
+pub use playlist::{Segment, parse_segments};
 
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-const PLAYLIST: &str = "index.m3u8";
+pub const MASTER: &str = "master.m3u8";
+pub const PLAYLIST: &str = "index.m3u8";
+pub const IFRAMES: &str = "iframes.m3u8";
+pub const MANIFEST: &str = "package.json";
 const AUDIO_GROUP: &str = "aac";
+const SUBTITLE_GROUP: &str = "subs";
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0} lists no segments")]
-    Empty(PathBuf),
-    #[error("renditions have different segment boundaries ({0})")]
-    Misaligned(String),
-}
-
-/// A video rendition as the transcoder wrote it.
+/// A video rendition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
     pub name: String,
@@ -31,9 +31,12 @@ pub struct Rendition {
     pub frame_rate: Option<f64>,
     /// e.g. `avc1.64001f`
     pub codecs: String,
+    /// True for the remuxed source rung.
+    #[serde(default)]
+    pub source: bool,
 }
 
-/// The audio rendition as the transcoder wrote it.
+/// An audio rendition (`EXT-X-MEDIA TYPE=AUDIO`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioRendition {
     pub name: String,
@@ -41,10 +44,34 @@ pub struct AudioRendition {
     pub title: Option<String>,
     pub channels: u32,
     pub codecs: String,
+    #[serde(default)]
+    pub default: bool,
 }
 
-/// Bits per second of one media playlist's segments.
+/// A WebVTT subtitle rendition (`EXT-X-MEDIA TYPE=SUBTITLES`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleRendition {
+    pub name: String,
+    pub language: Option<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub forced: bool,
+}
+
+/// One finished segment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub start: f64,
+    pub duration: f64,
+    pub size: u64,
+    /// Bytes of the fragment holding the IDR frame that opens the segment (video only).
+    pub iframe_size: Option<u64>,
+}
+
+/// Bits per second of a rendition's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Bandwidth {
     pub peak: u64,
     pub average: u64,
@@ -54,311 +81,329 @@ pub struct Bandwidth {
 pub struct Variant {
     #[serde(flatten)]
     pub rendition: Rendition,
-    /// Peak and average of video plus audio, as the master playlist states them.
+    /// Peak and average of video plus the largest audio rendition, as the master states them.
     pub bandwidth: u64,
     pub average_bandwidth: u64,
 }
 
 /// What a published package holds; saved as `package.json` next to `master.m3u8`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Package {
     pub duration_s: f64,
     pub variants: Vec<Variant>,
-    pub audio: Option<AudioRendition>,
-}
-
-/// One `#EXTINF` entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Segment {
-    pub duration: f64,
-    pub uri: String,
-}
-
-/// Read the segments of a media playlist.
-pub fn read_playlist(path: &Path) -> Result<Vec<Segment>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(parse_segments(&text))
-}
-
-pub fn parse_segments(text: &str) -> Vec<Segment> {
-    let mut segments = Vec::new();
-    let mut duration = None;
-    for line in text.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("#EXTINF:") {
-            duration = rest.split(',').next().and_then(|d| d.parse().ok());
-        } else if !line.is_empty()
-            && !line.starts_with('#')
-            && let Some(duration) = duration.take()
-        {
-            segments.push(Segment {
-                duration,
-                uri: line.to_owned(),
-            });
-        }
-    }
-    segments
-}
-
-/// Measure a rendition folder: peak is the highest segment bit rate among segments at least
-/// half the longest one long (a short last segment would overstate it), average is total
-/// bits over total time.
-pub fn measure(dir: &Path) -> Result<(Bandwidth, Vec<Segment>), Error> {
-    let playlist = dir.join(PLAYLIST);
-    let segments = read_playlist(&playlist)?;
-    let sizes = segments
-        .iter()
-        .map(|s| {
-            let path = dir.join(&s.uri);
-            std::fs::metadata(&path)
-                .map(|m| m.len())
-                .map_err(|source| Error::Read { path, source })
-        })
-        .collect::<Result<Vec<u64>, Error>>()?;
-    let bandwidth = bandwidth(&segments, &sizes).ok_or(Error::Empty(playlist))?;
-    Ok((bandwidth, segments))
-}
-
-pub fn bandwidth(segments: &[Segment], sizes: &[u64]) -> Option<Bandwidth> {
-    let longest = segments.iter().map(|s| s.duration).fold(0.0, f64::max);
-    if longest <= 0.0 {
-        return None;
-    }
-    let rate = |size: u64, secs: f64| (size as f64 * 8.0 / secs).ceil() as u64;
-    let peak = segments
-        .iter()
-        .zip(sizes)
-        .filter(|(s, _)| s.duration >= longest / 2.0)
-        .map(|(s, size)| rate(*size, s.duration))
-        .max()?;
-    let total: f64 = segments.iter().map(|s| s.duration).sum();
-    let average = rate(sizes.iter().sum(), total);
-    Some(Bandwidth {
-        peak: peak.max(average),
-        average,
-    })
+    #[serde(default)]
+    pub audio: Vec<AudioRendition>,
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleRendition>,
+    /// Things the user should know (e.g. a hardware encoder fell back to software).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Package {
-    /// Measure every rendition the transcoder wrote and check their segments line up.
-    pub fn measure(
-        dir: &Path,
-        renditions: &[Rendition],
-        audio: Option<&AudioRendition>,
-        duration_s: f64,
-    ) -> Result<Self, Error> {
-        let audio_bw = match audio {
-            Some(a) => Some(measure(&dir.join(&a.name))?.0),
-            None => None,
-        };
-        let mut reference: Option<Vec<Segment>> = None;
-        let mut variants = Vec::new();
-        for r in renditions {
-            let (bw, segments) = measure(&dir.join(&r.name))?;
-            check_aligned(
-                reference.get_or_insert_with(|| segments.clone()),
-                &segments,
-                &r.name,
-            )?;
-            let (ap, aa) = audio_bw.map_or((0, 0), |a| (a.peak, a.average));
-            variants.push(Variant {
-                rendition: r.clone(),
-                bandwidth: bw.peak + ap,
-                average_bandwidth: bw.average + aa,
-            });
-        }
-        Ok(Self {
-            duration_s,
-            variants,
-            audio: audio.cloned(),
-        })
-    }
-
-    /// Write `master.m3u8` and `package.json` into `dir`.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::write(dir.join("master.m3u8"), self.master_playlist())?;
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("package.json"), json)
-    }
-
     pub fn read(dir: &Path) -> std::io::Result<Self> {
-        let bytes = std::fs::read(dir.join("package.json"))?;
+        let bytes = std::fs::read(dir.join(MANIFEST))?;
         serde_json::from_slice(&bytes).map_err(std::io::Error::other)
     }
+}
 
-    pub fn master_playlist(&self) -> String {
-        let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-        if let Some(a) = &self.audio {
-            let name = a
-                .title
-                .as_deref()
-                .or(a.language.as_deref())
-                .unwrap_or("Default");
-            let _ = write!(
-                m,
-                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"{}\"",
-                quoted(name)
-            );
-            if let Some(lang) = &a.language {
-                let _ = write!(m, ",LANGUAGE=\"{}\"", quoted(lang));
-            }
-            let _ = writeln!(
-                m,
-                ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}/{PLAYLIST}\"",
-                a.channels, a.name
-            );
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Video(Rendition),
+    Audio(AudioRendition),
+    Subtitle(SubtitleRendition),
+}
+
+#[derive(Debug)]
+struct Track {
+    kind: Kind,
+    segments: Vec<SegmentInfo>,
+}
+
+impl Track {
+    fn name(&self) -> &str {
+        match &self.kind {
+            Kind::Video(r) => &r.name,
+            Kind::Audio(a) => &a.name,
+            Kind::Subtitle(s) => &s.name,
         }
-        for v in &self.variants {
-            let r = &v.rendition;
-            let codecs = match &self.audio {
-                Some(a) => format!("{},{}", r.codecs, a.codecs),
-                None => r.codecs.clone(),
-            };
-            let _ = write!(
-                m,
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{codecs}\",RESOLUTION={}x{}",
-                v.bandwidth, v.average_bandwidth, r.width, r.height
-            );
-            if let Some(fps) = r.frame_rate {
-                let _ = write!(m, ",FRAME-RATE={fps:.3}");
-            }
-            if self.audio.is_some() {
-                let _ = write!(m, ",AUDIO=\"{AUDIO_GROUP}\"");
-            }
-            let _ = writeln!(m, "\n{}/{PLAYLIST}", r.name);
-        }
-        m
+    }
+
+    fn bandwidth(&self) -> Bandwidth {
+        bandwidth(&self.segments, |s| s.size)
     }
 }
 
-fn quoted(s: &str) -> String {
-    s.replace(['"', '\n', '\r'], "'")
+#[derive(Debug, Default)]
+struct State {
+    tracks: Vec<Track>,
+    in_master: usize,
+    warnings: Vec<String>,
 }
 
-fn check_aligned(reference: &[Segment], other: &[Segment], name: &str) -> Result<(), Error> {
-    let same = reference.len() == other.len()
-        && reference
+/// A package being written into `dir`.
+#[derive(Debug)]
+pub struct Live {
+    dir: PathBuf,
+    target: u32,
+    state: Mutex<State>,
+}
+
+impl Live {
+    /// `target` is the longest segment in seconds (EXT-X-TARGETDURATION, fixed up front).
+    pub fn new(dir: &Path, longest_segment: f64) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            target: longest_segment.round().max(1.0) as u32,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn register(&self, kind: Kind) {
+        self.state().tracks.push(Track {
+            kind,
+            segments: Vec::new(),
+        });
+    }
+
+    pub fn warn(&self, warning: String) {
+        self.state().warnings.push(warning);
+    }
+
+    pub fn segment_count(&self, name: &str) -> usize {
+        let state = self.state();
+        state
+            .tracks
             .iter()
-            .zip(other)
-            .all(|(a, b)| (a.duration - b.duration).abs() < 0.002);
-    if same {
+            .find(|t| t.name() == name)
+            .map_or(0, |t| t.segments.len())
+    }
+
+    /// Record a finished segment, rewrite its playlists and, when a rendition gets its first
+    /// segment, the master.
+    pub fn add_segment(&self, name: &str, segment: SegmentInfo) -> std::io::Result<()> {
+        let mut state = self.state();
+        let Some(track) = state.tracks.iter_mut().find(|t| t.name() == name) else {
+            return Ok(());
+        };
+        track.segments.push(segment);
+        write_track(&self.dir, track, self.target, false)?;
+        let ready = state
+            .tracks
+            .iter()
+            .filter(|t| !t.segments.is_empty())
+            .count();
+        if ready > state.in_master {
+            state.in_master = ready;
+            write_atomic(&self.dir.join(MASTER), master(&state.tracks).as_bytes())?;
+        }
         Ok(())
-    } else {
-        Err(Error::Misaligned(format!(
-            "{name} has {} segments, the first rung {}",
-            other.len(),
-            reference.len()
-        )))
+    }
+
+    /// Turn every playlist into VOD, write the final master and `package.json`.
+    pub fn finish(&self, duration_s: f64) -> std::io::Result<Package> {
+        let state = self.state();
+        for track in &state.tracks {
+            write_track(&self.dir, track, self.target, true)?;
+        }
+        write_atomic(&self.dir.join(MASTER), master(&state.tracks).as_bytes())?;
+        let package = package(&state, duration_s);
+        let json = serde_json::to_vec_pretty(&package).map_err(std::io::Error::other)?;
+        write_atomic(&self.dir.join(MANIFEST), &json)?;
+        Ok(package)
     }
 }
 
-/// RFC 6381 `avc1.PPCCLL` from H.264 extradata, in avcC or Annex B form.
-pub fn avc1_codecs(extradata: &[u8]) -> String {
-    let sps = if extradata.first() == Some(&1) && extradata.len() >= 4 {
-        Some(&extradata[1..4])
-    } else {
-        annexb_sps(extradata)
+fn package(state: &State, duration_s: f64) -> Package {
+    let (audio_peak, audio_avg) = audio_bandwidth(&state.tracks);
+    let mut package = Package {
+        duration_s,
+        warnings: state.warnings.clone(),
+        ..Package::default()
     };
-    match sps {
-        Some(p) => format!("avc1.{:02x}{:02x}{:02x}", p[0], p[1], p[2]),
-        None => "avc1.640028".to_owned(),
-    }
-}
-
-/// profile_idc, constraint flags and level_idc from the first SPS NAL unit in Annex B data.
-fn annexb_sps(data: &[u8]) -> Option<&[u8]> {
-    let mut i = 0;
-    while i + 3 < data.len() {
-        if data[i..i + 3] == [0, 0, 1] {
-            let nal = i + 3;
-            if data[nal] & 0x1f == 7 && nal + 4 <= data.len() {
-                return Some(&data[nal + 1..nal + 4]);
+    for track in &state.tracks {
+        match &track.kind {
+            Kind::Video(r) => {
+                let bw = track.bandwidth();
+                package.variants.push(Variant {
+                    rendition: r.clone(),
+                    bandwidth: bw.peak + audio_peak,
+                    average_bandwidth: bw.average + audio_avg,
+                });
             }
-            i = nal;
-        } else {
-            i += 1;
+            Kind::Audio(a) => package.audio.push(a.clone()),
+            Kind::Subtitle(s) => package.subtitles.push(s.clone()),
         }
     }
-    None
+    package.variants.sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
+    package
+}
+
+/// Write `bytes` to `path` via a temporary file and a rename, so readers never see half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub fn segment_name(index: usize) -> String {
+    format!("seg_{index:05}.m4s")
+}
+
+pub fn subtitle_segment_name(index: usize) -> String {
+    format!("seg_{index:05}.vtt")
+}
+
+fn write_track(dir: &Path, track: &Track, target: u32, ended: bool) -> std::io::Result<()> {
+    let folder = dir.join(track.name());
+    // A frame-late boundary can make a segment a little longer than planned.
+    let longest = track
+        .segments
+        .iter()
+        .map(|s| s.duration.round() as u32)
+        .max()
+        .unwrap_or(0);
+    let target = target.max(longest);
+    let text = match track.kind {
+        Kind::Subtitle(_) => {
+            playlist::media(&track.segments, target, ended, None, subtitle_segment_name)
+        }
+        _ => playlist::media(&track.segments, target, ended, Some(INIT), segment_name),
+    };
+    write_atomic(&folder.join(PLAYLIST), text.as_bytes())?;
+    if matches!(track.kind, Kind::Video(_)) {
+        write_atomic(
+            &folder.join(IFRAMES),
+            playlist::iframes(&track.segments, target, ended).as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+const INIT: &str = "init.mp4";
+
+/// Peak and average of the largest audio rendition (what a variant adds for its audio).
+fn audio_bandwidth(tracks: &[Track]) -> (u64, u64) {
+    tracks
+        .iter()
+        .filter(|t| matches!(t.kind, Kind::Audio(_)) && !t.segments.is_empty())
+        .map(|t| t.bandwidth())
+        .fold((0, 0), |(p, a), bw| (p.max(bw.peak), a.max(bw.average)))
+}
+
+/// Peak is the highest segment bit rate among segments at least half as long as the longest
+/// (a short last segment would overstate it), and never below the average; average is
+/// total bits over total time.
+pub fn bandwidth<T>(segments: &[T], size: impl Fn(&T) -> u64) -> Bandwidth
+where
+    T: HasDuration,
+{
+    let longest = segments
+        .iter()
+        .map(HasDuration::duration)
+        .fold(0.0, f64::max);
+    if longest <= 0.0 {
+        return Bandwidth::default();
+    }
+    let rate = |bytes: u64, secs: f64| (bytes as f64 * 8.0 / secs).ceil() as u64;
+    let peak = segments
+        .iter()
+        .filter(|s| s.duration() >= longest / 2.0)
+        .map(|s| rate(size(s), s.duration()))
+        .max()
+        .unwrap_or(0);
+    let total: f64 = segments.iter().map(HasDuration::duration).sum();
+    let average = rate(segments.iter().map(&size).sum(), total);
+    Bandwidth {
+        peak: peak.max(average),
+        average,
+    }
+}
+
+pub trait HasDuration {
+    fn duration(&self) -> f64;
+}
+
+impl HasDuration for SegmentInfo {
+    fn duration(&self) -> f64 {
+        self.duration
+    }
+}
+
+fn master(tracks: &[Track]) -> String {
+    let ready: Vec<&Track> = tracks.iter().filter(|t| !t.segments.is_empty()).collect();
+    let audio: Vec<&AudioRendition> = ready
+        .iter()
+        .filter_map(|t| match &t.kind {
+            Kind::Audio(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    let subs: Vec<&SubtitleRendition> = ready
+        .iter()
+        .filter_map(|t| match &t.kind {
+            Kind::Subtitle(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let mut videos: Vec<&Track> = ready
+        .iter()
+        .copied()
+        .filter(|t| matches!(t.kind, Kind::Video(_)))
+        .collect();
+    videos.sort_by_key(|t| std::cmp::Reverse(t.bandwidth().peak));
+    let (audio_peak, audio_avg) = audio_bandwidth(tracks);
+    let mut m = playlist::Master::new();
+    let default_audio = audio.iter().position(|a| a.default).unwrap_or(0);
+    for (i, a) in audio.iter().enumerate() {
+        m.audio(AUDIO_GROUP, a, i == default_audio);
+    }
+    let default_sub = subs.iter().position(|s| s.default);
+    for (i, s) in subs.iter().enumerate() {
+        m.subtitle(SUBTITLE_GROUP, s, Some(i) == default_sub);
+    }
+    let audio_codecs = audio.first().map(|a| a.codecs.as_str());
+    let groups = playlist::Groups {
+        audio: (!audio.is_empty()).then_some(AUDIO_GROUP),
+        subtitles: (!subs.is_empty()).then_some(SUBTITLE_GROUP),
+    };
+    for t in &videos {
+        let Kind::Video(r) = &t.kind else { continue };
+        let bw = t.bandwidth();
+        m.variant(
+            r,
+            bw.peak + audio_peak,
+            bw.average + audio_avg,
+            audio_codecs,
+            &groups,
+        );
+    }
+    for t in &videos {
+        let Kind::Video(r) = &t.kind else { continue };
+        let iframes = bandwidth(&t.segments, |s| s.iframe_size.unwrap_or(0));
+        m.iframe_variant(r, iframes.peak);
+    }
+    if videos.is_empty()
+        && let Some(t) = ready.iter().find(|t| matches!(t.kind, Kind::Audio(_)))
+    {
+        let bw = t.bandwidth();
+        m.audio_only(
+            t.name(),
+            bw.peak,
+            bw.average,
+            audio_codecs.unwrap_or("mp4a.40.2"),
+        );
+    }
+    m.finish()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seg(d: f64) -> Segment {
-        Segment {
-            duration: d,
-            uri: "s".into(),
-        }
-    }
-
-    #[test]
-    fn codecs_from_annex_b_and_avcc() {
-        let annexb = [
-            0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 1, 0x68, 0xee,
-        ];
-        assert_eq!(avc1_codecs(&annexb), "avc1.64001f");
-        let avcc = [1, 0x4d, 0x40, 0x28, 0xff];
-        assert_eq!(avc1_codecs(&avcc), "avc1.4d4028");
-    }
-
-    #[test]
-    fn parses_media_playlist() {
-        let text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:6\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:6.000000,\nseg_00000.m4s\n#EXTINF:2.5,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
-        let segs = parse_segments(text);
-        assert_eq!(segs.len(), 2);
-        assert_eq!(
-            (segs[1].duration, segs[1].uri.as_str()),
-            (2.5, "seg_00001.m4s")
-        );
-    }
-
-    #[test]
-    fn peak_ignores_a_short_tail_segment() {
-        let segs = [seg(6.0), seg(6.0), seg(0.5)];
-        let bw = bandwidth(&segs, &[600_000, 750_000, 100_000]).unwrap();
-        assert_eq!(bw.peak, 1_000_000);
-        assert_eq!(bw.average, ((1_450_000.0 * 8.0) / 12.5_f64).ceil() as u64);
-    }
-
-    #[test]
-    fn master_playlist_has_the_authoring_spec_attributes() {
-        let pkg = Package {
-            duration_s: 12.0,
-            variants: vec![Variant {
-                rendition: Rendition {
-                    name: "720p".into(),
-                    width: 1280,
-                    height: 720,
-                    frame_rate: Some(29.97),
-                    codecs: "avc1.64001f".into(),
-                },
-                bandwidth: 3_300_000,
-                average_bandwidth: 2_900_000,
-            }],
-            audio: Some(AudioRendition {
-                name: "audio".into(),
-                language: Some("eng".into()),
-                title: None,
-                channels: 2,
-                codecs: "mp4a.40.2".into(),
-            }),
-        };
-        let m = pkg.master_playlist();
-        assert!(m.starts_with("#EXTM3U\n"));
-        assert!(m.contains("#EXT-X-INDEPENDENT-SEGMENTS\n"));
-        assert!(m.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"eng\",LANGUAGE=\"eng\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio/index.m3u8\"\n"));
-        assert!(m.contains("#EXT-X-STREAM-INF:BANDWIDTH=3300000,AVERAGE-BANDWIDTH=2900000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=29.970,AUDIO=\"aac\"\n720p/index.m3u8\n"));
-    }
-
-    #[test]
-    fn misaligned_renditions_are_an_error() {
-        let a = [seg(6.0), seg(4.0)];
-        let b = [seg(6.0), seg(3.0), seg(1.0)];
-        assert!(check_aligned(&a, &a, "x").is_ok());
-        assert!(check_aligned(&a, &b, "x").is_err());
-    }
-}
+mod tests;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub catalog: Catalog,
     /// Published packages, one folder per item id.
     pub hls_root: PathBuf,
+    /// Packages being written, one folder per item id (served until published).
+    pub tmp_root: PathBuf,
     pub metrics: Arc<Metrics>,
     /// Wakes the transcode workers when the queue changes.
     pub queue: Arc<tokio::sync::Notify>,
@@ -35,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/items/{id}", get(api::detail))
         .route("/api/v1/items/{id}/transcode", post(api::transcode))
         .route("/api/v1/items/{id}/poster", get(api::poster))
-        .nest_service("/hls", files::service(state.hls_root.clone()))
+        .nest_service(
+            "/hls",
+            files::service(state.hls_root.clone(), state.tmp_root.clone()),
+        )
         .fallback(web::asset)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)

@@ -27,6 +27,19 @@ impl Staging {
         })
     }
 
+    /// A staging folder at a fixed path (emptied first), so a package in progress can be
+    /// found by its item id.
+    pub fn at(path: PathBuf) -> std::io::Result<Self> {
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+        std::fs::create_dir_all(&path)?;
+        Ok(Self {
+            path,
+            published: false,
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -5,15 +5,23 @@
 //! the rungs use both cores while the main thread demuxes and decodes.
 
 mod audio;
+pub mod boundaries;
+mod filter;
 pub mod ladder;
-mod mux;
 mod poster;
+mod remux;
+mod segment;
+mod subtitle;
 mod video;
 
-use crate::hls;
+pub use subtitle::is_text as is_text_subtitle;
+
+use crate::{ffi, hls};
+use boundaries::{Boundaries, Forcer};
 use ffmpeg_next as ff;
 use manofwar_crds::TranscodeProfileSpec;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
 /// File names inside a package.
@@ -47,8 +55,6 @@ pub enum Error {
     Cancelled(String),
     #[error("writing the HLS package failed: {0}")]
     Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Hls(#[from] hls::Error),
     #[error("a rendition worker stopped unexpectedly")]
     WorkerPanicked,
 }
@@ -79,7 +85,189 @@ pub fn init() {
     });
 }
 
+/// What the source holds and how it will be packaged.
+pub struct Plan {
+    pub duration_s: f64,
+    pub start_s: f64,
+    pub video_index: usize,
+    pub video: Option<VideoPlan>,
+    pub source: Option<SourceRung>,
+    pub audio: Vec<usize>,
+    pub subtitles: Vec<usize>,
+    pub boundaries: Arc<Boundaries>,
+}
+
+pub struct VideoPlan {
+    pub time_base: ff::Rational,
+    pub frame_rate: ff::Rational,
+    pub rotation: f64,
+    pub interlaced: bool,
+}
+
+/// A browser-safe source video, remuxed as the top rung.
+pub struct SourceRung {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Option<f64>,
+    pub codecs: String,
+}
+
+impl Plan {
+    fn new(
+        input: &Path,
+        ictx: &ff::format::context::Input,
+        profile: &TranscodeProfileSpec,
+    ) -> Result<Self, Error> {
+        let video = ictx
+            .streams()
+            .filter(|s| s.parameters().medium() == ff::media::Type::Video)
+            .find(|s| {
+                !s.disposition()
+                    .contains(ff::format::stream::Disposition::ATTACHED_PIC)
+            });
+        let of_kind = |kind: ff::media::Type| {
+            ictx.streams()
+                .filter(|s| s.parameters().medium() == kind)
+                .map(|s| s.index())
+                .collect::<Vec<_>>()
+        };
+        let audio = of_kind(ff::media::Type::Audio);
+        let subtitles = of_kind(ff::media::Type::Subtitle)
+            .into_iter()
+            .filter(|&i| {
+                ictx.stream(i)
+                    .is_some_and(|s| subtitle::is_text(s.parameters().id()))
+            })
+            .collect();
+        if video.is_none() && audio.is_empty() {
+            return Err(Error::NoVideo(input.to_owned()));
+        }
+        let duration_s = match &video {
+            Some(v) => expected_duration(ictx, v),
+            None => ictx.duration().max(0) as f64 / f64::from(ff::ffi::AV_TIME_BASE),
+        };
+        let Some(v) = video else {
+            let tb = ff::Rational::new(1, ff::ffi::AV_TIME_BASE);
+            let start = ictx
+                .streams()
+                .map(|s| start_time(&s))
+                .fold(f64::MAX, f64::min)
+                .min(1e9)
+                .max(0.0);
+            let start_pts = (start * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
+            return Ok(Self {
+                duration_s,
+                start_s: start,
+                video_index: usize::MAX,
+                video: None,
+                source: None,
+                audio,
+                subtitles,
+                boundaries: Arc::new(Boundaries::marks(
+                    start_pts,
+                    tb,
+                    profile.segment_seconds,
+                    duration_s,
+                )),
+            });
+        };
+        let tb = v.time_base();
+        let par = v.parameters();
+        let rotation = ffi::rotation(&v);
+        let interlaced = ffi::interlaced(&par);
+        let source = source_rung(&v, profile, rotation, interlaced);
+        let start_pts = if v.start_time() == ff::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            v.start_time()
+        };
+        let boundaries = match source {
+            Some(_) => Boundaries::nearest_keyframes(
+                &keyframes(input, &v),
+                tb,
+                profile.segment_seconds,
+                duration_s,
+            ),
+            None => Boundaries::marks(start_pts, tb, profile.segment_seconds, duration_s),
+        };
+        Ok(Self {
+            duration_s,
+            start_s: start_pts as f64 * f64::from(tb),
+            video_index: v.index(),
+            video: Some(VideoPlan {
+                time_base: tb,
+                frame_rate: v.avg_frame_rate(),
+                rotation,
+                interlaced,
+            }),
+            source,
+            audio,
+            subtitles,
+            boundaries: Arc::new(boundaries),
+        })
+    }
+}
+
+fn start_time(s: &ff::format::stream::Stream) -> f64 {
+    if s.start_time() == ff::ffi::AV_NOPTS_VALUE {
+        0.0
+    } else {
+        s.start_time() as f64 * f64::from(s.time_base())
+    }
+}
+
+/// libavcodec's flag for Constrained Baseline on top of profile 66.
+const CONSTRAINED: i32 = 1 << 9;
+
+/// Browser-safe H.264: 8-bit 4:2:0, Baseline/Main/High, level ≤ 5.1, upright and progressive.
+fn source_rung(
+    v: &ff::format::stream::Stream,
+    profile: &TranscodeProfileSpec,
+    rotation: f64,
+    interlaced: bool,
+) -> Option<SourceRung> {
+    let par = v.parameters();
+    let (pix, width, height) = ffi::video_format(&par);
+    let (_, level) = ffi::profile_and_level(&par);
+    let extradata = ffi::parameters_extradata(&par);
+    let profile_idc = crate::ffi::profile_idc(&par);
+    let safe = profile.source_rung
+        && par.id() == ff::codec::Id::H264
+        && matches!(pix.as_deref(), Some("yuv420p" | "yuvj420p"))
+        && matches!(profile_idc & !CONSTRAINED, 66 | 77 | 100)
+        && level.is_some_and(|l| l <= 51)
+        && rotation == 0.0
+        && !interlaced
+        && !extradata.is_empty();
+    let rate = v.avg_frame_rate();
+    safe.then(|| SourceRung {
+        width,
+        height,
+        frame_rate: (rate.numerator() > 0 && rate.denominator() > 0).then(|| f64::from(rate)),
+        codecs: hls::avc1_codecs(&extradata),
+    })
+}
+
+/// Keyframe timestamps: from the container index when it lists every sample (MP4), else by
+/// reading the video packets once (no decoding).
+fn keyframes(input: &Path, v: &ff::format::stream::Stream) -> Vec<i64> {
+    let (keys, entries) = ffi::indexed_keyframes(v);
+    let frames = v.frames();
+    if !keys.is_empty() && frames > 0 && entries as i64 >= frames * 9 / 10 {
+        return keys;
+    }
+    let Ok(mut ictx) = ff::format::input(input) else {
+        return keys;
+    };
+    let index = v.index();
+    ictx.packets()
+        .filter(|(s, p)| s.index() == index && p.is_key())
+        .filter_map(|(_, p)| p.pts().or(p.dts()))
+        .collect()
+}
+
 /// Transcode `input` into an HLS package in `out_dir` (which must exist and be empty).
+/// Playlists are usable as soon as each rendition's first segment is written.
 #[tracing::instrument(skip_all, fields(input = %input.display()))]
 pub fn run(
     input: &Path,
@@ -92,95 +280,212 @@ pub fn run(
         path: input.to_owned(),
         source,
     })?;
-    let vstream = ictx
-        .streams()
-        .best(ff::media::Type::Video)
-        .ok_or_else(|| Error::NoVideo(input.to_owned()))?;
-    let video_index = vstream.index();
-    let tb = vstream.time_base();
-    let frame_rate = vstream.avg_frame_rate();
-    let mut decoder = video::decoder(&vstream)?;
-    let expected_s = expected_duration(&ictx, &vstream);
-    let rungs = ladder::plan(
-        decoder.width(),
-        decoder.height(),
-        decoder.aspect_ratio(),
-        &profile.renditions,
-    );
-    let mut audio = match ictx.streams().best(ff::media::Type::Audio) {
-        Some(s) => Some(audio::Chain::new(&s, &out_dir.join("audio"), profile)?),
+    let plan = Plan::new(input, &ictx, profile)?;
+    let end_s = plan.start_s + plan.duration_s;
+    let live = Arc::new(hls::Live::new(out_dir, plan.boundaries.longest(end_s)));
+    let stop = AtomicBool::new(false);
+    let (video, side) = std::thread::scope(|scope| {
+        let side = std::thread::Builder::new()
+            .name("side-pass".into())
+            .spawn_scoped(scope, || remux::run(input, &plan, &live, profile, &stop))
+            .map_err(Error::Io);
+        let video = video_pass(&mut ictx, &plan, &live, profile, out_dir, progress);
+        if video.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let side = side.and_then(|h| h.join().map_err(|_| Error::WorkerPanicked)?);
+        (video, side)
+    });
+    video?;
+    side?;
+    progress(1.0).map_err(Error::Cancelled)?;
+    Ok(live.finish(plan.duration_s)?)
+}
+
+/// Decode the video once and feed every encoded rung; returns when all rungs are written.
+fn video_pass(
+    ictx: &mut ff::format::context::Input,
+    plan: &Plan,
+    live: &Arc<hls::Live>,
+    profile: &TranscodeProfileSpec,
+    out_dir: &Path,
+    progress: Progress,
+) -> Result<(), Error> {
+    let Some(vp) = &plan.video else {
+        return Ok(());
+    };
+    let stream = ictx
+        .stream(plan.video_index)
+        .expect("planned stream exists");
+    let mut decoder = video::decoder(&stream)?;
+    let mut filter = match filter::chain(vp.rotation, vp.interlaced) {
+        Some(spec) => Some(filter::Filter::new(&decoder, vp.time_base, &spec)?),
         None => None,
     };
-    let audio_index = audio.as_ref().map(audio::Chain::stream_index);
+    let turned = matches!(vp.rotation.round() as i64, 90 | 270);
+    let (w, h) = if turned {
+        (decoder.height(), decoder.width())
+    } else {
+        (decoder.width(), decoder.height())
+    };
+    let mut rungs = ladder::plan(w, h, decoder.aspect_ratio(), &profile.renditions);
+    if plan.source.is_some() {
+        // The remuxed source is the top rung; encoding another at its size would waste work.
+        rungs.retain(|r| r.width.min(r.height) < w.min(h));
+    }
+    let mut encoders = Vec::new();
+    for r in rungs {
+        match video::Rung::spawn(
+            r,
+            live,
+            vp.time_base,
+            vp.frame_rate,
+            profile,
+            &plan.boundaries,
+        ) {
+            Ok(rung) => encoders.push(rung),
+            Err(e) => return Err(abandon(encoders, e)),
+        }
+    }
+    let mut state = VideoState {
+        forcer: Forcer::new(),
+        poster: poster::Picker::new(plan.start_s + plan.duration_s * 0.1, out_dir.join(POSTER)),
+        boundaries: Arc::clone(&plan.boundaries),
+        tb: vp.time_base,
+        frames: 0,
+        last_s: plan.start_s,
+    };
+    let result = decode_all(
+        ictx,
+        plan,
+        &mut decoder,
+        &mut filter,
+        &mut state,
+        &encoders,
+        progress,
+    );
+    let end_s = match result {
+        Ok(end) => end,
+        Err(e) => return Err(abandon(encoders, e)),
+    };
+    for rung in encoders {
+        rung.finish(end_s)?;
+    }
+    if state.frames == 0 && !encoders_were_empty(plan) {
+        return Err(Error::NoFrames);
+    }
+    check_complete(
+        state.last_s - plan.start_s,
+        state.frames,
+        plan.duration_s,
+        vp.frame_rate,
+    )?;
+    state.poster.finish()
+}
 
-    let encoders: Vec<video::Rung> = rungs
-        .iter()
-        .map(|r| video::Rung::spawn(r.clone(), out_dir, tb, frame_rate, profile))
-        .collect::<Result<_, _>>()?;
-    let mut keys = KeyframeClock::new(tb, profile.segment_seconds);
-    let mut poster = poster::Picker::new(expected_s * 0.1, out_dir.join(POSTER));
-    let mut frame = ff::frame::Video::empty();
-    let mut decoded_s = 0.0;
-    let mut send = |mut frame: ff::frame::Video, decoded_s: &mut f64| -> Result<(), Error> {
+fn encoders_were_empty(plan: &Plan) -> bool {
+    plan.video.is_none()
+}
+
+/// Stop every rung; the first real error wins over "a worker stopped".
+fn abandon(encoders: Vec<video::Rung>, error: Error) -> Error {
+    let mut first = None;
+    for rung in encoders {
+        if let Some(e) = rung.abandon() {
+            first.get_or_insert(e);
+        }
+    }
+    match (error, first) {
+        (Error::WorkerPanicked, Some(real)) => real,
+        (error, _) => error,
+    }
+}
+
+struct VideoState {
+    forcer: Forcer,
+    poster: poster::Picker,
+    boundaries: Arc<Boundaries>,
+    tb: ff::Rational,
+    frames: u64,
+    last_s: f64,
+}
+
+impl VideoState {
+    /// Mark segment-opening frames as IDRs and hand the frame to every rung.
+    fn send(&mut self, mut frame: ff::frame::Video, encoders: &[video::Rung]) -> Result<(), Error> {
         let pts = frame.timestamp().or(frame.pts()).unwrap_or(0);
         frame.set_pts(Some(pts));
-        frame.set_kind(if keys.is_boundary(pts) {
+        let key = self.forcer.is_boundary(&self.boundaries, pts, self.tb);
+        frame.set_kind(if key {
             ff::picture::Type::I
         } else {
             ff::picture::Type::None
         });
-        *decoded_s = keys.seconds_since_start(pts);
-        poster.offer(&frame, *decoded_s);
+        self.frames += 1;
+        self.last_s = self.last_s.max(pts as f64 * f64::from(self.tb));
+        self.poster.offer(&frame, self.last_s);
         let shared = Arc::new(frame);
-        for rung in &encoders {
+        for rung in encoders {
             rung.send(Arc::clone(&shared))?;
         }
         Ok(())
-    };
+    }
+}
 
+/// Demux, decode and filter every video frame; returns the video's end time in seconds.
+fn decode_all(
+    ictx: &mut ff::format::context::Input,
+    plan: &Plan,
+    decoder: &mut ff::decoder::Video,
+    filter: &mut Option<filter::Filter>,
+    state: &mut VideoState,
+    encoders: &[video::Rung],
+    progress: Progress,
+) -> Result<f64, Error> {
+    let mut end_s = plan.start_s;
+    let mut frame = ff::frame::Video::empty();
+    let mut deliver = |frame: ff::frame::Video, state: &mut VideoState| -> Result<(), Error> {
+        match filter.as_mut() {
+            Some(f) => f
+                .run(Some(&frame))?
+                .into_iter()
+                .try_for_each(|out| state.send(out, encoders)),
+            None => state.send(frame, encoders),
+        }
+    };
     for (stream, packet) in ictx.packets() {
-        if stream.index() == video_index {
-            // A damaged packet is skipped; a file too damaged to play fails the length check.
-            if decoder.send_packet(&packet).is_err() {
-                continue;
-            }
-            while decoder.receive_frame(&mut frame).is_ok() {
-                send(
-                    std::mem::replace(&mut frame, ff::frame::Video::empty()),
-                    &mut decoded_s,
-                )?;
-            }
-            if expected_s > 0.0 {
-                progress((decoded_s / expected_s).min(1.0)).map_err(Error::Cancelled)?;
-            }
-        } else if Some(stream.index()) == audio_index
-            && let Some(a) = audio.as_mut()
-        {
-            a.push(&packet)?;
+        if stream.index() != plan.video_index {
+            continue;
+        }
+        end_s = end_s.max(remux::packet_end(&packet, stream.time_base()));
+        // A damaged packet is skipped; a file too damaged to play fails the length check.
+        if decoder.send_packet(&packet).is_err() {
+            continue;
+        }
+        while decoder.receive_frame(&mut frame).is_ok() {
+            deliver(
+                std::mem::replace(&mut frame, ff::frame::Video::empty()),
+                state,
+            )?;
+        }
+        if plan.duration_s > 0.0 {
+            let done = (state.last_s - plan.start_s) / plan.duration_s;
+            progress(done.clamp(0.0, 1.0)).map_err(Error::Cancelled)?;
         }
     }
     decoder.send_eof().map_err(Error::codec("video decoder"))?;
     while decoder.receive_frame(&mut frame).is_ok() {
-        send(
+        deliver(
             std::mem::replace(&mut frame, ff::frame::Video::empty()),
-            &mut decoded_s,
+            state,
         )?;
     }
-    let outputs = encoders
-        .into_iter()
-        .map(video::Rung::finish)
-        .collect::<Result<Vec<_>, _>>()?;
-    let audio_out = audio.map(audio::Chain::finish).transpose()?;
-    if keys.frames == 0 {
-        return Err(Error::NoFrames);
+    if let Some(f) = filter.as_mut() {
+        for out in f.run(None)? {
+            state.send(out, encoders)?;
+        }
     }
-    let decoded_s = decoded_s + keys.frame_seconds();
-    check_complete(decoded_s, keys.frames, expected_s, frame_rate)?;
-    poster.finish()?;
-    progress(1.0).map_err(Error::Cancelled)?;
-    let package = hls::Package::measure(out_dir, &outputs, audio_out.as_ref(), decoded_s)?;
-    package.write(out_dir)?;
-    Ok(package)
+    Ok(end_s)
 }
 
 /// A file whose decoded video covers less than 90% of its stated length (by time span, or by
@@ -216,95 +521,4 @@ fn expected_duration(
         return ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE);
     }
     (stream.duration().max(0) as f64) * f64::from(stream.time_base())
-}
-
-/// Decides which frames start a segment: the first frame at or after each multiple of the
-/// segment length (exact rational arithmetic, the same rule the HLS muxer cuts by).
-struct KeyframeClock {
-    tb: ff::Rational,
-    segment: i64,
-    first: Option<i64>,
-    next_boundary: i64,
-    frames: u64,
-    last_step: i64,
-}
-
-impl KeyframeClock {
-    fn new(tb: ff::Rational, segment_seconds: u32) -> Self {
-        Self {
-            tb,
-            segment: i64::from(segment_seconds.max(1)),
-            first: None,
-            next_boundary: 0,
-            frames: 0,
-            last_step: 0,
-        }
-    }
-
-    fn is_boundary(&mut self, pts: i64) -> bool {
-        self.frames += 1;
-        let first = *self.first.get_or_insert(pts);
-        let rel = i128::from(pts - first);
-        // rel * num / den >= next_boundary  <=>  rel * num >= next_boundary * den
-        let (num, den) = (
-            i128::from(self.tb.numerator()),
-            i128::from(self.tb.denominator()),
-        );
-        let key = rel * num >= i128::from(self.next_boundary) * den;
-        if key {
-            while rel * num >= i128::from(self.next_boundary) * den {
-                self.next_boundary += self.segment;
-            }
-        }
-        key
-    }
-
-    fn seconds_since_start(&mut self, pts: i64) -> f64 {
-        let rel = pts - self.first.unwrap_or(pts);
-        let secs = rel as f64 * f64::from(self.tb);
-        self.last_step = rel;
-        secs
-    }
-
-    /// Length of one frame, estimated from the average step so far.
-    fn frame_seconds(&self) -> f64 {
-        if self.frames < 2 {
-            return 0.0;
-        }
-        self.last_step as f64 * f64::from(self.tb) / (self.frames - 1) as f64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyframes_fall_on_segment_boundaries() {
-        // 30 fps in a 1/15360 time base, 2 s segments.
-        let mut clock = KeyframeClock::new(ff::Rational::new(1, 15360), 2);
-        let keys: Vec<usize> = (0..200)
-            .filter(|i| clock.is_boundary(1000 + *i as i64 * 512))
-            .map(|i| i as usize)
-            .collect();
-        assert_eq!(keys, [0, 60, 120, 180]);
-    }
-
-    #[test]
-    fn keyframes_with_ntsc_rate_take_first_frame_after_boundary() {
-        // 29.97 fps: frame n at n*1001/30000 s; 6 s boundary is between frames 179 and 180.
-        let mut clock = KeyframeClock::new(ff::Rational::new(1, 30000), 6);
-        let keys: Vec<i64> = (0..400).filter(|i| clock.is_boundary(i * 1001)).collect();
-        assert_eq!(keys, [0, 180, 360]);
-    }
-
-    #[test]
-    fn sparse_frames_skip_missed_boundaries() {
-        let mut clock = KeyframeClock::new(ff::Rational::new(1, 1), 2);
-        let keys: Vec<i64> = [0, 1, 5, 6, 7]
-            .into_iter()
-            .filter(|p| clock.is_boundary(*p))
-            .collect();
-        assert_eq!(keys, [0, 5, 6]);
-    }
 }

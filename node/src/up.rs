@@ -42,7 +42,7 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
     let pool = Arc::new(Pool {
         catalog: catalog.clone(),
         hls_root: hls_root.clone(),
-        tmp_root,
+        tmp_root: tmp_root.clone(),
         profile: Arc::new(profile),
         metrics: Arc::clone(&metrics),
         queue: Arc::clone(&queue),
@@ -68,6 +68,7 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
     let state = AppState {
         catalog,
         hls_root,
+        tmp_root: pool.tmp_root.clone(),
         metrics,
         queue,
     };

@@ -126,7 +126,7 @@ impl Pool {
     /// Blocking: transcode into a staging folder and publish it.
     fn transcode(&self, claim: &Claim) -> Result<(), Failure> {
         let source = Path::new(&claim.path);
-        let staging = Staging::new(&self.tmp_root, &claim.id.to_string())
+        let staging = Staging::at(self.tmp_root.join(claim.id.to_string()))
             .map_err(|e| Failure::Transient(format!("cannot create a staging folder: {e}")))?;
         let mut last_check = Instant::now();
         let mut progress = |fraction: f64| -> Result<(), String> {

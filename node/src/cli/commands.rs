@@ -120,11 +120,17 @@ fn print_summary(out: &Path, package: &crate::hls::Package, duration: f64, wall:
             r.codecs
         );
     }
-    if let Some(a) = &package.audio {
-        println!(
-            "  audio: AAC-LC stereo ({})",
-            a.language.as_deref().unwrap_or("und")
-        );
+    for a in &package.audio {
+        let channels = if a.channels > 2 { "5.1" } else { "stereo" };
+        let language = a.language.as_deref().unwrap_or("und");
+        println!("  {}: AAC-LC {channels} ({language})", a.name);
+    }
+    for s in &package.subtitles {
+        let language = s.language.as_deref().unwrap_or("und");
+        println!("  {}: WebVTT subtitles ({language})", s.name);
+    }
+    for w in &package.warnings {
+        println!("  warning: {w}");
     }
     println!(
         "  {} of video in {:.1} s ({:.2}x real time)",

@@ -54,7 +54,9 @@ pub struct ItemDetail {
     streams: Vec<crate::probe::Stream>,
     container: Option<String>,
     renditions: Vec<hls::Variant>,
-    audio: Option<hls::AudioRendition>,
+    audio: Vec<hls::AudioRendition>,
+    subtitles: Vec<SubtitleInfo>,
+    warnings: Vec<String>,
     hls_url: Option<String>,
 }
 
@@ -75,15 +77,73 @@ pub async fn detail(
             .as_ref()
             .map(|p| p.streams.clone())
             .unwrap_or_default(),
-        container: probe.map(|p| p.container),
+        container: probe.as_ref().map(|p| p.container.clone()),
         renditions: package
             .as_ref()
             .map(|p| p.variants.clone())
             .unwrap_or_default(),
-        audio: package.and_then(|p| p.audio),
-        hls_url: (item.state == ItemState::Ready).then(|| format!("/hls/{id}/master.m3u8")),
+        subtitles: subtitles(
+            probe.as_ref().map_or(&[][..], |p| &p.streams),
+            package.as_ref(),
+        ),
+        warnings: package
+            .as_ref()
+            .map(|p| p.warnings.clone())
+            .unwrap_or_default(),
+        audio: package.map(|p| p.audio).unwrap_or_default(),
+        hls_url: playable(&state, &item).then(|| format!("/hls/{id}/master.m3u8")),
         item,
     }))
+}
+
+/// A subtitle track of the source: converted to WebVTT, or why not.
+#[derive(Serialize)]
+pub struct SubtitleInfo {
+    source: String,
+    codec: String,
+    language: Option<String>,
+    converted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn subtitles(
+    streams: &[crate::probe::Stream],
+    package: Option<&hls::Package>,
+) -> Vec<SubtitleInfo> {
+    const TEXT: &[&str] = &["subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"];
+    let embedded = streams.iter().filter(|s| s.kind == "subtitle").map(|s| {
+        let converted = TEXT.contains(&s.codec.as_str());
+        SubtitleInfo {
+            source: format!("stream {}", s.index),
+            codec: s.codec.clone(),
+            language: s.language.clone(),
+            converted,
+            reason: (!converted).then(|| {
+                format!(
+                    "{} is an image-based subtitle format; only text subtitles can become WebVTT",
+                    s.codec
+                )
+            }),
+        }
+    });
+    let sidecars = package
+        .into_iter()
+        .flat_map(|p| &p.subtitles)
+        .filter_map(|s| {
+            let file = s
+                .title
+                .as_deref()
+                .filter(|t| t.ends_with(".srt") || t.ends_with(".vtt"))?;
+            Some(SubtitleInfo {
+                source: file.to_owned(),
+                codec: file.rsplit('.').next().unwrap_or_default().to_owned(),
+                language: s.language.clone(),
+                converted: true,
+                reason: None,
+            })
+        });
+    embedded.chain(sidecars).collect()
 }
 
 /// Move an item to the front of the queue (or queue it again if it failed or is ready).
@@ -123,6 +183,19 @@ pub async fn poster(
         Err(_) => Err(ApiError::NotFound(format!(
             "item {id} has no poster until it is transcoded"
         ))),
+    }
+}
+
+/// Ready items play; so do items whose first transcode has written its first segments.
+fn playable(state: &AppState, item: &Item) -> bool {
+    let id = item.id.to_string();
+    match item.state {
+        ItemState::Ready => true,
+        ItemState::Transcoding => {
+            state.hls_root.join(&id).is_dir()
+                || state.tmp_root.join(&id).join(crate::hls::MASTER).is_file()
+        }
+        _ => state.hls_root.join(&id).is_dir(),
     }
 }
 

@@ -1,22 +1,62 @@
-//! `/hls/{id}/…`: published packages, with HLS MIME types, Range, gzip for playlists and
-//! immutable caching for segments. ServeDir refuses any path that leaves the root.
+//! `/hls/{id}/…`: packages, with HLS MIME types, Range, gzip for playlists and immutable
+//! caching for segments. A published package (`hls/{id}`) wins; while an item's first
+//! transcode runs, its package in progress (`tmp/{id}`) is served so playback starts early.
+//! Only plain relative paths are accepted: nothing outside those folders is reachable.
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::extract::{Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use std::path::PathBuf;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::path::{Component, PathBuf};
+use std::sync::Arc;
+use tower::ServiceExt as _;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::Predicate;
-use tower_http::services::ServeDir;
+use tower_http::services::ServeFile;
 
-pub fn service(root: PathBuf) -> Router {
+#[derive(Clone)]
+struct Roots {
+    published: PathBuf,
+    in_progress: PathBuf,
+}
+
+pub fn service(published: PathBuf, in_progress: PathBuf) -> Router {
     Router::new()
-        .fallback_service(ServeDir::new(root).append_index_html_on_directories(false))
+        .route("/{id}/{*path}", get(serve))
+        .with_state(Arc::new(Roots {
+            published,
+            in_progress,
+        }))
         .layer(middleware::from_fn(headers))
         .layer(CompressionLayer::new().compress_when(OnlyPlaylists))
+}
+
+async fn serve(
+    State(roots): State<Arc<Roots>>,
+    Path((id, path)): Path<(u64, String)>,
+    req: Request,
+) -> Response {
+    let relative = PathBuf::from(&path);
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(n) if !n.to_string_lossy().starts_with('.')));
+    if !plain || path.contains('\\') {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    let id = id.to_string();
+    let published = roots.published.join(&id);
+    let dir = if published.is_dir() {
+        published
+    } else {
+        roots.in_progress.join(&id)
+    };
+    match ServeFile::new(dir.join(relative)).oneshot(req).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
 
 /// (content type, cache policy) by file extension.
@@ -57,5 +97,97 @@ impl Predicate for OnlyPlaylists {
             .headers()
             .get(CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/vnd.apple.mpegurl"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt as _;
+
+    fn fixture() -> (tempfile::TempDir, Router) {
+        let dir = tempfile::tempdir().unwrap();
+        let published = dir.path().join("hls");
+        let in_progress = dir.path().join("tmp");
+        std::fs::create_dir_all(published.join("1/720p")).unwrap();
+        std::fs::create_dir_all(in_progress.join("2")).unwrap();
+        let playlist = "#EXTM3U\n".repeat(100);
+        std::fs::write(published.join("1/master.m3u8"), &playlist).unwrap();
+        std::fs::write(published.join("1/720p/seg_00000.m4s"), vec![7u8; 1000]).unwrap();
+        std::fs::write(in_progress.join("2/master.m3u8"), "#EXTM3U\n#live\n").unwrap();
+        std::fs::write(dir.path().join("catalog.sqlite"), "SQLite format 3").unwrap();
+        (dir, service(published, in_progress))
+    }
+
+    async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Response {
+        let mut req = Request::get(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        app.clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn playlists_are_gzipped_and_not_cached() {
+        let (_dir, app) = fixture();
+        let r = get(&app, "/1/master.m3u8", &[("accept-encoding", "gzip")]).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+        assert_eq!(r.headers()["content-encoding"], "gzip");
+        assert_eq!(r.headers()["cache-control"], "no-cache");
+    }
+
+    #[tokio::test]
+    async fn segments_support_ranges_and_are_immutable() {
+        let (_dir, app) = fixture();
+        let r = get(
+            &app,
+            "/1/720p/seg_00000.m4s",
+            &[("range", "bytes=0-9"), ("accept-encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(r.status(), 206);
+        assert!(r.headers().get("content-encoding").is_none());
+        assert_eq!(r.headers()["content-type"], "video/iso.segment");
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_package_in_progress_is_served_until_published() {
+        let (_dir, app) = fixture();
+        let r = get(&app, "/2/master.m3u8", &[]).await;
+        assert_eq!(r.status(), 200);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.ends_with(b"#live\n"));
+    }
+
+    #[tokio::test]
+    async fn nothing_outside_the_packages_is_reachable() {
+        let (_dir, app) = fixture();
+        for uri in [
+            "/1/../../catalog.sqlite",
+            "/1/..%2F..%2Fcatalog.sqlite",
+            "/1/%2e%2e/%2e%2e/catalog.sqlite",
+            "/x/master.m3u8",
+            "/1/.hidden",
+            "/1//etc/passwd",
+        ] {
+            let r = get(&app, uri, &[]).await;
+            assert!(
+                r.status() == 404 || r.status() == 400,
+                "{uri}: {}",
+                r.status()
+            );
+        }
     }
 }

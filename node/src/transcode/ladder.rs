@@ -1,7 +1,7 @@
 //! Which rungs of a profile's ladder a source gets, and their exact sizes.
 
 use ffmpeg_next::Rational;
-use manofwar_crds::Rendition;
+use manofwar_crds::{Codec, Rendition};
 
 /// One rung to encode.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,38 +10,47 @@ pub struct Rung {
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
+    pub codec: Codec,
 }
 
-/// Rungs no taller than the source (never upscale), sized to the source's display aspect ratio
-/// with even dimensions. A source smaller than every rung gets one rung at its own height.
+/// Rungs no bigger than the source (never upscale), sized to the source's display aspect
+/// ratio with even dimensions. A rung's height is the short side, so portrait video gets the
+/// same ladder turned sideways. A source smaller than every rung gets one rung of its own size.
 pub fn plan(width: u32, height: u32, sar: Rational, renditions: &[Rendition]) -> Vec<Rung> {
     let sar = if sar.numerator() > 0 && sar.denominator() > 0 {
         f64::from(sar)
     } else {
         1.0
     };
-    let aspect = f64::from(width) * sar / f64::from(height.max(1));
-    let rung = |name: &str, h: u32, kbps: u32| {
-        let h = even(f64::from(h));
+    let display_w = f64::from(width) * sar;
+    let display_h = f64::from(height.max(1));
+    let portrait = display_h > display_w;
+    let short = display_w.min(display_h);
+    let rung = |name: &str, side: f64, kbps: u32, codec: Codec| {
+        let (w, h) = if portrait {
+            (side, side * display_h / display_w)
+        } else {
+            (side * display_w / display_h, side)
+        };
         Rung {
             name: name.to_owned(),
-            width: even(f64::from(h) * aspect).max(2),
-            height: h.max(2),
+            width: even(w).max(2),
+            height: even(h).max(2),
             bitrate_kbps: kbps,
+            codec,
         }
     };
     let mut rungs: Vec<Rung> = renditions
         .iter()
-        .filter(|r| r.height <= height)
-        .map(|r| rung(&r.name, r.height, r.video_bitrate_kbps))
+        .filter(|r| f64::from(r.height) <= short.round())
+        .map(|r| rung(&r.name, f64::from(r.height), r.video_bitrate_kbps, r.codec))
         .collect();
     if rungs.is_empty() {
-        let kbps = renditions
-            .iter()
-            .map(|r| r.video_bitrate_kbps)
-            .min()
-            .unwrap_or(730);
-        rungs.push(rung(&format!("{}p", even(f64::from(height))), height, kbps));
+        let lowest = renditions.iter().min_by_key(|r| r.video_bitrate_kbps);
+        let kbps = lowest.map_or(730, |r| r.video_bitrate_kbps);
+        let codec = lowest.map_or(Codec::H264, |r| r.codec);
+        let name = format!("{}p", even(short));
+        rungs.push(rung(&name, short, kbps, codec));
     }
     rungs
 }
@@ -80,6 +89,14 @@ mod tests {
     fn tiny_source_gets_its_own_height_and_even_sizes() {
         assert_eq!(heights(176, 144), [(176, 144)]);
         assert_eq!(heights(1279, 719), [(960, 540), (640, 360)]);
+    }
+
+    #[test]
+    fn portrait_video_gets_the_ladder_sideways() {
+        assert_eq!(
+            heights(1080, 1920),
+            [(1080, 1920), (720, 1280), (540, 960), (360, 640)]
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! Video decoding and the per-rung scale → encode → mux threads.
+//! Video decoding and the per-rung scale → encode → segment threads.
 
 use super::Error;
+use super::boundaries::Boundaries;
 use super::ladder;
-use super::mux::{self, Hls};
+use super::segment::{Cut, Segmenter};
 use crate::{ffi, hls};
 use ffmpeg_next as ff;
-use manofwar_crds::TranscodeProfileSpec;
-use std::path::Path;
+use manofwar_crds::{Codec, Hardware, TranscodeProfileSpec};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -26,97 +26,244 @@ pub fn decoder(stream: &ff::format::stream::Stream) -> Result<ff::decoder::Video
     ctx.decoder().video().map_err(Error::codec("video decoder"))
 }
 
+enum Message {
+    Frame(Arc<ff::frame::Video>),
+    End(f64),
+}
+
 /// One rung's encoder thread.
 pub struct Rung {
-    tx: SyncSender<Arc<ff::frame::Video>>,
-    thread: JoinHandle<Result<hls::Rendition, Error>>,
+    tx: SyncSender<Message>,
+    thread: JoinHandle<Result<(), Error>>,
+}
+
+/// The encoder a rung uses, with what the master playlist needs to know about it.
+struct Opened {
+    encoder: ff::encoder::Video,
+    codecs: String,
+    tag: Option<&'static [u8; 4]>,
 }
 
 impl Rung {
     pub fn spawn(
         rung: ladder::Rung,
-        out_dir: &Path,
+        live: &Arc<Live>,
         tb: ff::Rational,
         frame_rate: ff::Rational,
         profile: &TranscodeProfileSpec,
+        boundaries: &Arc<Boundaries>,
     ) -> Result<Self, Error> {
-        let codec = ff::encoder::find_by_name("libx264").ok_or(Error::MissingEncoder("libx264"))?;
-        let encoder = open_encoder(codec, &rung, tb, frame_rate, &profile.preset)?;
-        let muxer = Hls::create(
-            &out_dir.join(&rung.name),
-            profile.segment_seconds,
-            ff::codec::Parameters::from(&encoder),
-            codec,
+        let opened = open_encoder(&rung, tb, frame_rate, profile, live)?;
+        let out = Segmenter::create(
+            Arc::clone(live),
+            &rung.name,
+            ff::codec::Parameters::from(&opened.encoder),
             tb,
+            Cut::Keyframe,
+            Arc::clone(boundaries),
+            opened.tag,
         )?;
-        let rendition = hls::Rendition {
+        live.register(hls::Kind::Video(hls::Rendition {
             name: rung.name.clone(),
             width: rung.width,
             height: rung.height,
-            frame_rate: (frame_rate.numerator() > 0 && frame_rate.denominator() > 0)
-                .then(|| f64::from(frame_rate)),
-            codecs: hls::avc1_codecs(&ffi::extradata(&encoder)),
-        };
+            frame_rate: valid(frame_rate).then(|| f64::from(frame_rate)),
+            codecs: opened.codecs,
+            source: false,
+        }));
         let (tx, rx) = mpsc::sync_channel(RUNG_QUEUE);
+        let encoder = opened.encoder;
         let thread = std::thread::Builder::new()
             .name(format!("rung-{}", rung.name))
-            .spawn(move || encode_loop(rx, rung, encoder, muxer).map(|()| rendition))?;
+            .spawn(move || encode_loop(rx, rung, encoder, out))?;
         Ok(Self { tx, thread })
     }
 
     /// Hand a decoded frame to this rung; fails if the rung's thread has stopped.
     pub fn send(&self, frame: Arc<ff::frame::Video>) -> Result<(), Error> {
-        self.tx.send(frame).map_err(|_| Error::WorkerPanicked)
+        self.tx
+            .send(Message::Frame(frame))
+            .map_err(|_| Error::WorkerPanicked)
     }
 
-    /// Flush the encoder, close the muxer and return what was written.
-    pub fn finish(self) -> Result<hls::Rendition, Error> {
+    /// Flush the encoder and close the last segment at `end` seconds.
+    pub fn finish(self, end: f64) -> Result<(), Error> {
+        let _ = self.tx.send(Message::End(end));
         drop(self.tx);
         self.thread.join().map_err(|_| Error::WorkerPanicked)?
     }
+
+    /// Stop without finishing (another rung failed); returns this rung's own error, if any.
+    pub fn abandon(self) -> Option<Error> {
+        drop(self.tx);
+        self.thread.join().ok()?.err()
+    }
+}
+
+use hls::Live;
+
+fn valid(r: ff::Rational) -> bool {
+    r.numerator() > 0 && r.denominator() > 0
 }
 
 fn open_encoder(
+    rung: &ladder::Rung,
+    tb: ff::Rational,
+    frame_rate: ff::Rational,
+    profile: &TranscodeProfileSpec,
+    live: &Live,
+) -> Result<Opened, Error> {
+    if rung.codec == Codec::H264 && profile.hardware != Hardware::None {
+        match open_hardware(rung, tb, frame_rate, profile.hardware) {
+            Ok(opened) => return Ok(opened),
+            Err(reason) => {
+                let warning = format!(
+                    "{:?} hardware encoding is unavailable ({reason}); {} was encoded in software",
+                    profile.hardware, rung.name
+                );
+                tracing::warn!(rung = %rung.name, "{warning}");
+                live.warn(warning);
+            }
+        }
+    }
+    let (name, options): (&'static str, Vec<(&str, String)>) = match rung.codec {
+        Codec::H264 => (
+            "libx264",
+            vec![
+                ("preset", profile.preset.clone()),
+                // Keyframes only where we force them: at segment boundaries.
+                (
+                    "x264-params",
+                    "scenecut=0:open-gop=0:keyint=infinite".into(),
+                ),
+                ("forced-idr", "1".into()),
+            ],
+        ),
+        Codec::Hevc => (
+            "libx265",
+            vec![
+                ("preset", profile.preset.clone()),
+                (
+                    "x265-params",
+                    "scenecut=0:open-gop=0:keyint=-1:log-level=error".into(),
+                ),
+                ("forced-idr", "1".into()),
+            ],
+        ),
+        Codec::Av1 => (
+            "libsvtav1",
+            vec![
+                ("preset", svt_preset(&profile.preset).to_string()),
+                ("svtav1-params", "scd=0".into()),
+            ],
+        ),
+    };
+    let codec = ff::encoder::find_by_name(name).ok_or(Error::MissingEncoder(name))?;
+    let encoder = configure(codec, rung, tb, frame_rate, &options)?;
+    let extradata = ffi::extradata(&encoder);
+    let (codecs, tag) = match rung.codec {
+        Codec::H264 => (hls::avc1_codecs(&extradata), None),
+        Codec::Hevc => (hls::hvc1_codecs(&extradata), Some(b"hvc1")),
+        Codec::Av1 => (hls::av01_codecs(&extradata, rung.height), None),
+    };
+    Ok(Opened {
+        encoder,
+        codecs,
+        tag,
+    })
+}
+
+/// NVENC (system-memory frames) or VAAPI; an error string says why not.
+fn open_hardware(
+    rung: &ladder::Rung,
+    tb: ff::Rational,
+    frame_rate: ff::Rational,
+    hardware: Hardware,
+) -> Result<Opened, String> {
+    let name = match hardware {
+        Hardware::Nvenc => "h264_nvenc",
+        Hardware::Vaapi => return Err("VAAPI upload is not implemented yet".into()),
+        Hardware::None => return Err("no hardware requested".into()),
+    };
+    let codec = ff::encoder::find_by_name(name).ok_or(format!("{name} is not in this FFmpeg"))?;
+    let options = vec![
+        ("preset", "p4".to_owned()),
+        ("forced-idr", "1".into()),
+        ("no-scenecut", "1".into()),
+        ("rc", "vbr".into()),
+    ];
+    let encoder = configure(codec, rung, tb, frame_rate, &options).map_err(|e| e.to_string())?;
+    let codecs = hls::avc1_codecs(&ffi::extradata(&encoder));
+    Ok(Opened {
+        encoder,
+        codecs,
+        tag: None,
+    })
+}
+
+fn configure(
     codec: ff::Codec,
     rung: &ladder::Rung,
     tb: ff::Rational,
     frame_rate: ff::Rational,
-    preset: &str,
+    options: &[(&str, String)],
 ) -> Result<ff::encoder::Video, Error> {
     let mut enc = ff::codec::Context::new_with_codec(codec)
         .encoder()
         .video()
-        .map_err(Error::codec("H.264 encoder"))?;
+        .map_err(Error::codec("video encoder"))?;
     enc.set_width(rung.width);
     enc.set_height(rung.height);
     enc.set_format(ff::format::Pixel::YUV420P);
     enc.set_time_base(tb);
-    if frame_rate.numerator() > 0 && frame_rate.denominator() > 0 {
+    if valid(frame_rate) {
         enc.set_frame_rate(Some(frame_rate));
     }
     enc.set_aspect_ratio(ff::Rational::new(1, 1));
+    enc.set_gop(1 << 20);
     let kbps = rung.bitrate_kbps as usize;
     enc.set_bit_rate(kbps * 1000);
     enc.set_max_bit_rate(kbps * 1500);
     enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     let mut opts = ff::Dictionary::new();
-    opts.set("preset", preset);
     opts.set("bufsize", &(kbps * 2000).to_string());
-    // Keyframes only where we force them: at segment boundaries.
-    opts.set("x264-params", "scenecut=0:open-gop=0:keyint=infinite");
-    opts.set("forced-idr", "1");
-    enc.open_with(opts).map_err(Error::codec("H.264 encoder"))
+    for (k, v) in options {
+        opts.set(k, v);
+    }
+    enc.open_with(opts).map_err(Error::codec("video encoder"))
+}
+
+/// x264-style preset names to SVT-AV1's 0 (slowest) … 13 (fastest).
+fn svt_preset(preset: &str) -> u8 {
+    match preset {
+        "ultrafast" => 12,
+        "superfast" => 11,
+        "veryfast" => 10,
+        "faster" => 9,
+        "fast" => 8,
+        "medium" => 7,
+        "slow" => 5,
+        _ => 4,
+    }
 }
 
 fn encode_loop(
-    rx: Receiver<Arc<ff::frame::Video>>,
+    rx: Receiver<Message>,
     rung: ladder::Rung,
     mut encoder: ff::encoder::Video,
-    mut muxer: Hls,
+    mut out: Segmenter,
 ) -> Result<(), Error> {
     let mut scaler: Option<ff::software::scaling::Context> = None;
     let mut scaled = ff::frame::Video::empty();
-    for frame in rx {
+    let mut end = None;
+    for message in rx {
+        let frame = match message {
+            Message::Frame(f) => f,
+            Message::End(e) => {
+                end = Some(e);
+                break;
+            }
+        };
         let input: &ff::frame::Video = if frame.format() == ff::format::Pixel::YUV420P
             && frame.width() == rung.width
             && frame.height() == rung.height
@@ -132,12 +279,24 @@ fn encode_loop(
         };
         encoder
             .send_frame(input)
-            .map_err(Error::codec("H.264 encoder"))?;
-        mux::drain(&mut encoder, &mut muxer)?;
+            .map_err(Error::codec("video encoder"))?;
+        drain(&mut encoder, &mut out)?;
     }
-    encoder.send_eof().map_err(Error::codec("H.264 encoder"))?;
-    mux::drain(&mut encoder, &mut muxer)?;
-    muxer.finish()
+    // Dropped without an end: the transcode was abandoned.
+    let Some(end) = end else {
+        return Ok(());
+    };
+    encoder.send_eof().map_err(Error::codec("video encoder"))?;
+    drain(&mut encoder, &mut out)?;
+    out.finish(end)
+}
+
+fn drain(encoder: &mut ff::encoder::Video, out: &mut Segmenter) -> Result<(), Error> {
+    let mut packet = ff::Packet::empty();
+    while encoder.receive_packet(&mut packet).is_ok() {
+        out.write(std::mem::replace(&mut packet, ff::Packet::empty()))?;
+    }
+    Ok(())
 }
 
 /// The scaler for this frame's format and size, rebuilt if the source changes mid-stream.

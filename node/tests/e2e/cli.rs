@@ -31,16 +31,16 @@ fn transcode_writes_a_package_and_a_summary() {
     ]);
     assert!(ok, "{stderr}");
     assert!(
-        stdout.contains("360p") && stdout.contains("640x360") && stdout.contains("real time"),
+        stdout.contains("source") && stdout.contains("640x360") && stdout.contains("240p"),
         "{stdout}"
     );
     for f in [
         "master.m3u8",
         "package.json",
         "poster.jpg",
-        "360p/index.m3u8",
+        "source/index.m3u8",
         "240p/init.mp4",
-        "audio/index.m3u8",
+        "audio0/index.m3u8",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }

@@ -33,10 +33,23 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
         .collect();
     assert_eq!(variants.len(), 2, "{master}");
+    // No upscaling, and the browser-safe H.264 source is remuxed as the top rung instead
+    // of re-encoding a 360p one.
     assert!(
-        !master.contains("720p/"),
-        "a 360p source must not be upscaled:\n{master}"
+        !master.contains("720p/") && !master.contains("360p/"),
+        "{master}"
     );
+    assert!(
+        master.contains("RESOLUTION=640x360") && master.contains("\nsource/index.m3u8\n"),
+        "{master}"
+    );
+    for rung in ["source", "240p"] {
+        let uri = format!("URI=\"{rung}/iframes.m3u8\"");
+        assert!(
+            master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=") && master.contains(&uri),
+            "{master}"
+        );
+    }
     for v in &variants {
         for attr in [
             "BANDWIDTH=",
@@ -62,7 +75,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
 
     let source_s = duration(&source);
     let mut extinfs = Vec::new();
-    for (rung, height) in [("360p", 360), ("240p", 240)] {
+    for (rung, height) in [("source", 360), ("240p", 240)] {
         let url = format!("{hls}/{rung}/index.m3u8");
         let (_, playlist) = server.get(&format!("/hls/{id}/{rung}/index.m3u8"));
         let playlist = String::from_utf8(playlist).unwrap();
@@ -119,16 +132,16 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         for d in &durations[..durations.len() - 1] {
             starts.push(starts.last().unwrap() + d.trim_end_matches(',').parse::<f64>().unwrap());
         }
-        assert_eq!(
-            keys.len(),
-            starts.len(),
-            "{rung}: keyframes {keys:?}, segment starts {starts:?}"
-        );
-        for (k, s) in keys.iter().zip(&starts) {
+        // Every segment starts on a keyframe; encoded rungs have keyframes nowhere else (the
+        // remuxed source keeps the source's own keyframes in between).
+        for s in &starts {
             assert!(
-                (k - s).abs() < 0.034,
-                "{rung}: keyframe at {k} but segment starts at {s}"
+                keys.iter().any(|k| (k - s).abs() < 0.034),
+                "{rung}: no keyframe at segment start {s}: {keys:?}"
             );
+        }
+        if rung != "source" {
+            assert_eq!(keys.len(), starts.len(), "{rung}: {keys:?} vs {starts:?}");
         }
         assert!(
             durations.len() >= 4,
@@ -139,7 +152,20 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         extinfs[0], extinfs[1],
         "segment boundaries differ between renditions"
     );
-    decode_all(&format!("{hls}/audio/index.m3u8"));
+    decode_all(&format!("{hls}/audio0/index.m3u8"));
+    // An I-frame playlist's byte range holds exactly one decodable IDR frame.
+    let (_, iframes) = server.get(&format!("/hls/{id}/240p/iframes.m3u8"));
+    let iframes = String::from_utf8(iframes).unwrap();
+    assert!(iframes.contains("#EXT-X-I-FRAMES-ONLY"), "{iframes}");
+    let range = iframes.split("#EXT-X-BYTERANGE:").nth(2).unwrap();
+    let len: usize = range.split('@').next().unwrap().parse().unwrap();
+    let (_, init) = server.get(&format!("/hls/{id}/240p/init.mp4"));
+    let (_, seg) = server.get(&format!("/hls/{id}/240p/seg_00001.m4s"));
+    let idr = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(idr.path(), [&init[..], &seg[..len]].concat()).unwrap();
+    let args = ["-count_frames", "-show_entries", "stream=nb_read_frames"];
+    let frames = ffprobe(idr.path().to_str().unwrap(), &args);
+    assert_eq!(frames["streams"][0]["nb_read_frames"], "1", "{iframes}");
 
     // The API describes the package: streams and measured renditions.
     let detail = server.json(&format!("/api/v1/items/{id}"));
@@ -153,8 +179,8 @@ fn library_is_transcoded_and_served_as_valid_hls() {
     let renditions = detail["renditions"].as_array().unwrap();
     assert_eq!(renditions.len(), 2);
     // AVERAGE-BANDWIDTH is measured: within 10% of the bytes actually served per second.
-    let rung_bytes: u64 = walk_bytes(&server.data.join(format!("hls/{id}/360p")), "m4s")
-        + walk_bytes(&server.data.join(format!("hls/{id}/audio")), "m4s");
+    let rung_bytes: u64 = walk_bytes(&server.data.join(format!("hls/{id}/source")), "m4s")
+        + walk_bytes(&server.data.join(format!("hls/{id}/audio0")), "m4s");
     let measured = rung_bytes as f64 * 8.0 / source_s;
     let stated = renditions[0]["average_bandwidth"].as_f64().unwrap();
     assert!(
@@ -170,7 +196,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         "poster is a JPEG"
     );
     assert_eq!(headers["content-type"], "image/jpeg");
-    let seg = format!("/hls/{id}/360p/seg_00001.m4s");
+    let seg = format!("/hls/{id}/240p/seg_00001.m4s");
     let (status, headers, body) = server.get_full(&seg, &[("range", "bytes=10-109")]);
     assert_eq!((status, body.len()), (206, 100));
     assert_eq!(headers["content-type"], "video/iso.segment");

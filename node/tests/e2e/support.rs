@@ -41,6 +41,9 @@ pub fn clip_with(path: &Path, seconds: u32, size: &str, extra: &[&str]) {
             "libx264",
             "-preset",
             "ultrafast",
+            // A keyframe every second, as cameras and encoders commonly write.
+            "-g",
+            "30",
             "-pix_fmt",
             "yuv420p",
             "-c:a",
