@@ -97,7 +97,7 @@ pub fn indexed_keyframes(stream: &ffmpeg_next::format::stream::Stream) -> (Vec<i
         let mut keys = Vec::new();
         for i in 0..n {
             let e = ffi::avformat_index_get_entry(st, i);
-            if !e.is_null() && (*e).flags() & ffi::AVINDEX_KEYFRAME as i32 != 0 {
+            if !e.is_null() && (*e).flags() & ffi::AVINDEX_KEYFRAME != 0 {
                 keys.push((*e).timestamp);
             }
         }

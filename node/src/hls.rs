@@ -243,7 +243,9 @@ fn package(state: &State, duration_s: f64) -> Package {
             Kind::Subtitle(s) => package.subtitles.push(s.clone()),
         }
     }
-    package.variants.sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
+    package
+        .variants
+        .sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
     package
 }
 

@@ -12,6 +12,7 @@ mod poster;
 mod remux;
 mod segment;
 mod subtitle;
+pub mod thumbnails;
 mod video;
 
 pub use subtitle::is_text as is_text_subtitle;
@@ -152,8 +153,7 @@ impl Plan {
                 .streams()
                 .map(|s| start_time(&s))
                 .fold(f64::MAX, f64::min)
-                .min(1e9)
-                .max(0.0);
+                .clamp(0.0, 1e9);
             let start_pts = (start * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
             return Ok(Self {
                 duration_s,
@@ -231,7 +231,13 @@ fn source_rung(
     let (_, level) = ffi::profile_and_level(&par);
     let extradata = ffi::parameters_extradata(&par);
     let profile_idc = crate::ffi::profile_idc(&par);
+    // AV1 rungs can only key on fixed intervals, not on the source's keyframes.
+    let av1 = profile
+        .renditions
+        .iter()
+        .any(|r| r.codec == manofwar_crds::Codec::Av1);
     let safe = profile.source_rung
+        && !av1
         && par.id() == ff::codec::Id::H264
         && matches!(pix.as_deref(), Some("yuv420p" | "yuvj420p"))
         && matches!(profile_idc & !CONSTRAINED, 66 | 77 | 100)
@@ -348,12 +354,14 @@ fn video_pass(
         }
     }
     let mut state = VideoState {
-        forcer: Forcer::new(),
+        forcer: Forcer::default(),
         poster: poster::Picker::new(plan.start_s + plan.duration_s * 0.1, out_dir.join(POSTER)),
+        sprites: thumbnails::Sprites::new(plan.start_s),
         boundaries: Arc::clone(&plan.boundaries),
         tb: vp.time_base,
         frames: 0,
         last_s: plan.start_s,
+        max_gap_s: 0.0,
     };
     let result = decode_all(
         ictx,
@@ -376,10 +384,10 @@ fn video_pass(
     }
     check_complete(
         state.last_s - plan.start_s,
-        state.frames,
+        state.max_gap_s,
         plan.duration_s,
-        vp.frame_rate,
     )?;
+    state.sprites.finish(out_dir, end_s)?;
     state.poster.finish()
 }
 
@@ -404,10 +412,13 @@ fn abandon(encoders: Vec<video::Rung>, error: Error) -> Error {
 struct VideoState {
     forcer: Forcer,
     poster: poster::Picker,
+    sprites: thumbnails::Sprites,
     boundaries: Arc<Boundaries>,
     tb: ff::Rational,
     frames: u64,
     last_s: f64,
+    /// Longest stretch between two decoded frames: a hole left by damaged data.
+    max_gap_s: f64,
 }
 
 impl VideoState {
@@ -422,8 +433,13 @@ impl VideoState {
             ff::picture::Type::None
         });
         self.frames += 1;
-        self.last_s = self.last_s.max(pts as f64 * f64::from(self.tb));
+        let t = pts as f64 * f64::from(self.tb);
+        if self.frames > 1 {
+            self.max_gap_s = self.max_gap_s.max(t - self.last_s);
+        }
+        self.last_s = self.last_s.max(t);
         self.poster.offer(&frame, self.last_s);
+        self.sprites.offer(&frame, self.last_s)?;
         let shared = Arc::new(frame);
         for rung in encoders {
             rung.send(Arc::clone(&shared))?;
@@ -488,24 +504,18 @@ fn decode_all(
     Ok(end_s)
 }
 
-/// A file whose decoded video covers less than 90% of its stated length (by time span, or by
-/// frame count where the frame rate is known: damage in the middle keeps the span) is damaged.
-fn check_complete(
-    decoded_s: f64,
-    frames: u64,
-    expected_s: f64,
-    frame_rate: ff::Rational,
-) -> Result<(), Error> {
+/// A file is damaged when its decoded video covers less than 90% of its stated length, or
+/// has a hole longer than 10% of it (and 2 s): damage in the middle keeps the span but
+/// leaves a gap.
+fn check_complete(decoded_s: f64, max_gap_s: f64, expected_s: f64) -> Result<(), Error> {
     if expected_s <= 2.0 {
         return Ok(());
     }
-    let mut covered_s = decoded_s;
-    if frame_rate.numerator() > 0 && frame_rate.denominator() > 0 {
-        covered_s = covered_s.min(frames as f64 / f64::from(frame_rate));
-    }
-    if covered_s < expected_s * 0.9 {
+    let hole = max_gap_s > (expected_s * 0.1).max(2.0);
+    if decoded_s < expected_s * 0.9 || hole {
+        let missing = if hole { max_gap_s } else { 0.0 };
         return Err(Error::Truncated {
-            decoded_s: covered_s,
+            decoded_s: decoded_s - missing,
             expected_s,
         });
     }

@@ -58,6 +58,8 @@ pub struct ItemDetail {
     subtitles: Vec<SubtitleInfo>,
     warnings: Vec<String>,
     hls_url: Option<String>,
+    /// WebVTT index of thumbnail sprites for scrubbing previews.
+    thumbnails_url: Option<String>,
 }
 
 pub async fn detail(
@@ -92,6 +94,8 @@ pub async fn detail(
             .unwrap_or_default(),
         audio: package.map(|p| p.audio).unwrap_or_default(),
         hls_url: playable(&state, &item).then(|| format!("/hls/{id}/master.m3u8")),
+        thumbnails_url: package_file(&state, id, THUMBNAILS)
+            .map(|_| format!("/hls/{id}/{THUMBNAILS}")),
         item,
     }))
 }
@@ -184,6 +188,18 @@ pub async fn poster(
             "item {id} has no poster until it is transcoded"
         ))),
     }
+}
+
+const THUMBNAILS: &str = "thumbs/thumbnails.vtt";
+
+/// A file of the item's package: published, or still being written.
+fn package_file(state: &AppState, id: i64, name: &str) -> Option<std::path::PathBuf> {
+    let id = id.to_string();
+    [state.hls_root.join(&id), state.tmp_root.join(&id)]
+        .into_iter()
+        .find(|dir| dir.is_dir())
+        .map(|dir| dir.join(name))
+        .filter(|f| f.is_file())
 }
 
 /// Ready items play; so do items whose first transcode has written its first segments.

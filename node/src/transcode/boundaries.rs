@@ -101,15 +101,12 @@ impl Boundaries {
 }
 
 /// Decides which decoded frames become IDRs: the first frame at or after each boundary.
+#[derive(Default)]
 pub struct Forcer {
     next: usize,
 }
 
 impl Forcer {
-    pub fn new() -> Self {
-        Self { next: 0 }
-    }
-
     pub fn is_boundary(&mut self, b: &Boundaries, pts: i64, tb: Rational) -> bool {
         let first = self.next == 0;
         let mut hit = false;
@@ -129,7 +126,7 @@ mod tests {
     use super::*;
 
     fn forced(b: &Boundaries, pts: impl Iterator<Item = i64>, tb: Rational) -> Vec<i64> {
-        let mut f = Forcer::new();
+        let mut f = Forcer::default();
         pts.filter(|p| f.is_boundary(b, *p, tb)).collect()
     }
 

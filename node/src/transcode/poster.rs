@@ -38,18 +38,23 @@ impl Picker {
         let Some(frame) = self.frame else {
             return Ok(());
         };
-        let jpeg = encode_jpeg(&frame)?;
+        let (width, height) = fit(&frame, MAX_WIDTH);
+        let jpeg = encode_jpeg(&frame, width, height)?;
         std::fs::write(&self.path, jpeg)?;
         Ok(())
     }
 }
 
-fn encode_jpeg(frame: &ff::frame::Video) -> Result<Vec<u8>, Error> {
-    let width = frame.width().min(MAX_WIDTH) & !1;
-    let height = ((u64::from(frame.height()) * u64::from(width) / u64::from(frame.width().max(1)))
-        as u32
-        & !1)
-        .max(2);
+/// Even width ≤ `max_width` and the height that keeps the frame's aspect ratio.
+pub fn fit(frame: &ff::frame::Video, max_width: u32) -> (u32, u32) {
+    let width = (frame.width().min(max_width) & !1).max(2);
+    let height =
+        (u64::from(frame.height()) * u64::from(width) / u64::from(frame.width().max(1))) as u32;
+    (width, (height & !1).max(2))
+}
+
+/// Scale any frame to `width`×`height` and encode it as a JPEG.
+pub fn encode_jpeg(frame: &ff::frame::Video, width: u32, height: u32) -> Result<Vec<u8>, Error> {
     let pixel = ff::format::Pixel::YUVJ420P;
     let mut scaler = ff::software::scaling::Context::get(
         frame.format(),

@@ -61,6 +61,9 @@ pub struct Segmenter {
     current: Vec<u8>,
     iframe: Option<u64>,
     live: Arc<Live>,
+    /// The last packet, held until the next one gives its duration: the muxer cannot know
+    /// the length of a fragment's last sample, and every cut ends a fragment.
+    held: Option<ff::Packet>,
 }
 
 impl Segmenter {
@@ -96,7 +99,7 @@ impl Segmenter {
         let mut opts = ff::Dictionary::new();
         opts.set(
             "movflags",
-            "frag_custom+empty_moov+default_base_moof+negative_cts_offsets",
+            "frag_custom+empty_moov+default_base_moof+negative_cts_offsets+frag_discont",
         );
         opts.set("flush_packets", "1");
         octx.write_header_with(opts)
@@ -117,15 +120,30 @@ impl Segmenter {
             current: Vec::new(),
             iframe: None,
             live,
+            held: None,
         })
     }
 
     /// Mux one packet (timestamps in the input time base), closing the current segment first
     /// when this packet starts the next one.
-    pub fn write(&mut self, mut packet: ff::Packet) -> Result<(), Error> {
-        let Some(pts) = packet.pts().or(packet.dts()) else {
+    pub fn write(&mut self, packet: ff::Packet) -> Result<(), Error> {
+        if packet.pts().or(packet.dts()).is_none() {
             return Ok(());
-        };
+        }
+        if let Some(mut prev) = self.held.take() {
+            let step =
+                packet.dts().or(packet.pts()).unwrap_or(0) - prev.dts().or(prev.pts()).unwrap_or(0);
+            if step > 0 {
+                prev.set_duration(step);
+            }
+            self.emit(prev)?;
+        }
+        self.held = Some(packet);
+        Ok(())
+    }
+
+    fn emit(&mut self, mut packet: ff::Packet) -> Result<(), Error> {
+        let pts = packet.pts().or(packet.dts()).unwrap_or(0);
         let seconds = pts as f64 * f64::from(self.in_tb);
         let may_cut = self.cut == Cut::Any || packet.is_key();
         if may_cut && self.boundaries.reached(self.next, pts, self.in_tb) {
@@ -174,6 +192,14 @@ impl Segmenter {
 
     /// Close the last segment at `end` seconds and finish the muxer.
     pub fn finish(mut self, end: f64) -> Result<(), Error> {
+        if let Some(mut last) = self.held.take() {
+            let dts = last.dts().or(last.pts()).unwrap_or(0);
+            let end_ts = (end / f64::from(self.in_tb)).round() as i64;
+            if end_ts > dts {
+                last.set_duration(end_ts - dts);
+            }
+            self.emit(last)?;
+        }
         if self.start.is_some() {
             let end = end.max(self.start.unwrap_or(end));
             self.close(end)?;

@@ -275,7 +275,7 @@ fn escape(text: &str) -> String {
     })
 }
 
-fn vtt_time(t: f64) -> String {
+pub fn vtt_time(t: f64) -> String {
     let ms = (t.max(0.0) * 1000.0).round() as u64;
     format!(
         "{:02}:{:02}:{:02}.{:03}",

@@ -159,7 +159,11 @@ fn open_encoder(
         ),
     };
     let codec = ff::encoder::find_by_name(name).ok_or(Error::MissingEncoder(name))?;
-    let encoder = configure(codec, rung, tb, frame_rate, &options)?;
+    // SVT-AV1 (1.4) ignores forced keyframes; a fixed GOP of one segment puts its keyframes
+    // on the segment marks for constant-frame-rate sources.
+    let gop = (rung.codec == Codec::Av1 && valid(frame_rate))
+        .then(|| (f64::from(profile.segment_seconds) * f64::from(frame_rate)).round() as u32);
+    let encoder = configure(codec, rung, tb, frame_rate, gop, &options)?;
     let extradata = ffi::extradata(&encoder);
     let (codecs, tag) = match rung.codec {
         Codec::H264 => (hls::avc1_codecs(&extradata), None),
@@ -192,7 +196,8 @@ fn open_hardware(
         ("no-scenecut", "1".into()),
         ("rc", "vbr".into()),
     ];
-    let encoder = configure(codec, rung, tb, frame_rate, &options).map_err(|e| e.to_string())?;
+    let encoder =
+        configure(codec, rung, tb, frame_rate, None, &options).map_err(|e| e.to_string())?;
     let codecs = hls::avc1_codecs(&ffi::extradata(&encoder));
     Ok(Opened {
         encoder,
@@ -206,6 +211,7 @@ fn configure(
     rung: &ladder::Rung,
     tb: ff::Rational,
     frame_rate: ff::Rational,
+    gop: Option<u32>,
     options: &[(&str, String)],
 ) -> Result<ff::encoder::Video, Error> {
     let mut enc = ff::codec::Context::new_with_codec(codec)
@@ -220,7 +226,7 @@ fn configure(
         enc.set_frame_rate(Some(frame_rate));
     }
     enc.set_aspect_ratio(ff::Rational::new(1, 1));
-    enc.set_gop(1 << 20);
+    enc.set_gop(gop.unwrap_or(1 << 20));
     let kbps = rung.bitrate_kbps as usize;
     enc.set_bit_rate(kbps * 1000);
     enc.set_max_bit_rate(kbps * 1500);

@@ -7,4 +7,6 @@ mod bad_input;
 mod cli;
 mod crash;
 mod serve;
+mod sources;
+mod tracks;
 mod watch;

@@ -18,6 +18,27 @@ renditions:
   - {name: 240p, height: 240, videoBitrateKbps: 400}
 ";
 
+/// Run the ffmpeg CLI with these arguments (quiet, overwrite).
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The text of a URL on the server.
+pub fn text(server: &Server, path: &str) -> String {
+    let (status, body) = server.get(path);
+    assert_eq!(status, 200, "GET {path}");
+    String::from_utf8(body).unwrap()
+}
+
 /// Generate an H.264/AAC clip with the ffmpeg CLI.
 pub fn clip(path: &Path, seconds: u32, size: &str) {
     clip_with(path, seconds, size, &[]);
@@ -78,9 +99,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(media: &Path, data: &Path, extra: &[&str]) -> Server {
+        Self::start_with_profile(media, data, TEST_PROFILE, extra)
+    }
+
+    pub fn start_with_profile(
+        media: &Path,
+        data: &Path,
+        profile_yaml: &str,
+        extra: &[&str],
+    ) -> Server {
         let port = free_port();
         let profile = data.with_extension("profile.yaml");
-        std::fs::write(&profile, TEST_PROFILE).unwrap();
+        std::fs::write(&profile, profile_yaml).unwrap();
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let child = Command::new(BIN)
             .arg("up")
