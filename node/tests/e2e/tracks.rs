@@ -237,3 +237,33 @@ renditions:
     assert_eq!(extinfs[0], extinfs[1], "hevc segments differ from h264");
     assert_eq!(extinfs[0], extinfs[2], "av1 segments differ from h264");
 }
+
+#[test]
+fn a_missing_hardware_encoder_falls_back_to_software_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    clip(&media.join("Gpu.mp4"), 3, "640x360");
+    let profile = "segmentSeconds: 2
+preset: ultrafast
+hardware: nvenc
+renditions:
+  - {name: 240p, height: 240, videoBitrateKbps: 400}
+";
+    let server = Server::start_with_profile(&media, &tmp.path().join("data"), profile, &[]);
+    let item = server.wait_ready("Gpu.mp4");
+    let id = item["id"].as_i64().unwrap();
+    let detail = server.json(&format!("/api/v1/items/{id}"));
+    let warnings = detail["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("encoded in software")),
+        "{detail}"
+    );
+    assert!(
+        server.log().contains("hardware encoding is unavailable"),
+        "{}",
+        server.log()
+    );
+    decode_all(&format!("{}/hls/{id}/240p/index.m3u8", server.base));
+}
