@@ -30,7 +30,12 @@ test-browser: web
 	cargo build -p manofwar-node
 	cd web && MANOFWAR_BIN=../target/debug/manofwar npm test
 
-test: web lint test-rust test-browser
+test: web lint test-rust test-browser test-k8s-static
+
+.PHONY: test-k8s-static
+# Chart lint + offline schema validation of the chart and examples/, Argo CD health.lua tests.
+test-k8s-static:
+	bash e2e/k8s-static/check.sh
 
 bench: build
 	bash e2e/bench/run.sh

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # globals set here are read by the scripts that source this
 # Shared helpers for the benchmark scripts in e2e/bench/. Sourced, never run.
 #
 # Environment (all optional):
@@ -81,12 +81,12 @@ verdict() {
 
 # show_cmd ARG...: the command as one line (args quoted when needed; the temp dir shown as $WORK).
 show_cmd() {
-  local a out=()
+  local a parts=()
   for a in "$@"; do
     [[ -n ${WORK:-} ]] && a=${a//$WORK/\$WORK}
-    if [[ $a =~ ^[A-Za-z0-9_./:=,+%@\$-]+$ ]]; then out+=("$a"); else out+=("'${a//\'/\'\\\'\'}'"); fi
+    if [[ $a =~ ^[A-Za-z0-9_./:=,+%@\$-]+$ ]]; then parts+=("$a"); else parts+=("'${a//\'/\'\\\'\'}'"); fi
   done
-  echo "${out[*]}"
+  echo "${parts[*]}"
 }
 
 machine() {
@@ -95,6 +95,9 @@ machine() {
   printf '%s × %s' "$(nproc)" "${model:-unknown CPU}"
 }
 today() { date -u +%Y-%m-%d; }
+# cpu_jiffies: busy CPU time of the whole machine so far, in clock ticks (all CPUs).
+cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
 # cpu_busy: % of all CPU time that was busy over the next 2 s (from /proc/stat).
 cpu_busy() {
   local a b
@@ -121,8 +124,8 @@ wait_quiet() {
 
 # A free TCP port on 127.0.0.1.
 free_port() {
-  local p i
-  for i in $(seq 1 200); do
+  local p
+  for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 40000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done

@@ -15,7 +15,7 @@
 # script's own knobs (see the top of each script).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=e2e/bench/lib.sh
+# shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
 DOC=$BENCH_REPO/docs/benchmarks.md
@@ -36,7 +36,7 @@ git -C "$BENCH_REPO" diff --quiet HEAD -- node crds Cargo.toml Cargo.lock 2>/dev
 VERSION=$("$MANOFWAR_BIN" --version 2>/dev/null || echo "manofwar (version unknown)")
 use_manofwar || VERSION="(manofwar not run)"
 
-declare -A STATUS=() LOAD=()
+declare -A STATUS=() LOAD=() OTHER=()
 SUITE_T0=$(now)
 for b in "${BENCHES[@]}"; do
   wait_quiet "${BENCH_WAIT_IDLE:-180}"
@@ -44,12 +44,19 @@ for b in "${BENCHES[@]}"; do
   log "=== $b (CPUs ${BENCH_BUSY}% busy before it) ==="
   t0=$(now)
   rm -f "$BENCH_OUT/$b.md"
+  busy0=$(cpu_jiffies)
   set +e
-  bash "$HERE/$b.sh" 2>&1 | tee "$BENCH_OUT/$b.log"
+  /usr/bin/time -f '%U %S' -o "$BENCH_OUT/$b.cpu" bash "$HERE/$b.sh" 2>&1 | tee "$BENCH_OUT/$b.log"
   rc=${PIPESTATUS[0]}
   set -e
   STATUS[$b]=$rc
-  log "=== $b: exit $rc after $(since "$t0")s ==="
+  wall=$(since "$t0")
+  # CPU time the machine spent on anything but this benchmark and its children, as a share of
+  # all CPU time available while it ran
+  OTHER[$b]=$(awk -v b0="$busy0" -v b1="$(cpu_jiffies)" -v hz="$(getconf CLK_TCK)" -v w="$wall" -v n="$(nproc)" \
+    -v own="$(tail -n1 "$BENCH_OUT/$b.cpu" 2>/dev/null)" 'BEGIN { split(own, o, " "); x = (b1 - b0) / hz - o[1] - o[2];
+      if (x < 0) x = 0; printf "%.0f", 100 * x / (w * n) }')
+  log "=== $b: exit $rc after ${wall}s; other work on the machine meanwhile: ${OTHER[$b]}% of the CPUs ==="
 done
 
 echo
@@ -69,7 +76,7 @@ if [[ $UPDATE_DOC == 1 ]]; then
   for b in "${BENCHES[@]}"; do
     block=$BENCH_OUT/$b.block
     {
-      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); other load before the start: ${LOAD[$b]}% CPU._"
+      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); other work on the machine: ${LOAD[$b]}% of the CPUs just before, ${OTHER[$b]}% during the run._"
       echo
       if [[ -f $BENCH_OUT/$b.md ]]; then
         cat "$BENCH_OUT/$b.md"

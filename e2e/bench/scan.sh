@@ -10,7 +10,7 @@
 # Env: BENCH_SCAN_FILES (default 10000; a multiple of 100), BENCH_IDLE_WAIT (default 3 s),
 # BENCH_UP_TIMEOUT (default 600 s to list every item), plus those in lib.sh.
 set -euo pipefail
-# shellcheck source=e2e/bench/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NFILES=${BENCH_SCAN_FILES:-10000}
@@ -116,6 +116,8 @@ if use_manofwar; then
     sleep "$IDLE_WAIT"
     IDLE_KB=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
     HWM_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")
+    FILE_KB=$(awk '/^RssFile:/ { print $2 }' "/proc/$pid/status")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
@@ -124,16 +126,16 @@ if use_manofwar; then
   MiB() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
   log "idle RSS: up on the scanned catalog"
   idle_rss "$DATA" warm
-  IDLE=$(MiB "$IDLE_KB"); HWM=$(MiB "$HWM_KB"); READY=$READY_S
+  IDLE=$(MiB "$IDLE_KB"); HWM=$(MiB "$HWM_KB"); READY=$READY_S; ANON=$(MiB "$ANON_KB"); FILE=$(MiB "$FILE_KB")
   log "idle RSS: up on an empty data dir (scans the $NFILES files itself)"
   mkdir -p "$WORK/data-fresh"
   idle_rss "$WORK/data-fresh" fresh
-  IDLE_F=$(MiB "$IDLE_KB"); HWM_F=$(MiB "$HWM_KB"); READY_F=$READY_S
+  IDLE_F=$(MiB "$IDLE_KB"); HWM_F=$(MiB "$HWM_KB"); READY_F=$READY_S; ANON_F=$(MiB "$ANON_KB"); FILE_F=$(MiB "$FILE_KB")
 
   printf '  %-44s %8s files/s (%ss, max RSS %s MiB, %s output lines)\n' "manofwar scan, cold" "$RATE" "$COLD" "$COLD_RSS" "$OUT_LINES"
   printf '  %-44s %8ss (max RSS %s MiB)\n' "manofwar scan, nothing changed" "$WARM" "$WARM_RSS"
-  printf '  %-44s %8s MiB (peak %s MiB; all items listed after %ss)\n' "manofwar up --workers 0, idle, scanned catalog" "$IDLE" "$HWM" "$READY"
-  printf '  %-44s %8s MiB (peak %s MiB; all items listed after %ss)\n' "manofwar up --workers 0, idle, empty data dir" "$IDLE_F" "$HWM_F" "$READY_F"
+  printf '  %-44s %8s MiB (anon %s + file-backed %s; peak %s MiB; all items listed after %ss)\n' "manofwar up --workers 0, idle, scanned catalog" "$IDLE" "$ANON" "$FILE" "$HWM" "$READY"
+  printf '  %-44s %8s MiB (anon %s + file-backed %s; peak %s MiB; all items listed after %ss)\n' "manofwar up --workers 0, idle, empty data dir" "$IDLE_F" "$ANON_F" "$FILE_F" "$HWM_F" "$READY_F"
   verdict "$WARM" '<' 1; V_WARM=$VERDICT
   verdict "$IDLE" '<' 60; V_IDLE=$VERDICT
   verdict "$IDLE_F" '<' 60; V_IDLE_F=$VERDICT
@@ -143,8 +145,8 @@ if use_manofwar; then
   result_line "idle RSS, up --workers 0 = ${IDLE} MiB (target < 60 MiB) $V_IDLE; after scanning itself ${IDLE_F} MiB $V_IDLE_F"
   frag "| Cold scan, \`manofwar scan\` | **$RATE files/s** ($COLD s; peak RSS $COLD_RSS MiB; ${X}× ffprobe-per-file) | — | — | $(today) | $(machine) |" \
        "| Rescan, nothing changed | **$WARM s** | < 1 s | $V_WARM | $(today) | $(machine) |" \
-       "| Idle RSS, \`up --workers 0\` on the scanned catalog ($IDLE_WAIT s after all items listed) | **$IDLE MiB** (peak $HWM MiB; all listed after $READY s) | < 60 MiB | $V_IDLE | $(today) | $(machine) |" \
-       "| Idle RSS, \`up --workers 0\` on an empty data dir (it scans everything itself) | $IDLE_F MiB (peak $HWM_F MiB; all listed after $READY_F s) | < 60 MiB | $V_IDLE_F | $(today) | $(machine) |"
+       "| Idle RSS, \`up --workers 0\` on the scanned catalog ($IDLE_WAIT s after all items listed) | **$IDLE MiB** (anonymous $ANON + file-backed $FILE; peak $HWM MiB; all listed after $READY s) | < 60 MiB | $V_IDLE | $(today) | $(machine) |" \
+       "| Idle RSS, \`up --workers 0\` on an empty data dir (it scans everything itself) | $IDLE_F MiB (anonymous $ANON_F + file-backed $FILE_F; peak $HWM_F MiB; all listed after $READY_F s) | < 60 MiB | $V_IDLE_F | $(today) | $(machine) |"
 else
   result_line "baseline only: ffprobe per file $PROBE_RATE files/s"
   frag "| manofwar scan / up | not run (BENCH_BASELINE_ONLY=1) | — | — | $(today) | $(machine) |"

@@ -7,14 +7,19 @@
 # Both servers and wrk share the machine's cores.
 #
 # Env: BENCH_SERVE_SECONDS (clip length, default 12), BENCH_WRK_ARGS (default "-t2 -c32 -d10s"),
-# BENCH_READY_TIMEOUT (default 600 s for the item to be ready), plus those in lib.sh.
+# BENCH_READY_TIMEOUT (default 600 s for the item to be ready), BENCH_SERVE_PACKAGE (manofwar =
+# default: `up` transcodes the clip; ffmpeg = the ffmpeg CLI makes the package in DATA/hls/1 and
+# `up --workers 0` on an empty media folder serves it, for when transcoding is broken), plus
+# those in lib.sh.
 set -euo pipefail
-# shellcheck source=e2e/bench/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LEN=${BENCH_SERVE_SECONDS:-12}
 read -r -a WRK_ARGS <<<"${BENCH_WRK_ARGS:--t2 -c32 -d10s}"
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-600}
+PACKAGER=${BENCH_SERVE_PACKAGE:-manofwar}
+[[ $PACKAGER == manofwar || $PACKAGER == ffmpeg ]] || die "BENCH_SERVE_PACKAGE is manofwar or ffmpeg"
 need_base
 need wrk wrk
 need nginx nginx-light
@@ -30,11 +35,15 @@ ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1920x1
   -c:a aac -b:a 160k "$CLIP"
 
 # --- the package ----------------------------------------------------------------------------------
-if use_manofwar; then
+start_up() {   # start_up MEDIA_DIR [ARGS...]: manofwar up in the background on a free port
+  local media=$1; shift
   MPORT=$(free_port); MBASE=http://127.0.0.1:$MPORT
-  log "manofwar up on $MBASE; waiting for the item to be ready"
-  "$MANOFWAR_BIN" up --media "$MEDIA" --data "$DATA" --listen "127.0.0.1:$MPORT" >"$WORK/up.log" 2>&1 &
+  "$MANOFWAR_BIN" up --media "$media" --data "$DATA" --listen "127.0.0.1:$MPORT" "$@" >"$WORK/up.log" 2>&1 &
   MPID=$!; BENCH_PIDS+=("$MPID")
+}
+if use_manofwar && [[ $PACKAGER == manofwar ]]; then
+  start_up "$MEDIA"
+  log "manofwar up on $MBASE; waiting for the item to be ready"
   t0=$(now); deadline=$(($(date +%s) + READY_TIMEOUT)); state=none
   while :; do
     kill -0 "$MPID" 2>/dev/null || { tail -n 20 "$WORK/up.log" >&2; die "manofwar up exited"; }
@@ -50,9 +59,10 @@ if use_manofwar; then
   PKG=$DATA/hls/$ID
   [[ -f $PKG/master.m3u8 ]] || die "no $PKG/master.m3u8 (layout changed? $(find "$DATA" -name master.m3u8 | head -3))"
   MPREFIX=/hls/$ID
+  PKG_NOTE="packaged by manofwar up (default profile)"
 else
   ID=1; PKG=$DATA/hls/$ID
-  log "BENCH_BASELINE_ONLY=1: packaging with the ffmpeg CLI into $PKG"
+  log "packaging with the ffmpeg CLI into $PKG"
   mkdir -p "$PKG"
   ffmpeg -hide_banner -nostdin -loglevel error -y -i "$CLIP" \
     -filter_complex '[0:v]split=4[s0][s1][s2][s3];[s0]scale=-2:1080[v0];[s1]scale=-2:720[v1];[s2]scale=-2:540[v2];[s3]scale=-2:360[v3]' \
@@ -62,18 +72,25 @@ else
     -hls_fmp4_init_filename init.mp4 -hls_segment_filename "$PKG/%v/seg_%05d.m4s" -master_pl_name master.m3u8 \
     -var_stream_map 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:720p v:2,agroup:aud,name:540p v:3,agroup:aud,name:360p a:0,agroup:aud,name:audio,default:yes' \
     "$PKG/%v/index.m3u8"
+  PKG_NOTE="packaged by the ffmpeg CLI (BENCH_SERVE_PACKAGE=ffmpeg)"
+  if use_manofwar; then   # serve that package: up on an empty media folder
+    mkdir -p "$WORK/no-media"
+    start_up "$WORK/no-media" --workers 0
+    wait_http "$MBASE/healthz" 30 || { tail -n 20 "$WORK/up.log" >&2; die "manofwar up did not come up"; }
+    MPREFIX=/hls/$ID
+  fi
 fi
 
 # --- segment paths (relative to DATA/hls), read from the playlists -------------------------------
 uris() { grep -v '^#' "$1" | sed '/^[[:space:]]*$/d'; }
 mapfile -t VARIANTS < <(uris "$PKG/master.m3u8")
-mapfile -t -O "${#VARIANTS[@]}" VARIANTS < <(grep -o 'URI="[^"]*"' "$PKG/master.m3u8" | sed 's/^URI="//; s/"$//')
+mapfile -t -O "${#VARIANTS[@]}" VARIANTS < <(grep '^#EXT-X-MEDIA:' "$PKG/master.m3u8" | grep -o 'URI="[^"]*"' | sed 's/^URI="//; s/"$//')
 SEGS=()
 for v in "${VARIANTS[@]}"; do
   vdir=$(dirname "$v")
   while read -r s; do SEGS+=("$ID/${vdir#./}/$s"); done < <(uris "$PKG/$v")
 done
-SEGS=("${SEGS[@]//\/.\//\/}")
+mapfile -t SEGS < <(printf '%s\n' "${SEGS[@]//\/.\//\/}" | awk '!seen[$0]++')
 ((${#SEGS[@]} > 0)) || die "no segments found in $PKG"
 # first segment of the variant with the highest BANDWIDTH
 TOPV=$(awk '/^#EXT-X-STREAM-INF:/ { match($0, /[:,]BANDWIDTH=[0-9]+/); bw = substr($0, RSTART + 11, RLENGTH - 11) + 0; want = 1; next }
@@ -161,7 +178,7 @@ run_wrk nginx-all "$NBASE/" "/$ID/"; N2=$RPS; N2M=$MBPS; N2P=$P99
 printf '  %-36s %8s req/s %6s MiB/s  p99 %s\n' "nginx, one segment ($TOP_BYTES B)" "$N1" "$N1M" "$N1P" "nginx, all ${#SEGS[@]} segments" "$N2" "$N2M" "$N2P"
 
 frag "" \
-  "Package: ${LEN} s 1080p30 clip, ${#SEGS[@]} segments over all renditions; single-segment test on \`$TOP\` ($TOP_BYTES bytes). \`wrk ${WRK_ARGS[*]}\`; manofwar, nginx and wrk all share the $(nproc) cores, so absolute numbers are lower than on a machine where the client runs elsewhere." "" \
+  "Package: ${LEN} s 1080p30 clip, $PKG_NOTE, ${#SEGS[@]} segments over all renditions; single-segment test on \`$TOP\` ($TOP_BYTES bytes). \`wrk ${WRK_ARGS[*]}\`; manofwar, nginx and wrk all share the $(nproc) cores, so absolute numbers are lower than on a machine where the client runs elsewhere." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 if use_manofwar; then
   MSEG=$MBASE$MPREFIX/${TOP#"$ID"/}

@@ -144,7 +144,8 @@ CREATE TABLE IF NOT EXISTS items (
     priority INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before_ms INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1,
+    lease_until_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_queue ON items (state, priority DESC, id);
 ";
@@ -292,17 +293,19 @@ impl Catalog {
         Ok(())
     }
 
-    /// Take the next due queue entry: highest priority first, then oldest.
-    pub fn claim(&self, now_ms: i64) -> Result<Option<Claim>, Error> {
+    /// Take the next due queue entry: highest priority first, then oldest. A remote worker's
+    /// claim holds a lease until `lease_until_ms` (0: held until this process stops).
+    pub fn claim(&self, now_ms: i64, lease_until_ms: i64) -> Result<Option<Claim>, Error> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "UPDATE items SET state = 'transcoding', progress = 0, attempts = attempts + 1
+            "UPDATE items SET state = 'transcoding', progress = 0, attempts = attempts + 1,
+                lease_until_ms = ?2
              WHERE id = (SELECT id FROM items WHERE state = 'pending' AND not_before_ms <= ?1
                          ORDER BY priority DESC, id LIMIT 1)
              RETURNING id, path, version, attempts",
         )?;
         let claim = stmt
-            .query_row([now_ms], |r| {
+            .query_row([now_ms, lease_until_ms], |r| {
                 Ok(Claim {
                     id: r.get(0)?,
                     path: r.get(1)?,
@@ -312,6 +315,54 @@ impl Catalog {
             })
             .optional()?;
         Ok(claim)
+    }
+
+    /// Extend a remote worker's lease (and record its progress). False if the lease was lost:
+    /// it expired and the item went back to the queue, or the file changed.
+    pub fn renew_lease(&self, claim: &Claim, until_ms: i64, progress: f64) -> Result<bool, Error> {
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE items SET lease_until_ms = ?3, progress = ?4
+                 WHERE id = ?1 AND version = ?2 AND state = 'transcoding' AND attempts = ?5",
+            )?
+            .execute(params![
+                claim.id,
+                claim.version,
+                until_ms,
+                progress,
+                claim.attempts
+            ])?;
+        Ok(n == 1)
+    }
+
+    /// The claim a worker holds on `id`, if it is still transcoding at that version/attempt.
+    pub fn current_claim(&self, id: i64) -> Result<Option<Claim>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, path, version, attempts FROM items WHERE id = ?1 AND state = 'transcoding'",
+        )?;
+        let claim = stmt
+            .query_row([id], |r| {
+                Ok(Claim {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    version: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })
+            .optional()?;
+        Ok(claim)
+    }
+
+    /// Items whose worker stopped renewing its lease go back to the queue.
+    pub fn requeue_expired(&self, now_ms: i64) -> Result<usize, Error> {
+        let n = self.conn().execute(
+            "UPDATE items SET state = 'pending', progress = 0, lease_until_ms = 0
+             WHERE state = 'transcoding' AND lease_until_ms > 0 AND lease_until_ms < ?1",
+            [now_ms],
+        )?;
+        Ok(n)
     }
 
     /// Earliest time a pending entry becomes due, if any is waiting on a backoff.
@@ -465,7 +516,7 @@ mod tests {
     fn queue_is_fifo_and_prioritize_jumps_it() {
         let c = catalog_with(&["/m/a", "/m/b", "/m/c"]);
         c.prioritize(3).unwrap();
-        let order: Vec<i64> = std::iter::from_fn(|| c.claim(0).unwrap())
+        let order: Vec<i64> = std::iter::from_fn(|| c.claim(0, 0).unwrap())
             .map(|c| c.id)
             .collect();
         assert_eq!(order, [3, 1, 2]);
@@ -474,10 +525,10 @@ mod tests {
     #[test]
     fn backoff_delays_the_retry() {
         let c = catalog_with(&["/m/a"]);
-        let claim = c.claim(0).unwrap().unwrap();
+        let claim = c.claim(0, 0).unwrap().unwrap();
         c.finish_failed(&claim, "boom", Some(5_000)).unwrap();
-        assert!(c.claim(4_999).unwrap().is_none());
-        let again = c.claim(5_000).unwrap().unwrap();
+        assert!(c.claim(4_999, 0).unwrap().is_none());
+        let again = c.claim(5_000, 0).unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         c.finish_failed(&again, "boom twice", None).unwrap();
         let item = c.item(1).unwrap().unwrap();
@@ -490,7 +541,7 @@ mod tests {
     #[test]
     fn a_file_changed_mid_transcode_is_not_marked_ready() {
         let c = catalog_with(&["/m/a"]);
-        let claim = c.claim(0).unwrap().unwrap();
+        let claim = c.claim(0, 0).unwrap().unwrap();
         c.apply(&Changes {
             changed: vec![(1, file("/m/a", 0, Ok("{}")))],
             ..Changes::default()
@@ -501,9 +552,25 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_lease_requeues_and_the_old_worker_loses_it() {
+        let c = catalog_with(&["/m/a"]);
+        let first = c.claim(0, 1_000).unwrap().unwrap();
+        assert!(c.renew_lease(&first, 2_000, 0.5).unwrap());
+        assert_eq!(c.requeue_expired(1_999).unwrap(), 0);
+        assert_eq!(c.requeue_expired(2_001).unwrap(), 1);
+        let second = c.claim(2_001, 5_000).unwrap().unwrap();
+        assert_eq!(second.attempts, 2);
+        assert!(
+            !c.renew_lease(&first, 9_000, 0.9).unwrap(),
+            "the dead worker's lease is gone"
+        );
+        assert!(c.renew_lease(&second, 9_000, 0.9).unwrap());
+    }
+
+    #[test]
     fn interrupted_work_is_requeued() {
         let c = catalog_with(&["/m/a", "/m/b"]);
-        c.claim(0).unwrap().unwrap();
+        c.claim(0, 0).unwrap().unwrap();
         assert_eq!(c.requeue_interrupted().unwrap(), 1);
         assert_eq!(c.count_by_state().unwrap()["pending"], 2);
     }
@@ -517,7 +584,7 @@ mod tests {
             ..Changes::default()
         })
         .unwrap();
-        assert!(c.claim(0).unwrap().is_none());
+        assert!(c.claim(0, 0).unwrap().is_none());
         let item = c.prioritize(1).unwrap().unwrap();
         assert_eq!(item.state, State::Failed);
     }

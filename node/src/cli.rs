@@ -29,7 +29,11 @@ pub enum Command {
     ///
     /// Open http://127.0.0.1:8096 (or --listen) in a browser to watch.
     Up(UpArgs),
-    /// Transcode one file into an adaptive HLS package (DIR/master.m3u8 plus renditions).
+    /// Library server for a cluster: scan, catalog and serve, with a token-protected work
+    /// queue that `manofwar transcode --server` workers (Jobs) take items from.
+    Serve(ServeArgs),
+    /// Transcode one file into an adaptive HLS package (DIR/master.m3u8 plus renditions), or,
+    /// with --server, work through a library server's queue and exit when it is empty.
     Transcode(TranscodeArgs),
     /// Print what the prober finds in a media file, as JSON.
     Probe {
@@ -70,13 +74,41 @@ pub struct UpArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub up: UpArgs,
+    /// Token remote workers must present (Authorization: Bearer); without it the work-queue
+    /// API is off.
+    #[arg(long, env = "MANOFWAR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds a remote worker's claim lasts without a heartbeat before the item is queued
+    /// again.
+    #[arg(long, env = "MANOFWAR_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct TranscodeArgs {
     /// The source video.
-    #[arg(long)]
-    pub input: PathBuf,
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    pub input: Option<PathBuf>,
     /// Output folder; replaced atomically when the package is complete.
-    #[arg(long)]
-    pub output: PathBuf,
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    pub output: Option<PathBuf>,
+    /// Library server to take work from (e.g. http://library:8096), instead of --input.
+    #[arg(long, env = "MANOFWAR_SERVER")]
+    pub server: Option<String>,
+    /// The library server's worker token.
+    #[arg(
+        long,
+        env = "MANOFWAR_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub token: Option<String>,
+    /// Scratch folder for packages being built (with --server).
+    #[arg(long, env = "MANOFWAR_WORK_DIR", default_value = "/tmp/manofwar-work")]
+    pub work_dir: PathBuf,
     /// TranscodeProfile spec as YAML; default ladder 1080p/720p/540p/360p.
     #[arg(long, env = "MANOFWAR_PROFILE")]
     pub profile: Option<PathBuf>,
@@ -96,7 +128,8 @@ pub struct ScanArgs {
 pub fn run(args: Args) -> ExitCode {
     init_tracing(&args.log, args.log_json);
     let result = match args.command {
-        Command::Up(a) => commands::up(a),
+        Command::Up(a) => commands::up(a, None),
+        Command::Serve(a) => commands::serve(a),
         Command::Transcode(a) => commands::transcode(a),
         Command::Probe { file } => commands::probe(&file),
         Command::Scan(a) => commands::scan(a),

@@ -2,6 +2,7 @@
 
 mod api;
 mod files;
+pub mod internal;
 mod web;
 
 use crate::catalog::Catalog;
@@ -27,10 +28,16 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the transcode workers when the queue changes.
     pub queue: Arc<tokio::sync::Notify>,
+    /// The remote workers' API, when the server has a worker token.
+    pub internal: Option<internal::Internal>,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if state.internal.is_some() {
+        router = router.nest("/internal/v1", internal::router(state.clone()));
+    }
+    router
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/items", get(api::list))

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod names;
 pub mod probe;
 pub mod publish;
+pub mod remote;
 pub mod scan;
 pub mod transcode;
 pub mod up;

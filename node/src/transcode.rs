@@ -115,7 +115,7 @@ pub struct SourceRung {
 
 impl Plan {
     fn new(
-        input: &Path,
+        input: Source,
         ictx: &ff::format::context::Input,
         profile: &TranscodeProfileSpec,
     ) -> Result<Self, Error> {
@@ -141,7 +141,7 @@ impl Plan {
             })
             .collect();
         if video.is_none() && audio.is_empty() {
-            return Err(Error::NoVideo(input.to_owned()));
+            return Err(Error::NoVideo(input.location.to_owned()));
         }
         let duration_s = match &video {
             Some(v) => expected_duration(ictx, v),
@@ -256,13 +256,13 @@ fn source_rung(
 
 /// Keyframe timestamps: from the container index when it lists every sample (MP4), else by
 /// reading the video packets once (no decoding).
-fn keyframes(input: &Path, v: &ff::format::stream::Stream) -> Vec<i64> {
+fn keyframes(input: Source, v: &ff::format::stream::Stream) -> Vec<i64> {
     let (keys, entries) = ffi::indexed_keyframes(v);
     let frames = v.frames();
     if !keys.is_empty() && frames > 0 && entries as i64 >= frames * 9 / 10 {
         return keys;
     }
-    let Ok(mut ictx) = ff::format::input(input) else {
+    let Ok(mut ictx) = input.open() else {
         return keys;
     };
     let index = v.index();
@@ -272,20 +272,55 @@ fn keyframes(input: &Path, v: &ff::format::stream::Stream) -> Vec<i64> {
         .collect()
 }
 
+/// Where the source is read from: a local file, or a URL with extra HTTP headers (a worker
+/// reading from its library server, authenticated).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub location: &'a Path,
+    pub http_headers: Option<&'a str>,
+}
+
+impl<'a> From<&'a Path> for Source<'a> {
+    fn from(location: &'a Path) -> Self {
+        Self {
+            location,
+            http_headers: None,
+        }
+    }
+}
+
+impl Source<'_> {
+    fn open(&self) -> Result<ff::format::context::Input, Error> {
+        let opened = match self.http_headers {
+            Some(headers) => {
+                let mut opts = ff::Dictionary::new();
+                opts.set("headers", headers);
+                ff::format::input_with_dictionary(&self.location, opts)
+            }
+            None => ff::format::input(&self.location),
+        };
+        opened.map_err(|source| Error::Open {
+            path: self.location.to_owned(),
+            source,
+        })
+    }
+
+    fn is_local(&self) -> bool {
+        self.http_headers.is_none()
+    }
+}
+
 /// Transcode `input` into an HLS package in `out_dir` (which must exist and be empty).
 /// Playlists are usable as soon as each rendition's first segment is written.
-#[tracing::instrument(skip_all, fields(input = %input.display()))]
+#[tracing::instrument(skip_all, fields(input = %input.location.display()))]
 pub fn run(
-    input: &Path,
+    input: Source,
     out_dir: &Path,
     profile: &TranscodeProfileSpec,
     progress: Progress,
 ) -> Result<hls::Package, Error> {
     init();
-    let mut ictx = ff::format::input(input).map_err(|source| Error::Open {
-        path: input.to_owned(),
-        source,
-    })?;
+    let mut ictx = input.open()?;
     let plan = Plan::new(input, &ictx, profile)?;
     let end_s = plan.start_s + plan.duration_s;
     let live = Arc::new(hls::Live::new(out_dir, plan.boundaries.longest(end_s)));

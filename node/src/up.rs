@@ -6,7 +6,7 @@ use crate::cli::UpArgs;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::scan;
-use crate::worker::Pool;
+use crate::worker::{Pool, Retry};
 use anyhow::Context as _;
 use manofwar_crds::TranscodeProfileSpec;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,13 @@ use tokio::sync::{Notify, watch};
 /// Changes in the media folders are acted on once they have been quiet this long.
 const DEBOUNCE: Duration = Duration::from_millis(500);
 
-pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<()> {
+/// Run the library server. With `remote`, the token-protected work queue for remote
+/// transcode workers is served too, and expired worker leases are reclaimed.
+pub async fn run(
+    args: UpArgs,
+    profile: TranscodeProfileSpec,
+    remote: Option<RemoteWorkers>,
+) -> anyhow::Result<()> {
     let roots = media_roots(&args.media)?;
     let catalog = Catalog::open(&args.data)
         .with_context(|| format!("cannot open the catalog in {}", args.data.display()))?;
@@ -39,6 +45,10 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
     let metrics = Arc::new(Metrics::default());
     let stopping = Arc::new(AtomicBool::new(false));
     let workers = args.workers.unwrap_or_else(default_workers);
+    let retry = Retry {
+        max_attempts: args.max_attempts.max(1),
+        backoff: Duration::from_secs_f64(args.retry_backoff.max(0.0)),
+    };
     let pool = Arc::new(Pool {
         catalog: catalog.clone(),
         hls_root: hls_root.clone(),
@@ -46,8 +56,7 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
         profile: Arc::new(profile),
         metrics: Arc::clone(&metrics),
         queue: Arc::clone(&queue),
-        max_attempts: args.max_attempts.max(1),
-        retry_backoff: Duration::from_secs_f64(args.retry_backoff.max(0.0)),
+        retry,
         stopping: Arc::clone(&stopping),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -65,7 +74,21 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
         shutdown.clone(),
     ));
 
+    let internal = remote.map(|r| crate::http::internal::Internal {
+        token: r.token,
+        lease: r.lease,
+        retry,
+    });
+    if let Some(i) = &internal {
+        tasks.spawn(reclaim_leases(
+            catalog.clone(),
+            i.lease,
+            Arc::clone(&queue),
+            shutdown.clone(),
+        ));
+    }
     let state = AppState {
+        internal,
         catalog,
         hls_root,
         tmp_root: pool.tmp_root.clone(),
@@ -85,6 +108,39 @@ pub async fn run(args: UpArgs, profile: TranscodeProfileSpec) -> anyhow::Result<
     server.await??;
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Settings for remote transcode workers (`manofwar serve`).
+pub struct RemoteWorkers {
+    pub token: String,
+    pub lease: Duration,
+}
+
+/// Put items whose remote worker stopped heartbeating back in the queue.
+async fn reclaim_leases(
+    catalog: Catalog,
+    lease: Duration,
+    queue: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval((lease / 4).max(Duration::from_millis(250)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match catalog.requeue_expired(crate::worker::now_ms()) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    items = n,
+                    "remote workers stopped heartbeating; their items are queued again"
+                );
+                queue.notify_waiters();
+            }
+            Err(error) => tracing::error!(%error, "cannot reclaim expired leases"),
+        }
+    }
 }
 
 /// Check the media folders before binding a port, so a typo fails at once.

@@ -24,10 +24,44 @@ pub struct Pool {
     pub profile: Arc<TranscodeProfileSpec>,
     pub metrics: Arc<Metrics>,
     pub queue: Arc<Notify>,
-    pub max_attempts: u32,
-    pub retry_backoff: Duration,
+    pub retry: Retry,
     /// Set on shutdown: running transcodes stop and stay queued for the next start.
     pub stopping: Arc<AtomicBool>,
+}
+
+/// How failed attempts are retried: exponential backoff, a bounded number of attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub max_attempts: u32,
+    pub backoff: Duration,
+}
+
+impl Retry {
+    /// Record a failed attempt: queued again after a backoff, or failed for good. Returns
+    /// the outcome for the metrics.
+    pub fn record_failure(
+        &self,
+        catalog: &Catalog,
+        claim: &Claim,
+        message: &str,
+        retry: bool,
+    ) -> &'static str {
+        let retry_at = (retry && claim.attempts < self.max_attempts).then(|| {
+            let backoff = self.backoff.mul_f64(2f64.powi(claim.attempts as i32 - 1));
+            now_ms() + backoff.as_millis() as i64
+        });
+        let will_retry = retry_at.is_some();
+        tracing::warn!(
+            item = claim.id,
+            error = message,
+            retry = will_retry,
+            "transcode failed"
+        );
+        if let Err(error) = catalog.finish_failed(claim, message, retry_at) {
+            tracing::error!(%error, "cannot record the failed transcode");
+        }
+        if will_retry { "retry" } else { "failed" }
+    }
 }
 
 /// Why an attempt ended without a package.
@@ -44,7 +78,7 @@ impl Pool {
     /// Run one worker until `shutdown` fires.
     pub async fn run(self: Arc<Self>, worker: usize, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            match self.catalog.claim(now_ms()) {
+            match self.catalog.claim(now_ms(), 0) {
                 Ok(Some(claim)) => self.process(claim).await,
                 Ok(None) => {
                     let wait = self.until_next_due();
@@ -102,25 +136,8 @@ impl Pool {
     }
 
     fn fail(&self, claim: &Claim, message: &str, retry: bool) -> &'static str {
-        let retry_at = (retry && claim.attempts < self.max_attempts).then(|| {
-            let backoff = self
-                .retry_backoff
-                .mul_f64(2f64.powi(claim.attempts as i32 - 1));
-            now_ms() + backoff.as_millis() as i64
-        });
-        tracing::warn!(
-            error = message,
-            retry = retry_at.is_some(),
-            "transcode failed"
-        );
-        if let Err(error) = self.catalog.finish_failed(claim, message, retry_at) {
-            tracing::error!(%error, "cannot record the failed transcode");
-        }
-        if retry_at.is_some() {
-            "retry"
-        } else {
-            "failed"
-        }
+        self.retry
+            .record_failure(&self.catalog, claim, message, retry)
     }
 
     /// Blocking: transcode into a staging folder and publish it.
@@ -140,7 +157,7 @@ impl Pool {
             }
             Ok(())
         };
-        let result = transcode::run(source, staging.path(), &self.profile, &mut progress);
+        let result = transcode::run(source.into(), staging.path(), &self.profile, &mut progress);
         if self.stopping.load(Ordering::Relaxed) {
             return Err(Failure::Stopped);
         }

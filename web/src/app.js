@@ -4,6 +4,7 @@
 
 (() => {
   const POLL_MS = 2000;
+  const FAST_POLL_MS = 1000;
   const IDLE_POLL_MS = 10000;
   const ERROR_RETRY_MS = 5000;
   const app = document.getElementById('app');
@@ -291,56 +292,140 @@
     if (s.width && s.height) bits.push(`${s.width}×${s.height}`);
     const fps = s.frame_rate || s.fps || s.frameRate;
     if (fps) bits.push(`${Math.round(Number(fps) * 100) / 100} fps`);
-    if (s.channels) bits.push(s.channels === 2 ? 'stereo' : s.channels === 1 ? 'mono' : `${s.channels} ch`);
+    if (s.channels) bits.push(channelsLabel(s.channels).toLowerCase());
     if (s.sample_rate) bits.push(`${Math.round(s.sample_rate / 100) / 10} kHz`);
     const bitrate = s.bitrate || s.bit_rate;
     if (bitrate) bits.push(formatMbps(bitrate));
-    if (s.language) bits.push(s.language);
+    if (s.language) bits.push(languageName(s.language));
     if (s.title) bits.push(`“${s.title}”`);
     return { kind: kind ? kind[0].toUpperCase() + kind.slice(1) : 'Stream', text: bits.join(' · ') || '—' };
   }
 
+  const LANGUAGE_NAMES = (() => {
+    try {
+      return new Intl.DisplayNames([...(navigator.languages || []), 'en'], { type: 'language' });
+    } catch {
+      return null;
+    }
+  })();
+
+  /** "English" for "en" or "eng"; the code itself when unknown; "" for none or "und". */
+  function languageName(code) {
+    if (!code || /^(und|mis|mul|zxx)$/i.test(code)) return '';
+    try {
+      const name = LANGUAGE_NAMES && LANGUAGE_NAMES.of(String(code));
+      if (name && name.toLowerCase() !== String(code).toLowerCase()) return name[0].toUpperCase() + name.slice(1);
+    } catch {
+      // Not a valid language tag: show it as it is.
+    }
+    return String(code);
+  }
+
+  function channelsLabel(channels) {
+    const n = Number(channels);
+    if (!n) return '';
+    return { 1: 'Mono', 2: 'Stereo', 3: '2.1', 6: '5.1', 7: '6.1', 8: '7.1' }[n] || `${n} ch`;
+  }
+
+  /** Label of an audio rendition: its NAME, plus the channel layout unless the name has it. */
+  function audioLabel(track) {
+    const name = track.name || languageName(track.lang) || 'Audio';
+    const channels = channelsLabel(track.channels);
+    return channels && !name.includes(channels) ? `${name} · ${channels}` : name;
+  }
+
+  /** Label of a subtitle rendition; file names (sidecar .srt) give way to the language. */
+  function subtitleLabel(track) {
+    const name = String(track.name || '');
+    const looksLikeFile = /\.(srt|vtt|ass|ssa|sub|txt)$/i.test(name);
+    let label = (!looksLikeFile && name) || languageName(track.lang) || name || 'Subtitles';
+    if (track.forced && !/forced/i.test(label)) label += ' (forced)';
+    return label;
+  }
+
+  const CODEC_NAMES = { hdmv_pgs_subtitle: 'PGS', dvd_subtitle: 'VobSub', dvb_subtitle: 'DVB', subrip: 'SRT', srt: 'SRT', ass: 'ASS', ssa: 'SSA', mov_text: 'mov_text', webvtt: 'WebVTT' };
+  const codecName = (codec) => CODEC_NAMES[String(codec || '').toLowerCase()] || String(codec || '').toUpperCase();
+
   function itemView(id) {
     const back = h('a', { class: 'back', href: '#/' }, '← Library');
     const stage = h('div', { class: 'stage' });
+    const shell = h('div', { class: 'player-shell' }, stage);
     const title = h('h1', { class: 'item-title' });
     const facts = h('div', { class: 'item-facts' });
     const playerBar = h('div', { class: 'player-bar', hidden: true });
+    const warnings = h('div', { class: 'notice notice-warn', id: 'warnings', role: 'status', hidden: true });
     const sections = h('div', { class: 'item-sections' });
     const banner = h('div', { class: 'banner banner-error', hidden: true, role: 'alert' });
-    const details = h('div', { class: 'item-details' }, title, facts, playerBar, sections);
-    const root = h('section', { class: 'item' }, back, banner, stage, details);
+    const details = h('div', { class: 'item-details' }, title, facts, playerBar, warnings, sections);
+    const root = h('section', { class: 'item' }, back, banner, shell, details);
 
     let item = null;
     let timer = null;
     let destroyed = false;
     let player = null;
-    let requested = false; // the user asked to transcode now: start playback once ready
+    let requested = false; // the user pressed play on a queued item: play as soon as it can
     let statusPanel = null;
+    let ahead = null; // the item the transcoder is busy with while this one waits at the front
 
     function renderDetails() {
       document.title = `${titleOf(item)} · manofwar`;
       title.replaceChildren(titleOf(item));
       if (subtitleOf(item)) title.append(h('span', { class: 'item-sub' }, subtitleOf(item)));
+      const renditions = item.renditions || [];
+      const top = renditions.reduce((best, r) => (!best || (r.height || 0) > (best.height || 0) ? r : best), null);
+      const audio = item.audio || [];
+      const subtitles = item.subtitles || [];
       facts.replaceChildren(...[
         badge(item.state),
         item.duration_s ? h('span', { class: 'fact' }, formatDuration(item.duration_s)) : null,
-        ...(() => {
-          const renditions = item.renditions || [];
-          const top = renditions.reduce((best, r) => (!best || (r.height || 0) > (best.height || 0) ? r : best), null);
-          return top ? [h('span', { class: 'fact' }, `up to ${top.name || `${top.height}p`}`)] : [];
-        })(),
+        top ? h('span', { class: 'fact' }, `up to ${top.height ? `${top.height}p` : top.name}`) : null,
+        audio.length > 1 ? h('span', { class: 'fact' }, `${audio.length} audio tracks`) : null,
+        subtitles.some((s) => s.converted) ? h('span', { class: 'fact' }, 'subtitles') : null,
       ].filter(Boolean));
 
+      const notes = Array.isArray(item.warnings) ? item.warnings.filter(Boolean) : [];
+      warnings.hidden = notes.length === 0;
+      warnings.replaceChildren(
+        h('strong', {}, notes.length === 1 ? 'Heads-up' : `${notes.length} heads-ups`),
+        h('ul', {}, notes.map((w) => h('li', {}, String(w)))));
+
       const blocks = [];
-      if (item.renditions && item.renditions.length) {
+      if (renditions.length) {
         blocks.push(h('div', { class: 'section' },
           h('h2', {}, 'Renditions'),
-          h('ul', { class: 'chips' }, item.renditions.map((r) =>
-            h('li', { class: 'chip', title: r.codecs || '' },
-              h('strong', {}, r.name || `${r.height}p`),
+          h('ul', { class: 'chips' }, renditions.map((r) =>
+            h('li', { class: `chip${r.source ? ' chip-source' : ''}`, title: r.codecs || '' },
+              h('strong', {}, r.source ? 'Source' : r.name || `${r.height}p`),
               r.width && r.height ? ` ${r.width}×${r.height}` : '',
-              r.average_bandwidth || r.bandwidth ? ` · ${formatMbps(r.average_bandwidth || r.bandwidth)}` : '')))));
+              r.average_bandwidth || r.bandwidth ? ` · ${formatMbps(r.average_bandwidth || r.bandwidth)}` : '',
+              r.source ? h('span', { class: 'chip-tag' }, 'remux') : '')))));
+      }
+      if (audio.length) {
+        blocks.push(h('div', { class: 'section', id: 'audio-tracks' },
+          h('h2', {}, 'Audio'),
+          h('ul', { class: 'chips' }, audio.map((a) =>
+            h('li', { class: 'chip', title: [a.name, a.codecs].filter(Boolean).join(' · ') },
+              h('strong', {}, a.title || languageName(a.language) || a.name || 'Audio'),
+              a.title && a.language && languageName(a.language) !== a.title ? ` ${languageName(a.language)}` : '',
+              a.channels ? ` · ${channelsLabel(a.channels)}` : '',
+              a.default ? h('span', { class: 'chip-tag' }, 'default') : '')))));
+      }
+      if (subtitles.length) {
+        const ok = subtitles.filter((s) => s.converted);
+        const skipped = subtitles.filter((s) => !s.converted);
+        blocks.push(h('div', { class: 'section', id: 'subtitle-tracks' },
+          h('h2', {}, 'Subtitles'),
+          ok.length ? h('ul', { class: 'chips' }, ok.map((s) =>
+            h('li', { class: 'chip', title: s.source || '' },
+              h('strong', {}, languageName(s.language) || 'Unknown language'),
+              ` · ${codecName(s.codec)}`,
+              s.source && /\.[a-z0-9]+$/i.test(s.source) ? h('span', { class: 'chip-tag' }, 'file') : ''))) : null,
+          skipped.length ? h('ul', { class: 'unconverted', id: 'subtitles-unconverted' }, skipped.map((s) =>
+            h('li', {},
+              h('span', { class: 'unconverted-name' },
+                [languageName(s.language) || 'Unknown language', codecName(s.codec)].filter(Boolean).join(' · ')),
+              h('span', { class: 'unconverted-reason' }, s.reason || 'not converted'),
+              s.source ? h('span', { class: 'unconverted-source' }, s.source) : null))) : null));
       }
       if (item.streams && item.streams.length) {
         blocks.push(h('div', { class: 'section' },
@@ -367,30 +452,31 @@
       const pct = percentOf(item.progress);
       const children = [];
       if (item.state === 'transcoding') {
-        children.push(h('div', { class: 'status-title' }, 'Transcoding…'),
-          h('div', { class: 'status-progress' }, progressBar(item.progress), h('span', { class: 'status-pct' }, `${pct}%`)),
-          h('p', { class: 'status-text' }, 'Playback starts as soon as every rendition is ready.'));
+        children.push(h('div', { class: 'status-title' }, h('span', { class: 'spinner' }), `Preparing playback · ${pct}%`),
+          h('div', { class: 'status-progress' }, progressBar(item.progress)),
+          h('p', { class: 'status-text' }, 'Playback starts as soon as the first seconds are ready.'));
+      } else if (item.state === 'pending' && requested) {
+        children.push(h('div', { class: 'status-title' }, h('span', { class: 'spinner' }), ahead ? 'Up next' : 'Starting…'),
+          h('p', { class: 'status-text' }, ahead
+            ? ['First in the queue, right after ', h('strong', {}, titleOf(ahead)), ` (${percentOf(ahead.progress)}% done). It plays by itself as soon as its first seconds are ready.`]
+            : 'First in the queue. Playback starts as soon as the first seconds are ready.'));
       } else if (item.state === 'pending') {
-        children.push(h('div', { class: 'status-title' }, requested ? 'Up next' : 'Waiting to be transcoded'),
-          h('p', { class: 'status-text' }, requested
-            ? 'This item is at the front of the queue.'
-            : 'It is in the transcode queue. Jump the queue to watch it sooner.'));
+        const play = h('button', { class: 'play-big', id: 'play-now', type: 'button', 'aria-label': 'Play now', onclick: playNow });
+        play.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M8 5.5v13l11-6.5z"/></svg>';
+        children.push(play,
+          h('div', { class: 'status-title' }, 'Not transcoded yet'),
+          h('p', { class: 'status-text' }, 'Press play to move it to the front of the transcode queue; playback starts as soon as its first seconds are ready.'));
       } else if (item.state === 'failed') {
         children.push(h('div', { class: 'status-title' }, 'Transcoding failed'),
-          h('p', { class: 'status-error', id: 'item-error' }, item.error || 'Unknown error.'));
-      }
-      if (item.state === 'pending' || item.state === 'failed') {
-        const label = item.state === 'failed' ? 'Retry' : 'Transcode now';
-        children.push(h('button', { class: 'button button-primary', id: 'transcode', type: 'button', onclick: transcodeNow, disabled: requested && item.state === 'pending' },
-          requested && item.state === 'pending' ? 'Queued' : label));
+          h('p', { class: 'status-error', id: 'item-error' }, item.error || 'Unknown error.'),
+          h('button', { class: 'button button-primary', id: 'transcode', type: 'button', onclick: playNow }, 'Retry'));
       }
       statusPanel.panel.replaceChildren(...children);
     }
 
-    async function transcodeNow(event) {
+    async function playNow(event) {
       const button = event.currentTarget;
       button.disabled = true;
-      button.textContent = 'Requesting…';
       try {
         await api(`/api/v1/items/${encodeURIComponent(id)}/transcode`, { method: 'POST' });
         requested = true;
@@ -401,12 +487,11 @@
         schedule(0);
       } catch (err) {
         button.disabled = false;
-        button.textContent = item.state === 'failed' ? 'Retry' : 'Transcode now';
-        const note = button.parentNode.querySelector('.status-note') || h('p', { class: 'status-note', role: 'alert' });
+        const note = statusPanel.panel.querySelector('.status-note') || h('p', { class: 'status-note', role: 'alert' });
         note.textContent = err.status === 409
           ? 'The server cannot transcode this file as it is. Replace or repair it; changed files are picked up again automatically.'
           : `Could not start the transcode: ${err.message}`;
-        button.after(note);
+        statusPanel.panel.append(note);
       }
     }
 
@@ -423,17 +508,26 @@
         item = fresh;
         banner.hidden = true;
         renderDetails();
-        if (item.state === 'ready') {
-          if (!player) {
-            statusPanel = null;
-            // Start playing by itself only when the user asked for this transcode and waited.
-            player = createPlayer(item, stage, playerBar, { autoplay: requested });
-          }
+        const src = item.hls_url || (item.state === 'ready' ? `/hls/${encodeURIComponent(item.id)}/master.m3u8` : null);
+        if (player) {
+          player.update(item);
+        } else if (src) {
+          // Fast start: an item that is still transcoding plays as soon as its first segments exist
+          // (and one queued again keeps playing its previous package).
+          statusPanel = null;
+          player = createPlayer(item, src, { stage, shell, bar: playerBar, autoplay: requested });
         } else {
           if (item.state === 'failed') requested = false;
+          ahead = null;
+          if (item.state === 'pending' && requested) {
+            // Jumping the queue does not interrupt a transcode in progress: say what it waits for.
+            const list = await api('/api/v1/items').catch(() => null);
+            if (destroyed) return;
+            ahead = ((list && list.items) || []).find((i) => i.state === 'transcoding' && String(i.id) !== String(item.id)) || null;
+          }
           renderStatus();
-          if (isBusy(item.state)) schedule(POLL_MS);
         }
+        if (isBusy(item.state)) schedule(requested && !player ? FAST_POLL_MS : POLL_MS);
       } catch (err) {
         if (destroyed) return;
         if (err.status === 404) {
@@ -461,30 +555,267 @@
     };
   }
 
+  // ---------------------------------------------------------------- scrub bar with previews
+
+  function parseVttTime(text) {
+    const m = String(text).trim().match(/^(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?$/);
+    if (!m) return NaN;
+    return (Number(m[1] || 0) * 3600) + (Number(m[2]) * 60) + Number(m[3]) + (Number((m[4] || '0').padEnd(3, '0')) / 1000);
+  }
+
+  /** Parses a thumbnail index: cues whose text is `sheet.jpg#xywh=x,y,w,h`, relative to `base`. */
+  function parseThumbnailVtt(text, base) {
+    const cues = [];
+    for (const block of String(text).replace(/\r\n?/g, '\n').split(/\n{2,}/)) {
+      const lines = block.split('\n').map((l) => l.trim()).filter(Boolean);
+      const at = lines.findIndex((l) => l.includes('-->'));
+      if (at < 0 || !lines[at + 1]) continue;
+      const [from, to] = lines[at].split('-->').map((s) => parseVttTime(s.trim().split(/\s+/)[0]));
+      let url;
+      try {
+        url = new URL(lines[at + 1], base);
+      } catch {
+        continue;
+      }
+      const m = url.hash.match(/^#xywh=(\d+),(\d+),(\d+),(\d+)$/);
+      if (!m || !isFinite(from)) continue;
+      url.hash = '';
+      cues.push({ start: from, end: isFinite(to) ? to : from, url: url.href, x: +m[1], y: +m[2], w: +m[3], h: +m[4] });
+    }
+    return cues.sort((a, b) => a.start - b.start);
+  }
+
+  function formatClock(seconds) {
+    if (!isFinite(seconds) || seconds < 0) seconds = 0;
+    const total = Math.floor(seconds);
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const secs = pad2(total % 60);
+    return hours > 0 ? `${hours}:${pad2(minutes)}:${secs}` : `${minutes}:${secs}`;
+  }
+
+  /**
+   * A seek bar under the video: played / buffered / transcoded ranges, a thumbnail preview and
+   * the time on hover, click or drag to seek, arrow keys. The native controls stay as they are.
+   */
+  function createScrubber(video, { duration }) {
+    const available = h('div', { class: 'scrub-available' });
+    const buffered = h('div', { class: 'scrub-buffered' });
+    const hover = h('div', { class: 'scrub-hover' });
+    const played = h('div', { class: 'scrub-played' });
+    const handle = h('div', { class: 'scrub-handle' });
+    const rail = h('div', { class: 'scrub-rail' }, available, buffered, hover, played, handle);
+    const thumb = h('div', { class: 'scrub-thumb', id: 'scrub-thumb', hidden: true });
+    const previewTime = h('div', { class: 'scrub-preview-time', id: 'scrub-preview-time' });
+    const preview = h('div', { class: 'scrub-preview', id: 'scrub-preview', hidden: true, 'aria-hidden': 'true' }, thumb, previewTime);
+    const track = h('div', {
+      class: 'scrub-track', id: 'scrub', role: 'slider', tabindex: '0', 'aria-label': 'Seek', 'aria-valuemin': '0',
+    }, rail, preview);
+    const current = h('span', { class: 'scrub-time', id: 'scrub-current' }, '0:00');
+    const total = h('span', { class: 'scrub-time scrub-total', id: 'scrub-total' }, '');
+    const el = h('div', { class: 'scrubber' }, current, track, total);
+
+    let knownDuration = Number(duration) || 0;
+    let availableEnd = null; // seconds transcoded so far, while the item is still transcoding
+    let cues = [];
+    let dragging = null; // seconds under the pointer while dragging
+    let frame = 0;
+    let hoverX = null;
+
+    const length = () => Math.max(knownDuration, isFinite(video.duration) ? video.duration : 0);
+    const limit = () => (availableEnd === null ? length() : Math.min(length(), availableEnd));
+    const pct = (t) => `${Math.max(0, Math.min(100, (t / (length() || 1)) * 100))}%`;
+
+    function thumbnailAt(t) {
+      if (!cues.length) return null;
+      let lo = 0;
+      let hi = cues.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (cues[mid].start <= t) lo = mid;
+        else hi = mid - 1;
+      }
+      return cues[lo];
+    }
+
+    function render() {
+      const d = length();
+      const t = dragging !== null ? dragging : video.currentTime;
+      played.style.width = pct(t);
+      handle.style.left = pct(t);
+      let end = 0;
+      const b = video.buffered;
+      for (let i = 0; i < b.length; i += 1) {
+        if (b.start(i) <= video.currentTime + 0.5 && b.end(i) >= video.currentTime) end = b.end(i);
+      }
+      buffered.style.width = pct(end);
+      available.style.width = availableEnd === null ? '100%' : pct(availableEnd);
+      el.classList.toggle('is-partial', availableEnd !== null);
+      current.textContent = formatClock(t);
+      total.textContent = d ? formatClock(d) : '';
+      track.setAttribute('aria-valuemax', String(Math.round(d)));
+      track.setAttribute('aria-valuenow', String(Math.round(t)));
+      track.setAttribute('aria-valuetext', `${formatClock(t)} of ${formatClock(d)}`);
+    }
+
+    function loop() {
+      render();
+      frame = !video.paused && !video.ended ? requestAnimationFrame(loop) : 0;
+    }
+
+    function timeAt(clientX) {
+      const rect = track.getBoundingClientRect();
+      const ratio = rect.width ? Math.max(0, Math.min(1, (clientX - rect.left) / rect.width)) : 0;
+      return { t: ratio * length(), x: ratio * rect.width, width: rect.width };
+    }
+
+    function showPreview(clientX) {
+      const d = length();
+      if (!d) return;
+      const { t, x, width } = timeAt(clientX);
+      hoverX = clientX;
+      const cue = thumbnailAt(t);
+      const ready = availableEnd === null || t <= availableEnd;
+      if (cue && ready) {
+        thumb.hidden = false;
+        thumb.style.width = `${cue.w}px`;
+        thumb.style.height = `${cue.h}px`;
+        thumb.style.backgroundImage = `url("${cue.url}")`;
+        thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+        thumb.dataset.sprite = cue.url;
+        thumb.dataset.xywh = `${cue.x},${cue.y},${cue.w},${cue.h}`;
+      } else {
+        thumb.hidden = true;
+      }
+      previewTime.textContent = ready ? formatClock(t) : `${formatClock(t)} · not transcoded yet`;
+      preview.hidden = false;
+      hover.style.width = pct(t);
+      hover.hidden = false;
+      // Keep the bubble inside the bar.
+      const half = preview.offsetWidth / 2;
+      preview.style.left = `${Math.max(half, Math.min(width - half, x))}px`;
+    }
+
+    function hidePreview() {
+      if (dragging !== null) return;
+      hoverX = null;
+      preview.hidden = true;
+      hover.hidden = true;
+    }
+
+    function seek(t) {
+      const end = limit();
+      const target = Math.max(0, Math.min(t, end > 0.5 ? end - 0.25 : end));
+      video.currentTime = target;
+      render();
+    }
+
+    track.addEventListener('pointermove', (e) => {
+      showPreview(e.clientX);
+      if (dragging !== null) {
+        dragging = timeAt(e.clientX).t;
+        render();
+      }
+    });
+    track.addEventListener('pointerleave', hidePreview);
+    track.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0 || !length()) return;
+      e.preventDefault();
+      track.focus({ preventScroll: true });
+      track.setPointerCapture(e.pointerId);
+      dragging = timeAt(e.clientX).t;
+      el.classList.add('is-dragging');
+      showPreview(e.clientX);
+      render();
+    });
+    const endDrag = (e) => {
+      if (dragging === null) return;
+      const t = timeAt(e.clientX).t;
+      dragging = null;
+      el.classList.remove('is-dragging');
+      seek(t);
+      if (e.type === 'pointercancel' || !track.matches(':hover')) hidePreview();
+    };
+    track.addEventListener('pointerup', endDrag);
+    track.addEventListener('pointercancel', endDrag);
+    track.addEventListener('keydown', (e) => {
+      const d = length();
+      const step = { ArrowLeft: -5, ArrowRight: 5, ArrowDown: -5, ArrowUp: 5, PageDown: -d / 10, PageUp: d / 10 }[e.key];
+      if (step !== undefined) seek(video.currentTime + step);
+      else if (e.key === 'Home') seek(0);
+      else if (e.key === 'End') seek(limit());
+      else return;
+      e.preventDefault();
+    });
+    const events = ['timeupdate', 'progress', 'durationchange', 'seeking', 'seeked', 'loadedmetadata', 'emptied'];
+    for (const name of events) video.addEventListener(name, render);
+    video.addEventListener('play', () => {
+      if (!frame) frame = requestAnimationFrame(loop);
+    });
+    render();
+
+    return {
+      el,
+      setDuration(seconds) {
+        if (Number(seconds) > 0) knownDuration = Number(seconds);
+        render();
+      },
+      /** Seconds playable so far while transcoding; null once everything is there. */
+      setAvailable(seconds) {
+        availableEnd = seconds === null || seconds === undefined ? null : Number(seconds);
+        render();
+      },
+      setThumbnails(list) {
+        cues = list || [];
+        // Warm the cache so the first hover shows a picture at once.
+        for (const url of new Set(cues.map((c) => c.url))) new Image().src = url;
+        if (hoverX !== null) showPreview(hoverX);
+      },
+      destroy() {
+        if (frame) cancelAnimationFrame(frame);
+        frame = 0;
+      },
+    };
+  }
+
   // ---------------------------------------------------------------- player
 
   function levelLabel(level, renditions) {
     const match = (renditions || []).find((r) =>
       (r.height && r.height === level.height && (!r.width || r.width === level.width)) ||
       (r.bandwidth && r.bandwidth === level.bitrate));
-    const name = (match && match.name) || level.name || (level.height ? `${level.height}p` : formatMbps(level.bitrate));
+    let name = (match && match.name) || level.name || (level.height ? `${level.height}p` : formatMbps(level.bitrate));
+    if ((match && match.source) || name === 'source') name = level.height ? `Source ${level.height}p` : 'Source';
     const rate = formatMbps(level.averageBitrate || level.bitrate);
     return rate ? `${name} · ${rate}` : name;
   }
 
-  function createPlayer(item, stage, bar, { autoplay }) {
-    const src = `/hls/${encodeURIComponent(item.id)}/master.m3u8`;
+  function control(label, select, id) {
+    return h('label', { class: 'control', id }, h('span', { class: 'control-label' }, label), select);
+  }
+
+  function createPlayer(initialItem, src, { stage, shell, bar, autoplay }) {
+    let item = initialItem;
     const video = h('video', {
       id: 'player', controls: true, playsinline: true, preload: 'auto', poster: posterUrl(item.id),
     });
     const overlay = h('div', { class: 'player-error', hidden: true, role: 'alert' });
     stage.replaceChildren(h('div', { class: 'player' }, video, overlay));
+    const scrubber = createScrubber(video, { duration: item.duration_s });
+    shell.append(scrubber.el);
 
-    const select = h('select', { id: 'quality', 'aria-label': 'Quality' }, h('option', { value: '-1' }, 'Auto'));
+    const quality = h('select', { id: 'quality', 'aria-label': 'Quality' }, h('option', { value: '-1' }, 'Auto'));
+    const audioSelect = h('select', { id: 'audio', 'aria-label': 'Audio track' });
+    const subsSelect = h('select', { id: 'subtitles', 'aria-label': 'Subtitles' }, h('option', { value: '-1' }, 'Off'));
+    const audioControl = control('Audio', audioSelect, 'audio-control');
+    const subsControl = control('Subtitles', subsSelect, 'subtitles-control');
+    audioControl.hidden = true;
+    subsControl.hidden = true;
     const nowPlaying = h('span', { class: 'now-playing', id: 'now-playing' }, '');
+    const note = h('span', { class: 'transcode-note', id: 'transcode-note', role: 'status', hidden: true });
     bar.replaceChildren(
-      h('label', { class: 'quality' }, h('span', { class: 'quality-label' }, 'Quality'), select),
-      nowPlaying);
+      h('div', { class: 'controls' }, control('Quality', quality, 'quality-control'), audioControl, subsControl),
+      h('div', { class: 'player-status' }, note, nowPlaying));
     bar.hidden = false;
 
     const showError = (message) => {
@@ -493,9 +824,44 @@
     };
 
     let hls = null;
-    if (window.Hls && window.Hls.isSupported()) {
-      const Hls = window.Hls;
-      hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1, backBufferLength: 30 });
+    let thumbsUrl = null;
+    let restore = null; // selections to carry over a manifest reload
+    let reloadIfIncomplete = () => false;
+    const Hls = window.Hls;
+
+    function renderNote() {
+      if (item.state === 'transcoding') {
+        note.hidden = false;
+        note.className = 'transcode-note';
+        note.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+          `Still transcoding · ${percentOf(item.progress)}%`);
+      } else if (item.state === 'failed') {
+        note.hidden = false;
+        note.className = 'transcode-note transcode-note-bad';
+        note.replaceChildren(`Transcoding stopped: ${item.error || 'unknown error'}`);
+      } else {
+        note.hidden = true;
+      }
+    }
+
+    async function loadThumbnails(url) {
+      thumbsUrl = url;
+      try {
+        const abs = new URL(url, location.href);
+        const res = await fetch(abs);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const cues = parseThumbnailVtt(await res.text(), abs);
+        if (thumbsUrl === url) scrubber.setThumbnails(cues);
+      } catch (err) {
+        if (thumbsUrl === url) thumbsUrl = null; // try again on the next update
+        console.warn(`thumbnails: ${url}: ${err.message}`);
+      }
+    }
+
+    if (Hls && Hls.isSupported()) {
+      // startPosition 0: a still-transcoding item has EVENT playlists, which hls.js treats like live
+      // streams and would otherwise start near the newest segment rather than at the beginning.
+      hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: 0, backBufferLength: 30 });
       let playingLevel = -1;
       let mediaRecoveries = 0;
       let networkRetries = 0;
@@ -503,8 +869,8 @@
       const refreshLabels = () => {
         const auto = hls.autoLevelEnabled;
         const level = hls.levels[playingLevel];
-        select.options[0].textContent = auto && level ? `Auto · ${levelLabel(level, item.renditions).split(' · ')[0]}` : 'Auto';
-        select.value = auto ? '-1' : String(hls.manualLevel >= 0 ? hls.manualLevel : playingLevel);
+        quality.options[0].textContent = auto && level ? `Auto · ${levelLabel(level, item.renditions).split(' · ')[0]}` : 'Auto';
+        quality.value = auto ? '-1' : String(hls.manualLevel >= 0 ? hls.manualLevel : playingLevel);
         if (level) {
           nowPlaying.replaceChildren(h('span', { class: 'dot' }), 'Playing ',
             h('strong', {}, levelLabel(level, item.renditions)),
@@ -512,19 +878,71 @@
         }
       };
 
+      const renderAudio = () => {
+        const tracks = hls.audioTracks || [];
+        audioSelect.replaceChildren(...tracks.map((t, i) =>
+          h('option', { value: String(i), title: [t.lang, t.audioCodec].filter(Boolean).join(' · ') }, audioLabel(t))));
+        // Before hls.js has picked one (-1), show the track it is about to pick.
+        const fallback = Math.max(0, tracks.findIndex((t) => t.default));
+        audioSelect.value = String(hls.audioTrack >= 0 ? hls.audioTrack : fallback);
+        audioControl.hidden = tracks.length < 2;
+      };
+      const renderSubtitles = () => {
+        const tracks = hls.subtitleTracks || [];
+        subsSelect.replaceChildren(h('option', { value: '-1' }, 'Off'),
+          ...tracks.map((t, i) => h('option', { value: String(i), title: t.name || '' }, subtitleLabel(t))));
+        subsSelect.value = String(hls.subtitleDisplay ? hls.subtitleTrack : -1);
+        subsControl.hidden = tracks.length === 0;
+      };
+      const sameTrack = (a, b) => a && b && a.name === b.name && (a.lang || '') === (b.lang || '');
+
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
         const options = hls.levels
           .map((level, index) => ({ level, index }))
           .sort((a, b) => (b.level.height - a.level.height) || (b.level.bitrate - a.level.bitrate));
-        select.replaceChildren(h('option', { value: '-1' }, 'Auto'),
+        quality.replaceChildren(h('option', { value: '-1' }, 'Auto'),
           ...options.map(({ level, index }) => h('option', { value: String(index) }, levelLabel(level, item.renditions))));
-        select.value = '-1';
-        if (autoplay) video.play().catch(() => {});
+        quality.value = '-1';
+        if (autoplay || (restore && restore.resume)) video.play().catch(() => {});
+        autoplay = false;
+      });
+      hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => {
+        if (restore && restore.audio) {
+          const index = hls.audioTracks.findIndex((t) => sameTrack(t, restore.audio));
+          if (index >= 0 && index !== hls.audioTrack) hls.audioTrack = index;
+          restore.audio = null;
+        }
+        renderAudio();
+      });
+      hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_event, data) => {
+        audioSelect.value = String(data.id);
+      });
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
+        if (restore && restore.subtitle) {
+          const index = hls.subtitleTracks.findIndex((t) => sameTrack(t, restore.subtitle));
+          if (index >= 0) {
+            hls.subtitleDisplay = true;
+            hls.subtitleTrack = index;
+          }
+          restore.subtitle = null;
+        }
+        renderSubtitles();
+      });
+      hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_event, data) => {
+        subsSelect.value = String(hls.subtitleDisplay ? data.id : -1);
       });
       hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
         playingLevel = data.level;
         refreshLabels();
       });
+      const onLevelDetails = (_event, data) => {
+        const d = data.details;
+        // While transcoding the playlists are EVENT playlists (live to hls.js): seek only within
+        // what exists. Once EXT-X-ENDLIST is there, the whole item is.
+        scrubber.setAvailable(d.live ? d.edge : null);
+      };
+      hls.on(Hls.Events.LEVEL_LOADED, onLevelDetails);
+      hls.on(Hls.Events.LEVEL_UPDATED, onLevelDetails);
       hls.on(Hls.Events.FRAG_LOADED, () => {
         networkRetries = 0;
       });
@@ -540,32 +958,77 @@
         } else {
           showError(`Playback failed: ${data.details}${data.error ? ` (${data.error.message})` : ''}`);
           hls.destroy();
+          hls = null;
+          window.manofwarPlayer = { hls: null, video };
         }
       });
-      select.addEventListener('change', () => {
-        hls.currentLevel = Number(select.value);
+      quality.addEventListener('change', () => {
+        hls.currentLevel = Number(quality.value);
         refreshLabels();
       });
+      audioSelect.addEventListener('change', () => {
+        hls.audioTrack = Number(audioSelect.value);
+      });
+      subsSelect.addEventListener('change', () => {
+        const index = Number(subsSelect.value);
+        hls.subtitleDisplay = index >= 0;
+        hls.subtitleTrack = index;
+      });
+
+      /**
+       * The master playlist of a still-transcoding item lists only what was ready when it was
+       * fetched; once the item is done, load it again (same position, same tracks) so every
+       * quality, audio track and subtitle shows up.
+       */
+      reloadIfIncomplete = (fresh) => {
+        const videoRungs = (fresh.renditions || []).length;
+        const audioTracks = (fresh.audio || []).length;
+        const subtitleTracks = (fresh.subtitles || []).filter((s) => s.converted).length;
+        if (hls.levels.length >= videoRungs && hls.audioTracks.length >= audioTracks &&
+            hls.subtitleTracks.length >= subtitleTracks) return false;
+        restore = {
+          resume: !video.paused && !video.ended,
+          audio: hls.audioTracks[hls.audioTrack] || null,
+          subtitle: hls.subtitleDisplay ? hls.subtitleTracks[hls.subtitleTrack] || null : null,
+        };
+        hls.config.startPosition = video.currentTime;
+        hls.loadSource(src);
+        return true;
+      };
+
       hls.loadSource(src);
       hls.attachMedia(video);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      // Safari / iOS: native HLS; the browser picks the rendition.
+      // Safari / iOS: native HLS; the browser picks the rendition and offers the tracks itself.
       video.src = src;
-      select.disabled = true;
+      quality.disabled = true;
       nowPlaying.textContent = 'Native HLS playback';
       if (autoplay) video.play().catch(() => {});
     } else {
       showError('This browser cannot play HLS video (no Media Source Extensions).');
-      select.disabled = true;
+      quality.disabled = true;
     }
 
     video.addEventListener('error', () => {
       if (!hls && video.error) showError(`Playback failed: ${video.error.message || `media error ${video.error.code}`}`);
     });
 
-    window.manofwarPlayer = { hls, video };
+    function update(fresh) {
+      const was = item;
+      item = fresh;
+      renderNote();
+      scrubber.setDuration(item.duration_s);
+      if (item.thumbnails_url && item.thumbnails_url !== thumbsUrl) loadThumbnails(item.thumbnails_url);
+      if (was.state !== 'ready' && item.state === 'ready' && hls) reloadIfIncomplete(item);
+    }
+    renderNote();
+    if (item.thumbnails_url) loadThumbnails(item.thumbnails_url);
+
+    window.manofwarPlayer = { hls, video, scrubber };
     return {
+      update,
       destroy() {
+        scrubber.destroy();
         if (hls) hls.destroy();
         hls = null;
         video.removeAttribute('src');

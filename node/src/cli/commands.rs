@@ -1,16 +1,32 @@
 //! What each subcommand does, wired from the library's modules.
 
-use super::{ScanArgs, TranscodeArgs, UpArgs, load_profile};
+use super::{ScanArgs, ServeArgs, TranscodeArgs, UpArgs, load_profile};
 use crate::{probe, publish::Staging, transcode};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn up(args: UpArgs) -> anyhow::Result<()> {
+pub fn up(args: UpArgs, remote: Option<crate::up::RemoteWorkers>) -> anyhow::Result<()> {
     let profile = load_profile(args.profile.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(crate::up::run(args, profile))
+    runtime.block_on(crate::up::run(args, profile, remote))
+}
+
+/// `up` without local transcoding by default, plus the remote workers' queue.
+pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    args.up.workers.get_or_insert(0);
+    let remote = match args.token.filter(|t| !t.is_empty()) {
+        Some(token) => Some(crate::up::RemoteWorkers {
+            token,
+            lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
+        }),
+        None => {
+            tracing::warn!("no --token: the work queue for transcode workers is disabled");
+            None
+        }
+    };
+    up(args.up, remote)
 }
 
 pub fn probe(file: &Path) -> anyhow::Result<()> {
@@ -56,14 +72,32 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<()> {
 
 pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let profile = load_profile(args.profile.as_deref())?;
-    let info = probe::probe(&args.input)?;
-    let parent = match args.output.parent() {
+    let (input, output) = match (args.server, args.input, args.output) {
+        (Some(server), _, _) => {
+            let token = args.token.unwrap_or_default();
+            let done = crate::remote::run(&server, &token, &profile, &args.work_dir)?;
+            println!("queue empty after {done} item(s)");
+            return Ok(());
+        }
+        (None, Some(input), Some(output)) => (input, output),
+        _ => anyhow::bail!("give --input and --output, or --server"),
+    };
+    transcode_file(&input, &output, &profile)
+}
+
+fn transcode_file(
+    input: &Path,
+    output: &Path,
+    profile: &manofwar_crds::TranscodeProfileSpec,
+) -> anyhow::Result<()> {
+    let info = probe::probe(input)?;
+    let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => ".".into(),
     };
     let label = format!(
         ".{}.partial",
-        args.output
+        output
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
@@ -78,24 +112,24 @@ pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
         .progress_chars("=> "),
     );
     bar.set_message(
-        args.input
+        input
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     );
     let started = Instant::now();
-    let package = transcode::run(&args.input, staging.path(), &profile, &mut |f| {
+    let package = transcode::run(input.into(), staging.path(), profile, &mut |f| {
         bar.set_position((f * 1000.0) as u64);
         Ok(())
     })
-    .with_context(|| format!("transcoding {} failed", args.input.display()))?;
+    .with_context(|| format!("transcoding {} failed", input.display()))?;
     bar.finish_and_clear();
     staging
-        .publish(&args.output)
-        .with_context(|| format!("cannot move the package into {}", args.output.display()))?;
+        .publish(output)
+        .with_context(|| format!("cannot move the package into {}", output.display()))?;
     let wall = started.elapsed().as_secs_f64();
     print_summary(
-        &args.output,
+        output,
         &package,
         info.duration_s.unwrap_or(package.duration_s),
         wall,

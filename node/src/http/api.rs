@@ -13,6 +13,7 @@ use serde::Serialize;
 /// The one error type handlers return: a status and a message, never internals.
 #[derive(Debug)]
 pub enum ApiError {
+    BadRequest(String),
     NotFound(String),
     Conflict(String),
     Internal(String),
@@ -28,6 +29,7 @@ impl From<catalog::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),

@@ -6,11 +6,10 @@ use super::audio;
 use super::boundaries::Boundaries;
 use super::segment::{Cut, Segmenter};
 use super::subtitle;
-use super::{Error, Plan};
+use super::{Error, Plan, Source};
 use crate::hls::{self, Live};
 use ffmpeg_next as ff;
 use manofwar_crds::TranscodeProfileSpec;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,16 +18,13 @@ pub const SOURCE: &str = "source";
 const MULTICHANNEL_KBPS: u32 = 384;
 
 pub fn run(
-    input: &Path,
+    input: Source,
     plan: &Plan,
     live: &Arc<Live>,
     profile: &TranscodeProfileSpec,
     stop: &AtomicBool,
 ) -> Result<(), Error> {
-    let mut ictx = ff::format::input(input).map_err(|source| Error::Open {
-        path: input.to_owned(),
-        source,
-    })?;
+    let mut ictx = input.open()?;
     let boundaries = &plan.boundaries;
     let mut source = match &plan.source {
         Some(src) => Some(open_source(&ictx, plan, src, live, boundaries)?),
@@ -100,7 +96,12 @@ pub fn run(
     for sub in subs {
         subtitle::write(live, sub.rendition, &sub.cues, boundaries, end)?;
     }
-    for (path, language) in subtitle::sidecars(input) {
+    let sidecars = if input.is_local() {
+        subtitle::sidecars(input.location)
+    } else {
+        Vec::new()
+    };
+    for (path, language) in sidecars {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };

@@ -11,3 +11,4 @@ mod serve;
 mod sources;
 mod tracks;
 mod watch;
+mod workers;

@@ -108,12 +108,23 @@ impl Server {
         profile_yaml: &str,
         extra: &[&str],
     ) -> Server {
+        Self::start_role(&["up"], media, data, profile_yaml, extra)
+    }
+
+    /// Run another role (e.g. `serve --token T`) with the test profile.
+    pub fn start_role(
+        role: &[&str],
+        media: &Path,
+        data: &Path,
+        profile_yaml: &str,
+        extra: &[&str],
+    ) -> Server {
         let port = free_port();
         let profile = data.with_extension("profile.yaml");
         std::fs::write(&profile, profile_yaml).unwrap();
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let child = Command::new(BIN)
-            .arg("up")
+            .args(role)
             .arg("--media")
             .arg(media)
             .arg("--data")
