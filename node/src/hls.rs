@@ -201,7 +201,16 @@ impl Live {
             .iter()
             .filter(|t| !t.segments.is_empty())
             .count();
-        if ready > state.in_master {
+        // A video package is playable once one video rendition has a segment; until then an
+        // early master would offer its audio alone.
+        let video = |t: &&Track| matches!(t.kind, Kind::Video(_));
+        let has_video = state.tracks.iter().any(|t| video(&t));
+        let video_ready = state
+            .tracks
+            .iter()
+            .filter(video)
+            .any(|t| !t.segments.is_empty());
+        if ready > state.in_master && (video_ready || !has_video) {
             state.in_master = ready;
             write_atomic(&self.dir.join(MASTER), master(&state.tracks).as_bytes())?;
         }
