@@ -158,3 +158,9 @@ pub fn profile_idc(par: &ffmpeg_next::codec::Parameters) -> i32 {
     // SAFETY: plain field read, see `profile_and_level`.
     unsafe { (*par.as_ptr()).profile }
 }
+
+/// Samples an encoder adds before the first real one (AAC priming: 1024).
+pub fn initial_padding(enc: &ffmpeg_next::codec::Context) -> i64 {
+    // SAFETY: plain field read on an opened encoder context.
+    i64::from(unsafe { (*enc.as_ptr()).initial_padding }.max(0))
+}

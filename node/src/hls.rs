@@ -52,6 +52,9 @@ pub struct AudioRendition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtitleRendition {
     pub name: String,
+    /// The sidecar file it came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub language: Option<String>,
     pub title: Option<String>,
     #[serde(default)]
@@ -118,6 +121,8 @@ pub enum Kind {
 struct Track {
     kind: Kind,
     segments: Vec<SegmentInfo>,
+    /// All segments are written: the playlist is final even while others still grow.
+    ended: bool,
 }
 
 impl Track {
@@ -171,6 +176,7 @@ impl Live {
         self.state().tracks.push(Track {
             kind,
             segments: Vec::new(),
+            ended: false,
         });
     }
 
@@ -195,7 +201,7 @@ impl Live {
             return Ok(());
         };
         track.segments.push(segment);
-        write_track(&self.dir, track, self.target, false)?;
+        write_track(&self.dir, track, self.target, track.ended)?;
         let ready = state
             .tracks
             .iter()
@@ -215,6 +221,17 @@ impl Live {
             write_atomic(&self.dir.join(MASTER), master(&state.tracks).as_bytes())?;
         }
         Ok(())
+    }
+
+    /// A rendition is complete: its playlist becomes VOD with `EXT-X-ENDLIST` right away, so a
+    /// viewer who reaches its end is not left waiting for the other renditions.
+    pub fn end_track(&self, name: &str) -> std::io::Result<()> {
+        let mut state = self.state();
+        let Some(track) = state.tracks.iter_mut().find(|t| t.name() == name) else {
+            return Ok(());
+        };
+        track.ended = true;
+        write_track(&self.dir, track, self.target, true)
     }
 
     /// Turn every playlist into VOD, write the final master and `package.json`.

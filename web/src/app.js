@@ -297,7 +297,7 @@
     const bitrate = s.bitrate || s.bit_rate;
     if (bitrate) bits.push(formatMbps(bitrate));
     if (s.language) bits.push(languageName(s.language));
-    if (s.title) bits.push(`“${s.title}”`);
+    if (s.title && s.title !== languageName(s.language)) bits.push(`“${s.title}”`);
     return { kind: kind ? kind[0].toUpperCase() + kind.slice(1) : 'Stream', text: bits.join(' · ') || '—' };
   }
 

@@ -14,7 +14,7 @@ import {
 } from './harness.mjs';
 
 const BIG_NAME = 'Long Take (2022).mp4';
-const BIG_SECONDS = 16;
+const BIG_SECONDS = 12;
 const SMALL = ['Queue Filler (2020).mp4', 'Jump The Queue (2021).mp4'];
 // The encoded 720p rung at preset "slow" takes longer than real time on small machines; the
 // source rung is a remux and is ready within a second or two.

@@ -67,7 +67,10 @@ fn live_package_lists_ready_renditions_then_finishes_as_vod() {
     live.register(audio("audio_fra", "fra", 2, true));
     live.add_segment("audio_eng", seg(0.0, 6.0, 96_000))
         .unwrap();
-    assert!(!dir.path().join(MASTER).exists(), "no audio-only master for a video package");
+    assert!(
+        !dir.path().join(MASTER).exists(),
+        "no audio-only master for a video package"
+    );
     live.add_segment("720p", seg(0.0, 6.0, 2_250_000)).unwrap();
 
     // Fast start: the master already lists what is ready, as EVENT playlists.

@@ -137,10 +137,7 @@ fn subtitles(
         .into_iter()
         .flat_map(|p| &p.subtitles)
         .filter_map(|s| {
-            let file = s
-                .title
-                .as_deref()
-                .filter(|t| t.ends_with(".srt") || t.ends_with(".vtt"))?;
+            let file = s.file.as_deref()?;
             Some(SubtitleInfo {
                 source: file.to_owned(),
                 codec: file.rsplit('.').next().unwrap_or_default().to_owned(),

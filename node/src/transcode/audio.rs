@@ -25,6 +25,9 @@ pub struct Chain {
     /// Resampled samples not yet encoded, one buffer per channel.
     pending: Vec<Vec<f32>>,
     next_pts: Option<i64>,
+    /// Encoder priming samples: timestamps start this far in, so none is negative (a negative
+    /// first decode time does not fit an fMP4 `tfdt`).
+    padding: i64,
 }
 
 impl Chain {
@@ -43,8 +46,10 @@ impl Chain {
             .decoder()
             .audio()
             .map_err(Error::codec("audio decoder"))?;
+        // 5.1 with back surrounds: AAC channel configuration 6, which browsers decode (the
+        // side-surround layout needs a program config element that Chrome refuses).
         let layout = if channels > 2 {
-            ff::ChannelLayout::_5POINT1
+            ff::ChannelLayout::_5POINT1_BACK
         } else {
             ff::ChannelLayout::STEREO
         };
@@ -61,6 +66,7 @@ impl Chain {
         enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
         let encoder = enc.open().map_err(Error::codec("AAC encoder"))?;
         let frame_size = ffi::audio_frame_size(&encoder).max(1);
+        let padding = ffi::initial_padding(&encoder);
         let meta = stream.metadata();
         live.register(Kind::Audio(AudioRendition {
             name: name.to_owned(),
@@ -95,6 +101,7 @@ impl Chain {
             frame_size,
             pending: vec![Vec::new(); layout.channels() as usize],
             next_pts: None,
+            padding,
         })
     }
 
@@ -130,7 +137,8 @@ impl Chain {
         while self.decoder.receive_frame(&mut frame).is_ok() {
             if self.next_pts.is_none() {
                 let pts = frame.timestamp().unwrap_or(0);
-                self.next_pts = Some(pts.rescale(self.time_base, ff::Rational::new(1, RATE)));
+                let start = pts.rescale(self.time_base, ff::Rational::new(1, RATE));
+                self.next_pts = Some(start.max(0) + self.padding);
             }
             let resampler = resampler_for(&mut self.resampler, &frame, self.layout)?;
             // Room for every converted sample, so nothing piles up inside the resampler.

@@ -115,11 +115,17 @@ pub fn run(
                 text: c.text,
             })
             .collect();
-        let name = path.file_name().map(|f| f.to_string_lossy().into_owned());
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
         let rendition = hls::SubtitleRendition {
             name: format!("sub{n}"),
+            // Named by its language in the player; by its file when it has none.
+            title: if language.is_none() {
+                file.clone()
+            } else {
+                None
+            },
             language,
-            title: name,
+            file,
             default: false,
             forced: path.to_string_lossy().contains(".forced."),
         };

@@ -207,6 +207,7 @@ impl Segmenter {
         self.octx
             .write_trailer()
             .map_err(Error::codec("segmenter"))?;
+        self.live.end_track(&self.name)?;
         Ok(())
     }
 }

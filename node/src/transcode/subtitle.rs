@@ -55,6 +55,7 @@ impl Chain {
                     .filter(|l| *l != "und")
                     .map(str::to_owned),
                 title: meta.get("title").map(str::to_owned),
+                file: None,
                 default: disposition.contains(ff::format::stream::Disposition::DEFAULT),
                 forced: disposition.contains(ff::format::stream::Disposition::FORCED),
             },
@@ -324,6 +325,7 @@ pub fn write(
             },
         )?;
     }
+    live.end_track(&name)?;
     Ok(())
 }
 
