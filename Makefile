@@ -37,6 +37,12 @@ test: web lint test-rust test-browser test-k8s-static
 test-k8s-static:
 	bash e2e/k8s-static/check.sh
 
+.PHONY: e2e-k8s
+# A real etcd + kube-apiserver + controller-manager + scheduler built from Go modules (cached
+# in ~/.cache/manofwar/k8s; about 12 minutes cold), then the CRD acceptance tests against it.
+e2e-k8s:
+	bash e2e/k8s/run.sh
+
 bench: build
 	bash e2e/bench/run.sh
 

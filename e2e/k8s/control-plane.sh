@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane on loopback, built from Go modules (see ../../../shared/TOOLBOX.md
-# "Kubernetes tooling"): etcd, kube-apiserver, kube-controller-manager and kube-scheduler.
+# A real Kubernetes control plane on loopback, built from Go modules (the recipe in the project's
+# shared/TOOLBOX.md, "Kubernetes tooling"): etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler. No kubelet: nothing runs pods (the test registers a fake Node to see them bound).
 #
 #   control-plane.sh build        build (once, cached) the binaries; put kubectl v1.34 in the cache
 #   control-plane.sh up DIR       start everything with state in DIR; writes DIR/kubeconfig, DIR/env
@@ -31,16 +32,17 @@ have_k8s() {
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     [ -x "$BIN/$c" ] || return 1
-    "$BIN/$c" --version 2>/dev/null | grep -qx "Kubernetes v$K8S_VERSION" || return 1
+    [ "$("$BIN/$c" --version 2>/dev/null)" = "Kubernetes v$K8S_VERSION" ] || return 1
   done
 }
 
 have_etcd() {
-  [ -x "$BIN/etcd" ] && "$BIN/etcd" --version 2>/dev/null | grep -qx "etcd Version: $ETCD_VERSION"
+  # (Output captured, not piped to grep -q: with pipefail an early grep exit is a SIGPIPE failure.)
+  [ -x "$BIN/etcd" ] && [[ "$("$BIN/etcd" --version 2>/dev/null)" == "etcd Version: $ETCD_VERSION"$'\n'* ]]
 }
 
 have_kubectl() {
-  [ -x "$BIN/kubectl" ] && "$BIN/kubectl" version --client 2>/dev/null | grep -q '^Client Version: v1\.34\.'
+  [ -x "$BIN/kubectl" ] && [[ "$("$BIN/kubectl" version --client 2>/dev/null)" == "Client Version: v1.34."* ]]
 }
 
 build_k8s() {
@@ -57,7 +59,7 @@ build_k8s() {
     [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@v$K"
     # k8s.io/kubernetes requires its staging repos at v0.0.0 with ./staging replaces; point them
     # at the published versions instead.
-    for m in $(sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => \./staging/.*|\1|p' "$gomod"); do
+    sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => \./staging/.*|\1|p' "$gomod" | while read -r m; do
       go mod edit -replace="$m=$m@v$S"
     done
     nice -n 19 go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K" \
@@ -121,9 +123,10 @@ cmd_build() {
   exec 9>"$CACHE/.build.lock"
   flock 9
   local t0=$SECONDS
-  have_etcd || build_etcd
-  have_k8s || build_k8s
-  have_kubectl || install_kubectl
+  # (`if`, not `have || build`: errexit is off inside a function called on the left of ||.)
+  if ! have_etcd; then build_etcd; fi
+  if ! have_k8s; then build_k8s; fi
+  if ! have_kubectl; then install_kubectl; fi
   have_etcd || die "etcd in $BIN is not v$ETCD_VERSION after the build"
   have_k8s || die "Kubernetes binaries in $BIN are not v$K8S_VERSION after the build"
   have_kubectl || die "kubectl in $BIN is not v1.34"
@@ -225,7 +228,9 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   )
-  [ -s "$pki/scheduler.crt" ] && [ -s "$pki/sa.pub" ] || die "openssl failed to create the certificates in $pki"
+  if [ ! -s "$pki/scheduler.crt" ] || [ ! -s "$pki/sa.pub" ]; then
+    die "openssl failed to create the certificates in $pki"
+  fi
 }
 
 write_kubeconfig() { # file server user cert key
@@ -274,10 +279,21 @@ stop_all() { # DIR: TERM every component (newest first), then KILL what is left 
   done
 }
 
+# shellcheck disable=SC2317 # called by the EXIT trap
+up_failed() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    stop_all "$UP_DIR"
+    log "failed; logs are in $UP_DIR/logs"
+  fi
+}
+
 cmd_up() {
   local dir=${1:-}
   [ -n "$dir" ] || die "usage: $0 up DIR"
-  have_etcd && have_k8s && have_kubectl || die "binaries missing in $BIN: run '$0 build' first"
+  if ! have_etcd || ! have_k8s || ! have_kubectl; then
+    die "binaries missing in $BIN: run '$0 build' first"
+  fi
   command -v openssl >/dev/null || die "openssl not found"
   command -v curl >/dev/null || die "curl not found"
   if [ -d "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
@@ -293,7 +309,8 @@ cmd_up() {
   mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
   local t0=$SECONDS
   # On any failure from here on: stop what was started, keep DIR (logs) for a look.
-  trap 'rc=$?; if [ $rc -ne 0 ]; then stop_all "'"$dir"'"; log "failed; logs are in '"$dir"'/logs"; fi' EXIT
+  UP_DIR=$dir
+  trap up_failed EXIT
 
   local ports etcd_port peer_port api_port kcm_port sched_port
   mapfile -t ports < <(free_ports 5)
@@ -382,7 +399,7 @@ kube-scheduler=$sched_port
 PORTS
   trap - EXIT
   log "control plane up in $((SECONDS - t0))s: $server (Kubernetes v$K8S_VERSION)"
-  cat >&2 <<USE
+  cat <<USE
   admin kubeconfig:  $dir/kubeconfig   (client cert, group system:masters)
   bearer token:      $PKI/admin.token  (CA: $PKI/ca.crt)
   logs:              $dir/logs/

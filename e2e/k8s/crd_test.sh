@@ -12,12 +12,12 @@
 #      document in e2e/k8s-static/invalid/), unknown fields refused (strict field validation);
 #   5. the controllers the operator relies on: garbage collection of a MediaLibrary's dependents,
 #      the Job controller creating a Pod and the scheduler binding it to a registered Node;
-# then tears everything down. Prints `N passed, M failed`; exits 1 on any failure.
+# then tears everything down. MANOFWAR_CRDS=DIR|FILE tests other CRDs than the chart's. Prints `N passed, M failed`; exits 1 on any failure.
 # MANOFWAR_K8S_KEEP=1 leaves the control plane running (and says where) for a look afterwards.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 CP=$here/control-plane.sh
 
 passed=0 failed=0
@@ -47,7 +47,7 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------
 step "control plane"
 t0=$SECONDS
-if "$CP" up "$cpdir" 2>"$tmp/up.log"; then
+if "$CP" up "$cpdir" >"$tmp/up.log" 2>&1; then
   ok "control plane up in $((SECONDS - t0))s ($(grep -o 'https://[0-9.:]*' "$tmp/up.log" | head -1))"
 else
   indent <"$tmp/up.log"
@@ -69,7 +69,8 @@ expect_ok() {
 
 # ---------------------------------------------------------------------------------------------
 step "CRDs"
-crd_dir=charts/manofwar/crds-generated
+# MANOFWAR_CRDS: another directory (or file) of CRDs to test instead of the chart's.
+crd_dir=${MANOFWAR_CRDS:-charts/manofwar/crds-generated}
 mapfile -t crd_files < <(find "$crd_dir" -maxdepth 1 -name '*.yaml' 2>/dev/null | sort)
 if ((${#crd_files[@]} == 0)); then
   echo "no CRDs in $crd_dir: generating them with crdgen --stdout"
@@ -107,7 +108,7 @@ k get crd "${crds[@]}" -o json 2>/dev/null |
   sort -u >"$tmp/cel-messages"
 echo "$(wc -l <"$tmp/cel-messages") CEL messages in the installed CRDs"
 
-helm=$(command -v helm || ls "$HOME"/.cache/manofwar/k8s-tools-*/helm 2>/dev/null | tail -1 || true)
+helm=$(command -v helm || find "$HOME/.cache/manofwar" -maxdepth 2 -path '*/k8s-tools-*/helm' 2>/dev/null | sort | tail -1)
 if [ -n "$helm" ] && [ -x "$helm" ]; then
   if "$helm" template manofwar charts/manofwar --namespace manofwar-system \
     --show-only templates/crds.yaml >"$tmp/chart-crds.yaml" 2>"$tmp/helm.log"; then
@@ -158,7 +159,8 @@ header() {
   local kind=$1 want=$2 got
   shift 2
   got=$(k get "$kind" -n media "$@" 2>&1 | head -1 | tr -s ' ')
-  if [ "$got" = "$want" ]; then ok "kubectl get $kind $*: columns $got"; else bad "kubectl get $kind $*: columns '$got', want '$want'"; fi
+  local cmd="kubectl get $kind${*:+ $*}"
+  if [ "$got" = "$want" ]; then ok "$cmd: columns $got"; else bad "$cmd: columns '$got', want '$want'"; fi
 }
 header tp "NAME READY SEGMENT HARDWARE WORKERS AGE"
 header tp "NAME READY SEGMENT HARDWARE WORKERS LIBRARIES AGE" -o wide
@@ -233,7 +235,7 @@ if [ "$gen3" = $((gen + 1)) ]; then ok "a spec change bumps metadata.generation 
 step "invalid resources are refused"
 # refused NAME EXPECTED-MESSAGE MANIFEST: the create must fail with the message, and store nothing.
 refused() {
-  local name=$1 want=$2 manifest=$3 out kind obj
+  local name=$1 want=$2 manifest=$3 out
   if out=$(k apply -f - <<<"$manifest" 2>&1); then
     bad "$name: accepted, want refusal with '$want'"
     k delete -f - --wait=false <<<"$manifest" >/dev/null 2>&1

@@ -224,8 +224,7 @@ impl Catalog {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Apply one scan's changes atomically. New and changed files whose probe failed go
-    /// straight to `failed` with the probe's error; the others join the queue.
+    /// Apply one scan's changes atomically.
     pub fn apply(&self, changes: &Changes) -> Result<(), Error> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -236,46 +235,19 @@ impl Catalog {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for f in &changes.added {
-                let (probe, state, error) = probe_columns(f);
-                insert.execute(params![
-                    f.path,
-                    f.key.size,
-                    f.key.mtime_ns,
-                    f.key.inode,
-                    f.title,
-                    f.year,
-                    f.season,
-                    f.episode,
-                    f.duration_s,
-                    probe,
-                    state,
-                    error
-                ])?;
+                insert.execute(rusqlite::params_from_iter(file_columns(f)))?;
             }
             let mut update = tx.prepare_cached(
-                "UPDATE items SET path = ?2, size = ?3, mtime_ns = ?4, inode = ?5, title = ?6,
-                    year = ?7, season = ?8, episode = ?9, duration_s = ?10, probe = ?11,
-                    state = ?12, error = ?13, progress = 0, attempts = 0, not_before_ms = 0,
+                "UPDATE items SET path = ?1, size = ?2, mtime_ns = ?3, inode = ?4, title = ?5,
+                    year = ?6, season = ?7, episode = ?8, duration_s = ?9, probe = ?10,
+                    state = ?11, error = ?12, progress = 0, attempts = 0, not_before_ms = 0,
                     version = version + 1
-                 WHERE id = ?1",
+                 WHERE id = ?13",
             )?;
             for (id, f) in &changes.changed {
-                let (probe, state, error) = probe_columns(f);
-                update.execute(params![
-                    id,
-                    f.path,
-                    f.key.size,
-                    f.key.mtime_ns,
-                    f.key.inode,
-                    f.title,
-                    f.year,
-                    f.season,
-                    f.episode,
-                    f.duration_s,
-                    probe,
-                    state,
-                    error
-                ])?;
+                let mut columns = file_columns(f);
+                columns.push((*id).into());
+                update.execute(rusqlite::params_from_iter(columns))?;
             }
             let mut rename = tx.prepare_cached(
                 "UPDATE items SET path = ?2, title = ?3, year = ?4, season = ?5, episode = ?6
@@ -305,14 +277,7 @@ impl Catalog {
              RETURNING id, path, version, attempts",
         )?;
         let claim = stmt
-            .query_row([now_ms, lease_until_ms], |r| {
-                Ok(Claim {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    version: r.get(2)?,
-                    attempts: r.get(3)?,
-                })
-            })
+            .query_row([now_ms, lease_until_ms], claim_from_row)
             .optional()?;
         Ok(claim)
     }
@@ -342,16 +307,7 @@ impl Catalog {
         let mut stmt = conn.prepare_cached(
             "SELECT id, path, version, attempts FROM items WHERE id = ?1 AND state = 'transcoding'",
         )?;
-        let claim = stmt
-            .query_row([id], |r| {
-                Ok(Claim {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    version: r.get(2)?,
-                    attempts: r.get(3)?,
-                })
-            })
-            .optional()?;
+        let claim = stmt.query_row([id], claim_from_row).optional()?;
         Ok(claim)
     }
 
@@ -453,11 +409,36 @@ impl Catalog {
     }
 }
 
-fn probe_columns(f: &NewFile) -> (Option<&str>, &'static str, Option<&str>) {
-    match &f.probe {
-        Ok(json) => (Some(json.as_str()), "pending", None),
-        Err(e) => (None, "failed", Some(e.as_str())),
-    }
+/// The columns a scanned file sets, in insert order. Files whose probe failed go straight to
+/// `failed` with the probe's error; the others join the queue.
+fn file_columns(f: &NewFile) -> Vec<rusqlite::types::Value> {
+    let (probe, state, error) = match &f.probe {
+        Ok(json) => (Some(json.clone()), "pending", None),
+        Err(e) => (None, "failed", Some(e.clone())),
+    };
+    vec![
+        f.path.clone().into(),
+        f.key.size.into(),
+        f.key.mtime_ns.into(),
+        f.key.inode.into(),
+        f.title.clone().into(),
+        f.year.into(),
+        f.season.into(),
+        f.episode.into(),
+        f.duration_s.into(),
+        probe.into(),
+        state.to_owned().into(),
+        error.into(),
+    ]
+}
+
+fn claim_from_row(r: &rusqlite::Row) -> rusqlite::Result<Claim> {
+    Ok(Claim {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        version: r.get(2)?,
+        attempts: r.get(3)?,
+    })
 }
 
 fn item_from_row(r: &rusqlite::Row) -> rusqlite::Result<Item> {
