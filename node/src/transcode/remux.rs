@@ -4,9 +4,10 @@
 
 use super::audio;
 use super::boundaries::Boundaries;
+use super::plan::Plan;
 use super::segment::{Cut, Segmenter};
 use super::subtitle;
-use super::{Error, Plan, Source};
+use super::{Error, Source};
 use crate::hls::{self, Live};
 use ffmpeg_next as ff;
 use manofwar_crds::TranscodeProfileSpec;
@@ -144,7 +145,7 @@ pub fn packet_end(packet: &ff::Packet, tb: ff::Rational) -> f64 {
 fn open_source(
     ictx: &ff::format::context::Input,
     plan: &Plan,
-    src: &super::SourceRung,
+    src: &super::plan::SourceRung,
     live: &Arc<Live>,
     boundaries: &Arc<Boundaries>,
 ) -> Result<Segmenter, Error> {
