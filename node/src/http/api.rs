@@ -221,3 +221,51 @@ fn find(state: &AppState, id: i64) -> Result<Item, ApiError> {
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no item with id {id}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(index: usize, codec: &str, language: &str) -> crate::probe::Stream {
+        crate::probe::Stream {
+            index,
+            kind: "subtitle".into(),
+            codec: codec.into(),
+            profile: None,
+            level: None,
+            pixel_format: None,
+            width: None,
+            height: None,
+            frame_rate: None,
+            bit_rate: None,
+            channels: None,
+            sample_rate: None,
+            language: Some(language.into()),
+            title: None,
+            default: false,
+        }
+    }
+
+    #[test]
+    fn image_subtitles_are_listed_with_the_reason_they_are_not_offered() {
+        let streams = [
+            stream(2, "subrip", "eng"),
+            stream(3, "hdmv_pgs_subtitle", "fra"),
+            stream(4, "dvd_subtitle", "deu"),
+        ];
+        let listed = subtitles(&streams, None);
+        assert_eq!(listed.len(), 3);
+        assert!(listed[0].converted && listed[0].reason.is_none());
+        for s in &listed[1..] {
+            assert!(!s.converted);
+            assert!(
+                s.reason.as_deref().unwrap().contains("image-based"),
+                "{:?}",
+                s.reason
+            );
+        }
+        let json = serde_json::to_value(&listed[1]).unwrap();
+        assert_eq!(json["source"], "stream 3");
+        assert_eq!(json["language"], "fra");
+    }
+}
