@@ -39,9 +39,11 @@ test-k8s-static:
 
 .PHONY: e2e-k8s
 # A real etcd + kube-apiserver + controller-manager + scheduler built from Go modules (cached
-# in ~/.cache/manofwar/k8s; about 12 minutes cold), then the CRD acceptance tests against it.
+# in ~/.cache/manofwar/k8s; about 12 minutes cold): CRD acceptance tests, then the operator
+# against it (children, status, Jobs, profile edits, leader election, garbage collection).
 e2e-k8s:
 	bash e2e/k8s/run.sh
+	bash operator/tests/e2e_k8s.sh
 
 bench: build
 	bash e2e/bench/run.sh

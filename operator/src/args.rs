@@ -1,0 +1,163 @@
+//! The operator's command line: runtime knobs only (desired state lives in the custom
+//! resources). Every flag has a `MANOFWAR_…` variable, which is what the Helm chart sets.
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+
+use crate::settings::{PullPolicy, Settings};
+
+/// The default data-plane image: this operator's own version.
+const DEFAULT_IMAGE: &str = concat!("ghcr.io/manofwar/manofwar:", env!("CARGO_PKG_VERSION"));
+
+/// manofwar-operator: turns MediaLibrary, TranscodeProfile and PeerGroup resources into library
+/// servers, transcoder Jobs and P2P gateways.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "manofwar-operator", version)]
+pub struct Args {
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "MANOFWAR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Image of the pods the operator creates (`manofwar serve`, `transcode`, `gateway`).
+    #[arg(long, env = "MANOFWAR_IMAGE", default_value = DEFAULT_IMAGE)]
+    pub image: String,
+    /// imagePullPolicy of the pods the operator creates.
+    #[arg(
+        long,
+        env = "MANOFWAR_IMAGE_PULL_POLICY",
+        value_enum,
+        default_value = "IfNotPresent"
+    )]
+    pub image_pull_policy: PullPolicy,
+    /// Reconcile only while holding the Lease (needed with more than one replica).
+    #[arg(long, env = "MANOFWAR_LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "MANOFWAR_LEASE_NAME", default_value = "manofwar-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (the chart passes the pod's namespace); the kubeconfig's
+    /// namespace when unset.
+    #[arg(long, env = "MANOFWAR_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// This replica's name: the Lease holder identity and the Events' reporting instance.
+    #[arg(long, env = "MANOFWAR_POD_NAME")]
+    pub pod_name: Option<String>,
+    /// Log format.
+    #[arg(long, env = "MANOFWAR_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing env-filter syntax, e.g. `info,manofwar_operator=debug`).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+    /// URL of a library server as the transcoder pods reach it; `{name}` and `{namespace}` are
+    /// replaced by the MediaLibrary's.
+    #[arg(
+        long,
+        env = "MANOFWAR_LIBRARY_URL_TEMPLATE",
+        default_value = "http://{name}.{namespace}.svc:8096"
+    )]
+    pub library_url_template: String,
+    /// URL the operator reads a library server's item counts from; defaults to the library URL
+    /// followed by `/internal/v1/stats`. Override it when the operator runs outside the cluster.
+    #[arg(long, env = "MANOFWAR_STATS_URL_TEMPLATE")]
+    pub stats_url_template: Option<String>,
+    /// Seconds a finished transcoder Job is kept before Kubernetes deletes it.
+    #[arg(long, env = "MANOFWAR_JOB_TTL_SECONDS", default_value_t = 600)]
+    pub job_ttl_seconds: i32,
+    /// Failed pods a transcoder Job tolerates before it is marked failed.
+    #[arg(long, env = "MANOFWAR_JOB_BACKOFF_LIMIT", default_value_t = 4)]
+    pub job_backoff_limit: i32,
+}
+
+/// How log lines are written.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration the operator refuses to start with.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {reason}")]
+pub struct InvalidArgs {
+    flag: &'static str,
+    reason: String,
+}
+
+impl Args {
+    /// Check the settings and turn them into what the controllers use, before anything binds a
+    /// port or talks to the API server.
+    pub fn settings(&self) -> Result<Settings, InvalidArgs> {
+        let invalid = |flag, reason: &str| InvalidArgs {
+            flag,
+            reason: reason.into(),
+        };
+        if self.image.trim().is_empty() {
+            return Err(invalid("--image", "must not be empty"));
+        }
+        if !self.library_url_template.starts_with("http") {
+            return Err(invalid("--library-url-template", "must be an http(s) URL"));
+        }
+        if self.job_ttl_seconds < 0 || self.job_backoff_limit < 0 {
+            return Err(invalid("--job-*", "must not be negative"));
+        }
+        let stats = match &self.stats_url_template {
+            Some(t) if !t.starts_with("http") => {
+                return Err(invalid("--stats-url-template", "must be an http(s) URL"));
+            }
+            Some(t) => t.clone(),
+            None => format!("{}/internal/v1/stats", self.library_url_template),
+        };
+        Ok(Settings {
+            image: self.image.clone(),
+            pull_policy: self.image_pull_policy,
+            library_url_template: self.library_url_template.clone(),
+            stats_url_template: stats,
+            json_logs: self.log_format == LogFormat::Json,
+            job_ttl_seconds: self.job_ttl_seconds,
+            job_backoff_limit: self.job_backoff_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("manofwar-operator").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let args = parse(&[]);
+        let settings = args.settings().unwrap();
+        assert_eq!(settings.pull_policy, PullPolicy::IfNotPresent);
+        assert_eq!(
+            settings.stats_url_template,
+            "http://{name}.{namespace}.svc:8096/internal/v1/stats"
+        );
+        assert!(!args.leader_election);
+    }
+
+    #[test]
+    fn chart_values_parse() {
+        let args = parse(&[
+            "--image-pull-policy",
+            "Always",
+            "--log-format",
+            "json",
+            "--leader-election",
+        ]);
+        assert_eq!(args.image_pull_policy, PullPolicy::Always);
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert!(args.leader_election);
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        let args = parse(&["--stats-url-template", "nope"]);
+        assert!(args.settings().unwrap_err().to_string().contains("stats"));
+    }
+}

@@ -1,0 +1,213 @@
+//! The PeerGroup controller: the gateway's identity (generated once when absent, then kept),
+//! the ConfigMap of trusted peers, the gateway Deployment and Service, and a status with the
+//! gateway's PeerId.
+
+mod gateway;
+mod identity;
+
+use crate::reconcile::apply::{self, FIELD_MANAGER, MANAGED_BY, apply};
+use crate::reconcile::health::{self, Health};
+use crate::reconcile::{Context, Error, identity as object_identity};
+use futures_util::StreamExt as _;
+use identity::Identity;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::{Controller, watcher};
+use kube::{Client, ResourceExt};
+use manofwar_crds::condition::Time;
+use manofwar_crds::{PeerGroup, PeerGroupStatus};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::instrument;
+
+/// The controller's name in metrics and logs.
+pub const CONTROLLER: &str = "peergroup";
+
+/// The controller, watching peer groups and their gateway Deployments.
+pub fn controller(client: &Client) -> Controller<PeerGroup> {
+    Controller::new(
+        Api::<PeerGroup>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(
+        Api::<Deployment>::all(client.clone()),
+        watcher::Config::default().labels(MANAGED_BY),
+    )
+}
+
+/// Run the controller until `shutdown`.
+pub async fn run(
+    controller: Controller<PeerGroup>,
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|outcome| {
+            crate::reconcile::log_outcome(CONTROLLER, outcome);
+            std::future::ready(())
+        })
+        .await;
+}
+
+#[instrument(skip_all, fields(peer_group = %group.name_any(), namespace = group.namespace().unwrap_or_default()))]
+async fn reconcile(group: Arc<PeerGroup>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile(CONTROLLER);
+    if group.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let action = sync(&group, &ctx).await?;
+    ctx.succeeded(group.as_ref());
+    tracing::debug!(?action, "reconciled");
+    Ok(action)
+}
+
+fn error_policy(group: Arc<PeerGroup>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.failed(CONTROLLER, group.as_ref(), error)
+}
+
+async fn sync(group: &PeerGroup, ctx: &Context) -> Result<Action, Error> {
+    let (_, namespace) = object_identity(group)?;
+    let identity = match ensure_identity(group, ctx, &namespace).await? {
+        Ok(identity) => identity,
+        Err(message) => {
+            let health = Health::stalled("IdentityInvalid", message);
+            update_status(group, ctx, &health, None).await?;
+            return Ok(Action::requeue(Duration::from_secs(60)));
+        }
+    };
+    apply(&ctx.client, &gateway::peers_config_map(group)?).await?;
+    let deployment = apply(&ctx.client, &gateway::deployment(group, &ctx.settings)?).await?;
+    apply(&ctx.client, &gateway::service(group)).await?;
+    let health = if health::deployment_available(&deployment) {
+        Health::Ready {
+            message: format!("gateway up as {}", identity.peer_id()),
+        }
+    } else {
+        Health::progressing(
+            "GatewayStarting",
+            "waiting for the gateway Deployment to have an available pod",
+        )
+    };
+    update_status(group, ctx, &health, Some(identity.peer_id())).await?;
+    // The Deployment watch brings the group back when the gateway's state changes.
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
+
+/// The gateway's identity: read from its Secret, or generated into a new Secret when there is
+/// none. `Ok(Err(message))` when the Secret exists but holds no usable key (left alone: it may
+/// be the key the group's friends trust).
+async fn ensure_identity(
+    group: &PeerGroup,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<Result<Identity, String>, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let name = group.identity_secret_name();
+    if let Some(secret) = api.get_opt(&name).await? {
+        return Ok(read_identity(&secret, &name));
+    }
+    let identity = Identity::generate().map_err(|_| Error::Random)?;
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
+    };
+    match api
+        .create(&params, &gateway::identity_secret(group, &identity))
+        .await
+    {
+        Ok(_) => {
+            let note = format!(
+                "generated the gateway identity {} in Secret {name}",
+                identity.peer_id()
+            );
+            ctx.event(group, EventType::Normal, "IdentityGenerated", note)
+                .await;
+            Ok(Ok(identity))
+        }
+        Err(kube::Error::Api(s)) if s.is_already_exists() => {
+            Ok(read_identity(&api.get(&name).await?, &name))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_identity(secret: &Secret, name: &str) -> Result<Identity, String> {
+    let key = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(gateway::KEY_FILE))
+        .ok_or_else(|| format!("Secret {name:?} has no key {:?}", gateway::KEY_FILE))?;
+    Identity::from_protobuf(&key.0).map_err(|e| {
+        format!(
+            "Secret {name:?} key {:?} is not a libp2p Ed25519 private key: {e}",
+            gateway::KEY_FILE
+        )
+    })
+}
+
+async fn update_status(
+    group: &PeerGroup,
+    ctx: &Context,
+    health: &Health,
+    peer_id: Option<String>,
+) -> Result<(), Error> {
+    let old = group.status.clone().unwrap_or_default();
+    let generation = group.metadata.generation;
+    let status = PeerGroupStatus {
+        observed_generation: generation,
+        conditions: health.conditions(&old.conditions, generation, Time(Timestamp::now())),
+        peer_id,
+        connected_peers: old.connected_peers,
+    };
+    if status != old {
+        apply::apply_status(&ctx.client, group, &status).await?;
+    }
+    for event in health::transitions(&old.conditions, &status.conditions) {
+        ctx.event(group, event.type_, &event.reason, event.note)
+            .await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use k8s_openapi::ByteString;
+    use std::collections::BTreeMap;
+
+    fn secret(key: &[u8]) -> Secret {
+        Secret {
+            data: Some(BTreeMap::from([(
+                gateway::KEY_FILE.into(),
+                ByteString(key.to_vec()),
+            )])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn identities_are_read_back_from_the_generated_secret() {
+        let group = testing::peer_group("{}");
+        let identity = Identity::generate().unwrap();
+        let generated = gateway::identity_secret(&group, &identity);
+        assert_eq!(read_identity(&generated, "friends-identity"), Ok(identity));
+    }
+
+    #[test]
+    fn unusable_secrets_say_what_is_wrong() {
+        let missing = read_identity(&Secret::default(), "mine").unwrap_err();
+        assert_eq!(missing, "Secret \"mine\" has no key \"identity.key\"");
+        let garbage = read_identity(&secret(b"nope"), "mine").unwrap_err();
+        assert!(
+            garbage.contains("is not a libp2p Ed25519 private key"),
+            "{garbage}"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The gateway's children, as the API server will get them.
+
+use super::*;
+use crate::testing;
+use serde_json::{Value, json};
+
+const PEER: &str = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+
+fn group() -> PeerGroup {
+    testing::peer_group(&format!(
+        "{{coordinators: [/dns4/coord.example.org/udp/4001/quic-v1/p2p/{PEER}], \
+         peers: [{{peerId: {PEER}, name: alice, libraries: [movies]}}], \
+         bandwidth: {{uploadKbps: 40000}}, \
+         service: {{type: LoadBalancer, port: 4002, nodePort: 30402, annotations: {{metallb.universe.tf/allow-shared-ip: media}}}}}}"
+    ))
+}
+
+fn to_json<T: serde::Serialize>(obj: &T) -> Value {
+    serde_json::to_value(obj).unwrap()
+}
+
+#[test]
+fn the_identity_secret_holds_the_key_and_the_peer_id() {
+    let identity = Identity::from_seed([0; 32]);
+    let secret = identity_secret(&group(), &identity);
+    assert_eq!(secret.metadata.name.as_deref(), Some("friends-identity"));
+    let data = secret.data.unwrap();
+    assert_eq!(data[KEY_FILE].0, identity.to_protobuf());
+    assert_eq!(
+        data[PEER_ID_KEY].0,
+        b"12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+    );
+    assert_eq!(
+        secret.metadata.owner_references.unwrap()[0].kind,
+        "PeerGroup"
+    );
+}
+
+#[test]
+fn the_config_map_lists_the_trusted_peers() {
+    let cm = peers_config_map(&group()).unwrap();
+    assert_eq!(cm.metadata.name.as_deref(), Some("friends-peers"));
+    let yaml = &cm.data.unwrap()[PEERS_FILE];
+    let peers: Vec<manofwar_crds::TrustedPeer> = serde_yaml::from_str(yaml).unwrap();
+    assert_eq!(peers, group().spec.peers);
+    assert!(yaml.contains("peerId:"), "camelCase like the spec: {yaml}");
+}
+
+#[test]
+fn the_gateway_deployment_runs_manofwar_gateway() {
+    let d = to_json(&deployment(&group(), &Settings::for_tests()).unwrap());
+    assert_eq!(d["metadata"]["name"], "friends-gateway");
+    assert_eq!(d["metadata"]["labels"]["manofwar.io/peer-group"], "friends");
+    assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+    let template = &d["spec"]["template"];
+    assert_eq!(
+        template["metadata"]["annotations"]["manofwar.io/peers-hash"]
+            .as_str()
+            .unwrap()
+            .len(),
+        8
+    );
+    let c = &template["spec"]["containers"][0];
+    assert_eq!(c["command"], json!(["manofwar"]));
+    assert_eq!(
+        c["args"],
+        json!([
+            "gateway",
+            "--identity",
+            "/etc/manofwar/identity/identity.key",
+            "--peers",
+            "/etc/manofwar/peers/peers.yaml",
+            "--port",
+            "4002",
+            "--coordinator",
+            format!("/dns4/coord.example.org/udp/4001/quic-v1/p2p/{PEER}"),
+            "--upload-kbps",
+            "40000"
+        ])
+    );
+    assert_eq!(
+        c["ports"],
+        json!([
+            {"name": "p2p-tcp", "containerPort": 4002, "protocol": "TCP"},
+            {"name": "p2p-udp", "containerPort": 4002, "protocol": "UDP"}
+        ])
+    );
+    let volumes = &template["spec"]["volumes"];
+    assert_eq!(
+        volumes[0],
+        json!({"name": "identity", "secret": {"secretName": "friends-identity", "defaultMode": 0o440, "items": [{"key": "identity.key", "path": "identity.key"}]}})
+    );
+    assert_eq!(volumes[1]["configMap"]["name"], "friends-peers");
+}
+
+#[test]
+fn a_peer_list_change_restarts_the_gateway() {
+    let hash = |g: &PeerGroup| {
+        deployment(g, &Settings::for_tests())
+            .unwrap()
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()["manofwar.io/peers-hash"]
+            .clone()
+    };
+    let mut changed = group();
+    changed.spec.peers[0].libraries = vec!["*".into()];
+    assert_ne!(hash(&group()), hash(&changed));
+}
+
+#[test]
+fn the_service_has_tcp_and_udp_on_one_port() {
+    let s = to_json(&service(&group()));
+    assert_eq!(s["metadata"]["name"], "friends-gateway");
+    assert_eq!(
+        s["metadata"]["annotations"],
+        json!({"metallb.universe.tf/allow-shared-ip": "media"})
+    );
+    assert_eq!(s["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        s["spec"]["ports"],
+        json!([
+            {"name": "p2p-tcp", "port": 4002, "targetPort": "p2p-tcp", "protocol": "TCP", "nodePort": 30402},
+            {"name": "p2p-udp", "port": 4002, "targetPort": "p2p-udp", "protocol": "UDP", "nodePort": 30402}
+        ])
+    );
+    let default = to_json(&service(&testing::peer_group("{}")));
+    assert_eq!(default["spec"]["type"], "ClusterIP");
+    assert_eq!(default["spec"]["ports"][0]["port"], 4001);
+}

@@ -1,0 +1,98 @@
+//! What the controllers need from the command line: the data-plane image and how to reach the
+//! library servers.
+
+use clap::ValueEnum;
+
+/// Validated runtime settings, shared by every controller.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Image of the pods the operator creates.
+    pub image: String,
+    /// Their imagePullPolicy.
+    pub pull_policy: PullPolicy,
+    /// A library server's URL as pods reach it (`{name}`, `{namespace}`).
+    pub library_url_template: String,
+    /// Where the operator reads a library server's item counts (`{name}`, `{namespace}`).
+    pub stats_url_template: String,
+    /// Whether the data-plane pods log JSON lines, like the operator.
+    pub json_logs: bool,
+    /// `ttlSecondsAfterFinished` of transcoder Jobs.
+    pub job_ttl_seconds: i32,
+    /// `backoffLimit` of transcoder Jobs.
+    pub job_backoff_limit: i32,
+}
+
+/// A container's imagePullPolicy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PullPolicy {
+    #[value(name = "IfNotPresent")]
+    IfNotPresent,
+    #[value(name = "Always")]
+    Always,
+    #[value(name = "Never")]
+    Never,
+}
+
+impl PullPolicy {
+    /// The value Kubernetes expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Always => "Always",
+            Self::Never => "Never",
+        }
+    }
+}
+
+impl Settings {
+    /// The library server URL of `name` in `namespace`, as pods reach it.
+    pub fn library_url(&self, name: &str, namespace: &str) -> String {
+        fill(&self.library_url_template, name, namespace)
+    }
+
+    /// Where the operator reads the item counts of library `name` in `namespace`.
+    pub fn stats_url(&self, name: &str, namespace: &str) -> String {
+        fill(&self.stats_url_template, name, namespace)
+    }
+
+    /// Settings for unit tests.
+    #[cfg(test)]
+    pub fn for_tests() -> Self {
+        Self {
+            image: "ghcr.io/manofwar/manofwar:test".into(),
+            pull_policy: PullPolicy::IfNotPresent,
+            library_url_template: "http://{name}.{namespace}.svc:8096".into(),
+            stats_url_template: "http://{name}.{namespace}.svc:8096/internal/v1/stats".into(),
+            json_logs: true,
+            job_ttl_seconds: 600,
+            job_backoff_limit: 4,
+        }
+    }
+}
+
+fn fill(template: &str, name: &str, namespace: &str) -> String {
+    template
+        .replace("{name}", name)
+        .replace("{namespace}", namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled() {
+        let s = Settings {
+            stats_url_template: "http://127.0.0.1:9000/{namespace}/{name}/stats".into(),
+            ..Settings::for_tests()
+        };
+        assert_eq!(
+            s.library_url("movies", "media"),
+            "http://movies.media.svc:8096"
+        );
+        assert_eq!(
+            s.stats_url("movies", "media"),
+            "http://127.0.0.1:9000/media/movies/stats"
+        );
+    }
+}

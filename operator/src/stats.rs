@@ -1,0 +1,157 @@
+//! Reads a library server's item counts from `GET /internal/v1/stats` (with the worker token),
+//! which is how the operator knows whether transcoder Jobs are needed.
+
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use manofwar_crds::ItemCounts;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Item counts by state, as `manofwar serve` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Stats {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub ready: u64,
+    /// Queued, waiting for a worker.
+    #[serde(default)]
+    pub pending: u64,
+    /// Claimed by a worker now.
+    #[serde(default)]
+    pub transcoding: u64,
+    #[serde(default)]
+    pub failed: u64,
+}
+
+impl Stats {
+    /// The MediaLibrary status's counts: `pending` there counts queued and in-progress items.
+    pub fn item_counts(&self) -> ItemCounts {
+        ItemCounts {
+            total: self.total,
+            ready: self.ready,
+            pending: self.pending + self.transcoding,
+            failed: self.failed,
+        }
+    }
+
+    /// Items not yet transcoded (queued or in progress).
+    pub fn unfinished(&self) -> u64 {
+        self.pending + self.transcoding
+    }
+}
+
+/// Why the counts could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid stats URL {0}")]
+    Url(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("request failed: {0}")]
+    Request(#[source] hyper_util::client::legacy::Error),
+    #[error("the library server answered HTTP {0}")]
+    Status(u16),
+    #[error("reading the answer failed: {0}")]
+    Body(#[source] hyper::Error),
+    #[error("the answer is not stats JSON: {0}")]
+    Json(#[source] serde_json::Error),
+}
+
+/// A small HTTP/1 client (plain HTTP: library servers are reached inside the cluster).
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<HttpConnector, Empty<hyper::body::Bytes>>,
+    timeout: Duration,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5))
+    }
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        Self {
+            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        }
+    }
+
+    /// `GET url` with the worker token, parsed as [`Stats`].
+    pub async fn fetch(&self, url: &str, token: &str) -> Result<Stats, Error> {
+        let request = hyper::Request::get(url)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Empty::new())
+            .map_err(|_| Error::Url(url.into()))?;
+        let call = async {
+            let response = self.http.request(request).await.map_err(Error::Request)?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(Error::Status(status.as_u16()));
+            }
+            let body = response.into_body().collect().await.map_err(Error::Body)?;
+            Ok(body.to_bytes())
+        };
+        let body = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| Error::Timeout(self.timeout))??;
+        serde_json::from_slice(&body).map_err(Error::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use axum::{Json, Router};
+
+    #[test]
+    fn counts_fold_transcoding_into_pending() {
+        let stats: Stats = serde_json::from_str(
+            r#"{"total":10,"ready":6,"pending":2,"transcoding":1,"failed":1}"#,
+        )
+        .unwrap();
+        let counts = stats.item_counts();
+        assert_eq!(
+            (counts.total, counts.ready, counts.pending, counts.failed),
+            (10, 6, 3, 1)
+        );
+        assert_eq!(stats.unfinished(), 3);
+    }
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn fetches_with_the_token_and_reports_refusals() {
+        let app = Router::new().route(
+            "/internal/v1/stats",
+            get(|headers: axum::http::HeaderMap| async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer t0k") {
+                    Ok(Json(serde_json::json!({"total": 3, "ready": 1, "pending": 2, "transcoding": 0, "failed": 0})))
+                } else {
+                    Err(axum::http::StatusCode::UNAUTHORIZED)
+                }
+            }),
+        );
+        let base = serve(app).await;
+        let client = Client::default();
+        let url = format!("{base}/internal/v1/stats");
+        let stats = client.fetch(&url, "t0k").await.unwrap();
+        assert_eq!(stats.pending, 2);
+        let refused = client.fetch(&url, "wrong").await.unwrap_err();
+        assert!(matches!(refused, Error::Status(401)), "{refused}");
+        let unreachable = client.fetch("http://127.0.0.1:1/x", "t").await.unwrap_err();
+        assert!(matches!(unreachable, Error::Request(_)), "{unreachable}");
+    }
+}
