@@ -321,6 +321,16 @@ impl Catalog {
         Ok(n)
     }
 
+    /// Pending entries a worker could claim now (not waiting for a retry backoff).
+    pub fn claimable(&self, now_ms: i64) -> Result<i64, Error> {
+        let n = self.conn().query_row(
+            "SELECT count(*) FROM items WHERE state = 'pending' AND not_before_ms <= ?1",
+            [now_ms],
+            |r| r.get(0),
+        )?;
+        Ok(n)
+    }
+
     /// Earliest time a pending entry becomes due, if any is waiting on a backoff.
     pub fn next_due_ms(&self) -> Result<Option<i64>, Error> {
         let conn = self.conn();
@@ -508,7 +518,9 @@ mod tests {
         let c = catalog_with(&["/m/a"]);
         let claim = c.claim(0, 0).unwrap().unwrap();
         c.finish_failed(&claim, "boom", Some(5_000)).unwrap();
+        assert_eq!(c.claimable(4_999).unwrap(), 0, "waiting for its retry");
         assert!(c.claim(4_999, 0).unwrap().is_none());
+        assert_eq!(c.claimable(5_000).unwrap(), 1);
         let again = c.claim(5_000, 0).unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         c.finish_failed(&again, "boom twice", None).unwrap();

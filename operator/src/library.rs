@@ -123,7 +123,7 @@ async fn sync(lib: &MediaLibrary, ctx: &Context) -> Result<Action, Error> {
         Err("the library server is not available yet".into())
     };
     let recheck = match &stats {
-        Ok(stats) => sync_jobs(lib, ctx, &namespace, &profile_refs, stats.pending).await?,
+        Ok(stats) => sync_jobs(lib, ctx, &namespace, &profile_refs, stats.workable()).await?,
         // Outdated Jobs go when the inputs change, even while the server is down.
         Err(_) if full => sync_jobs(lib, ctx, &namespace, &profile_refs, 0).await?,
         Err(_) => None,

@@ -22,6 +22,10 @@ pub struct Stats {
     /// Claimed by a worker now.
     #[serde(default)]
     pub transcoding: u64,
+    /// Pending items a worker can claim now (the rest wait for a retry backoff); servers that
+    /// do not report it count every pending item.
+    #[serde(default)]
+    pub claimable: Option<u64>,
     #[serde(default)]
     pub failed: u64,
 }
@@ -35,6 +39,12 @@ impl Stats {
             pending: self.pending + self.transcoding,
             failed: self.failed,
         }
+    }
+
+    /// Items a transcoder Job could work on now: starting one for items that wait for a
+    /// retry backoff would only see it exit at once.
+    pub fn workable(&self) -> u64 {
+        self.claimable.unwrap_or(self.pending)
     }
 
     /// Items not yet transcoded (queued or in progress).
@@ -110,6 +120,14 @@ mod tests {
     use super::*;
     use axum::routing::get;
     use axum::{Json, Router};
+
+    #[test]
+    fn jobs_only_for_items_a_worker_can_take_now() {
+        let old: Stats = serde_json::from_str(r#"{"total":3,"pending":2}"#).unwrap();
+        assert_eq!(old.workable(), 2);
+        let new: Stats = serde_json::from_str(r#"{"total":3,"pending":2,"claimable":0}"#).unwrap();
+        assert_eq!(new.workable(), 0, "both wait for a retry backoff");
+    }
 
     #[test]
     fn counts_fold_transcoding_into_pending() {

@@ -257,11 +257,14 @@ async fn fail(
 /// Item counts by state, for the operator's MediaLibrary status.
 async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = state.catalog.count_by_state()?;
+    let claimable = state.catalog.claimable(now_ms())?;
     let total: i64 = counts.values().sum();
     Ok(Json(serde_json::json!({
         "total": total,
         "ready": counts["ready"],
         "pending": counts["pending"],
+        // Pending items a worker can take now; the others wait for a retry backoff.
+        "claimable": claimable,
         "transcoding": counts["transcoding"],
         "failed": counts["failed"],
     })))
