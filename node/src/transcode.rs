@@ -16,8 +16,6 @@ mod subtitle;
 pub mod thumbnails;
 mod video;
 
-pub use subtitle::is_text as is_text_subtitle;
-
 use crate::hls;
 use boundaries::{Boundaries, Forcer};
 use ffmpeg_next as ff;
@@ -27,10 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
-/// File names inside a package.
-pub const MASTER: &str = "master.m3u8";
+/// The poster's file name inside a package.
 pub const POSTER: &str = "poster.jpg";
-pub const MANIFEST: &str = "package.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,8 +36,8 @@ pub enum Error {
         #[source]
         source: ff::Error,
     },
-    #[error("{0} has no video stream (audio-only files are not supported yet)")]
-    NoVideo(PathBuf),
+    #[error("{0} has neither a video nor an audio stream")]
+    NoMedia(PathBuf),
     #[error("the {what} failed: {source}")]
     Codec {
         what: &'static str,
@@ -67,7 +63,7 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Error::Open { .. } | Error::NoVideo(_) | Error::Truncated { .. } | Error::NoFrames
+            Error::Open { .. } | Error::NoMedia(_) | Error::Truncated { .. } | Error::NoFrames
         )
     }
 

@@ -138,7 +138,7 @@ fn transcode_file(
 }
 
 fn print_summary(out: &Path, package: &crate::hls::Package, duration: f64, wall: f64) {
-    println!("{}", out.join(transcode::MASTER).display());
+    println!("{}", out.join(crate::hls::MASTER).display());
     println!(
         "  {:<8} {:>11} {:>10} {:>10}  CODECS",
         "NAME", "RESOLUTION", "PEAK", "AVERAGE"

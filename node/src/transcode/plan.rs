@@ -63,7 +63,7 @@ impl Plan {
             })
             .collect();
         if video.is_none() && audio.is_empty() {
-            return Err(Error::NoVideo(input.location.to_owned()));
+            return Err(Error::NoMedia(input.location.to_owned()));
         }
         let duration_s = match &video {
             Some(v) => expected_duration(ictx, v),
