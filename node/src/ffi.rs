@@ -66,6 +66,15 @@ pub fn audio_frame_size(enc: &ffmpeg_next::codec::Context) -> usize {
     unsafe { (*enc.as_ptr()).frame_size.max(0) as usize }
 }
 
+/// Give freed heap memory back to the system (glibc keeps it after a scan's many small
+/// allocations, which shows as idle RSS).
+pub fn release_memory() {
+    // SAFETY: malloc_trim only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Keep libav's own logging to errors; ours goes through tracing.
 pub fn quiet_logs() {
     ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);

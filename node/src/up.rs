@@ -236,5 +236,6 @@ impl Scanner {
                 Err(error) => tracing::error!(%error, "scanner crashed"),
             }
         }
+        crate::ffi::release_memory();
     }
 }

@@ -17,6 +17,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::Predicate;
 use tower_http::services::ServeFile;
 
+const READ_CHUNK: usize = 512 * 1024;
+
 #[derive(Clone)]
 struct Roots {
     published: PathBuf,
@@ -53,7 +55,9 @@ async fn serve(
     } else {
         roots.in_progress.join(&id)
     };
-    match ServeFile::new(dir.join(relative)).oneshot(req).await {
+    // Segments are megabytes: large reads mean fewer hops to the blocking file threads.
+    let file = ServeFile::new(dir.join(relative)).with_buf_chunk_size(READ_CHUNK);
+    match file.oneshot(req).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
