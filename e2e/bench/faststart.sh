@@ -78,6 +78,7 @@ verdict "$HEVC_S" '<' 10; V_HEVC=$VERDICT
 result_line "H.264 1080p → first playable segment = ${H264_S}s (target < 2 s) $V_H264"
 result_line "HEVC 1080p → first playable segment = ${HEVC_S}s (target < 10 s) $V_HEVC"
 result_line "source rung remux = ${REMUX_X}x real time (${TIMED_WALL}s for ${SECS}s, audio encode included)"
+frag "" "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 frag "| H.264 1080p source, file appears → first playable segment (\`$H264_VARIANT\` + audio) | **$H264_S s** | < 2 s | $V_H264 | $(today) | $(machine) |" \
   "| HEVC 1080p source, file appears → first playable segment (\`$HEVC_VARIANT\` + audio) | **$HEVC_S s** | < 10 s | $V_HEVC | $(today) | $(machine) |" \
   "| Source rung remux (with the AAC encode), $SECS s 1080p | **${REMUX_X}× real time** ($TIMED_WALL s) | — | — | $(today) | $(machine) |" \

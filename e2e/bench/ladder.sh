@@ -8,7 +8,8 @@
 # Targets: manofwar / single-CLI <= 1.0; manofwar / per-rendition (sequential sum) <= 0.7.
 #
 # Env: BENCH_SECONDS (source length, default 20), BENCH_RUNS (runs per variant, default 2;
-# best time is kept with 2, the median with 3 or more), plus those in lib.sh.
+# best time is kept with 2, the median with 3 or more), BENCH_RUN_WAIT_IDLE (before each run, wait
+# up to this many seconds, default 60, for the CPUs to be < 25% busy), plus those in lib.sh.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -137,30 +138,38 @@ run_par() {
 }
 
 # --- runs, interleaved so that drift hits every variant alike --------------------------------
-declare -a T_MOW=() T_CLI=() T_SEQ=() T_PAR=() PER_WALL=() PER_BEST=()
+# measure LABEL FUNCTION RUN: wait (briefly) for a quiet machine, run it, note the other work
+RUN_WAIT=${BENCH_RUN_WAIT_IDLE:-60}
+measure() {
+  wait_quiet "$RUN_WAIT"
+  log "run $3/$RUNS: $1"
+  sample_begin; "$2" "$3"; sample_end
+  log "  ${RUN_WALL}s${4:+ ($4)}; other work meanwhile ${SAMPLE_OTHER}% of the CPUs"
+  NOISE+=("$1 #$3: ${RUN_WALL} s, other work ${SAMPLE_OTHER}%")
+}
+declare -a T_MOW=() T_CLI=() T_SEQ=() T_PAR=() PER_WALL=() PER_BEST=() NOISE=()
 for r in $(seq 1 "$RUNS"); do
-  if use_manofwar; then
-    log "run $r/$RUNS: manofwar transcode"; run_mow "$r"; T_MOW+=("$RUN_WALL"); log "  ${RUN_WALL}s"
-  fi
-  log "run $r/$RUNS: ffmpeg single CLI"; run_cli "$r"; T_CLI+=("$RUN_WALL"); log "  ${RUN_WALL}s"
-  log "run $r/$RUNS: ffmpeg per rendition, sequential"; run_seq "$r"; T_SEQ+=("$RUN_WALL")
-  log "  ${RUN_WALL}s (${PER_WALL[*]})"
+  if use_manofwar; then measure "manofwar transcode" run_mow "$r"; T_MOW+=("$RUN_WALL"); fi
+  measure "ffmpeg single CLI" run_cli "$r"; T_CLI+=("$RUN_WALL")
+  measure "ffmpeg per rendition, sequential" run_seq "$r"; T_SEQ+=("$RUN_WALL")
+  log "  per rendition: ${PER_WALL[*]}"
   if [[ -z ${PER_BEST[0]:-} ]] || awk -v a="$RUN_WALL" -v b="$BEST_SEQ_SUM" 'BEGIN { exit !(a < b) }'; then
     PER_BEST=("${PER_WALL[@]}"); BEST_SEQ_SUM=$RUN_WALL
   fi
-  log "run $r/$RUNS: ffmpeg per rendition, 4 concurrent"; run_par "$r"; T_PAR+=("$RUN_WALL"); log "  ${RUN_WALL}s"
+  measure "ffmpeg per rendition, 4 concurrent" run_par "$r"; T_PAR+=("$RUN_WALL")
 done
 
 if use_manofwar; then   # once, for information: the default profile (source rung remux + 3 encodes)
   log "manofwar transcode with the default profile (once)"
   timed mow-default timeout "$CMD_TIMEOUT" "$MANOFWAR_BIN" transcode --input "$SRC" --output "$WORK/mow-default"
-  MOW_DEF=$TIMED_WALL; MOW_DEF_RUNGS=$(find "$WORK/mow-default" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | paste -sd/)
+  MOW_DEF=$TIMED_WALL; MOW_DEF_RUNGS=$(find "$WORK/mow-default" -mindepth 2 -maxdepth 2 -name index.m3u8 -printf '%h\n' | xargs -n1 basename | sort | paste -sd/)
   MOW_DEF_SEGS=$(count_segments "$WORK/mow-default"); rm -rf "$WORK/mow-default"
   log "  ${MOW_DEF}s ($MOW_DEF_RUNGS)"
 fi
 
 if ((RUNS >= 3)); then pick() { median_of "$@"; }; HOW="median of $RUNS"; else pick() { min_of "$@"; }; HOW="best of $RUNS"; fi
 CLI=$(pick "${T_CLI[@]}"); SEQ=$(pick "${T_SEQ[@]}"); PAR=$(pick "${T_PAR[@]}")
+NOISE_TXT=$(printf '%s; ' "${NOISE[@]}")
 MB() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 speed() { awk -v l="$LEN" -v t="$1" 'BEGIN { printf "%.2fx realtime", l / t }'; }
 
@@ -170,7 +179,7 @@ printf '  %-34s %8.2fs  %s  (%s segments, %s; %s)\n' "ffmpeg per rendition, sequ
 printf '  %-34s %8.2fs  %s\n' "ffmpeg per rendition, 4 concurrent" "$PAR" "$(speed "$PAR")"
 
 frag "" \
-  "Source: ${LEN} s 1080p30 H.264 8 Mbit/s + AAC, generated at bench time. Times are wall clock, $HOW (all runs: manofwar ${T_MOW[*]:-n/a}; single CLI ${T_CLI[*]}; per-rendition sequential ${T_SEQ[*]}; concurrent ${T_PAR[*]})." "" \
+  "Source: ${LEN} s 1080p30 H.264 8 Mbit/s + AAC, generated at bench time. Times are wall clock, $HOW, runs interleaved. Every run, with the share of the CPUs other work on the machine took meanwhile: ${NOISE_TXT%; }." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 
 if use_manofwar; then

@@ -98,6 +98,23 @@ today() { date -u +%Y-%m-%d; }
 # cpu_jiffies: busy CPU time of the whole machine so far, in clock ticks (all CPUs).
 cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
+# sample_begin / sample_end: around one measured run in this shell; sample_end sets
+# SAMPLE_OTHER, the % of all CPU time that went to other work on the machine meanwhile (machine
+# busy time from /proc/stat minus the CPU time of this shell's children, i.e. the run itself).
+# Kernel time spent on loopback traffic partly counts as "other".
+# (`times` must run in this shell, not in a $(...) subshell, to see this shell's children.)
+children_cpu() {
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"
+}
+sample_begin() { SAMPLE_T0=$(now); SAMPLE_J0=$(cpu_jiffies); times >"$WORK/.times0"; SAMPLE_C0=$(children_cpu "$WORK/.times0"); }
+sample_end() {
+  local c1 j1
+  times >"$WORK/.times1"; j1=$(cpu_jiffies); c1=$(children_cpu "$WORK/.times1")
+  SAMPLE_OTHER=$(awk -v j0="$SAMPLE_J0" -v j1="$j1" -v hz="$(getconf CLK_TCK)" -v c0="$SAMPLE_C0" -v c1="$c1" \
+    -v w="$(since "$SAMPLE_T0")" -v n="$(nproc)" 'BEGIN { x = (j1 - j0) / hz - (c1 - c0); if (x < 0) x = 0;
+      printf "%.0f", (w > 0) ? 100 * x / (w * n) : 0 }')
+}
+
 # cpu_busy: % of all CPU time that was busy over the next 2 s (from /proc/stat).
 cpu_busy() {
   local a b

@@ -3,15 +3,16 @@
 # e2e/bench/, prints each one's result lines (ratios vs targets), and rewrites each benchmark's
 # results block in docs/benchmarks.md.
 #
-#   bash e2e/bench/run.sh                 # all: ladder scan serve
+#   bash e2e/bench/run.sh                 # all: ladder scan serve, then any other e2e/bench/*.sh
 #   bash e2e/bench/run.sh serve scan      # a subset (other blocks in the doc are kept)
 #
 # Before each benchmark it waits (up to BENCH_WAIT_IDLE s, default 180) until the CPUs are less
 # than 25% busy with other work, and records how busy they were in the doc.
 #
 # Env: MANOFWAR_BIN (skips the cargo build when set to something else than the default),
-# BENCH_NO_BUILD=1, BENCH_BASELINE_ONLY=1 (ffmpeg/nginx halves only; the doc is then left alone
-# unless BENCH_UPDATE_DOC=1), BENCH_STRICT=1 (exit non-zero when a target is missed), and each
+# BENCH_NO_BUILD=1, BENCH_NICE=-10 (run the benchmarks at that niceness, as root, so that other
+# work on a shared machine takes less of the CPUs from them), BENCH_BASELINE_ONLY=1 (ffmpeg/nginx
+# halves only; the doc is then left alone unless BENCH_UPDATE_DOC=1), BENCH_STRICT=1 (exit non-zero when a target is missed), and each
 # script's own knobs (see the top of each script).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,9 +20,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 
 DOC=$BENCH_REPO/docs/benchmarks.md
+# ladder, scan and serve first, then any other benchmark script in this folder
 ALL=(ladder scan serve)
+for f in "$HERE"/*.sh; do
+  b=$(basename "$f" .sh)
+  [[ " ${ALL[*]} lib run " == *" $b "* ]] || ALL+=("$b")
+done
 if (($#)); then BENCHES=("$@"); else BENCHES=("${ALL[@]}"); fi
 for b in "${BENCHES[@]}"; do [[ -f $HERE/$b.sh ]] || die "no benchmark $b (have: ${ALL[*]})"; done
+NICE=${BENCH_NICE:-0}
+[[ $NICE =~ ^-?[0-9]+$ ]] || die "BENCH_NICE must be an integer niceness (e.g. -10)"
 UPDATE_DOC=${BENCH_UPDATE_DOC:-$([[ $BENCH_BASELINE_ONLY == 1 ]] && echo 0 || echo 1)}
 
 if use_manofwar && [[ ${BENCH_NO_BUILD:-0} != 1 && $MANOFWAR_BIN == "$BENCH_REPO/target/release/manofwar" ]]; then
@@ -46,7 +54,7 @@ for b in "${BENCHES[@]}"; do
   rm -f "$BENCH_OUT/$b.md"
   busy0=$(cpu_jiffies)
   set +e
-  /usr/bin/time -f '%U %S' -o "$BENCH_OUT/$b.cpu" bash "$HERE/$b.sh" 2>&1 | tee "$BENCH_OUT/$b.log"
+  /usr/bin/time -f '%U %S' -o "$BENCH_OUT/$b.cpu" nice -n "$NICE" bash "$HERE/$b.sh" 2>&1 | tee "$BENCH_OUT/$b.log"
   rc=${PIPESTATUS[0]}
   set -e
   STATUS[$b]=$rc
@@ -76,7 +84,7 @@ if [[ $UPDATE_DOC == 1 ]]; then
   for b in "${BENCHES[@]}"; do
     block=$BENCH_OUT/$b.block
     {
-      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); other work on the machine: ${LOAD[$b]}% of the CPUs just before, ${OTHER[$b]}% during the run._"
+      echo "_Last run: $(date -u '+%Y-%m-%d %H:%M UTC'); $VERSION, commit $COMMIT; machine: $(machine), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); other work on the machine: ${LOAD[$b]}% of the CPUs just before, ${OTHER[$b]}% during the run$( ((NICE)) && echo "; benchmark run at niceness $NICE")._"
       echo
       if [[ -f $BENCH_OUT/$b.md ]]; then
         cat "$BENCH_OUT/$b.md"
@@ -88,7 +96,11 @@ if [[ $UPDATE_DOC == 1 ]]; then
         echo '```'
       fi
     } >"$block"
-    grep -q "^<!-- results:$b -->\$" "$DOC" || die "$DOC has no <!-- results:$b --> marker"
+    # shellcheck disable=SC2016  # the backquotes are markdown
+    if ! grep -q "^<!-- results:$b -->\$" "$DOC"; then   # a new benchmark: add a section for it
+      printf '\n## %s\n\nSee the comment at the top of `e2e/bench/%s.sh`.\n\n### Results\n\n<!-- results:%s -->\n<!-- /results:%s -->\n' \
+        "$b" "$b" "$b" "$b" >>"$DOC"
+    fi
     awk -v name="$b" -v block="$block" '
       $0 == "<!-- results:" name " -->" { print; while ((getline line < block) > 0) print line; skip = 1; next }
       $0 == "<!-- /results:" name " -->" { skip = 0 }
