@@ -12,7 +12,6 @@ use crate::reconcile::apply::{self, MANAGED_BY, apply, delete_owned, is_controll
 use crate::reconcile::health::{self, Health};
 use crate::reconcile::{Context, Error, SpecChanges, identity};
 use crate::stats::Stats;
-use futures_util::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -66,14 +65,15 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|outcome| {
-            crate::reconcile::log_outcome(CONTROLLER, outcome);
-            std::future::ready(())
-        })
-        .await;
+    crate::reconcile::drive(
+        CONTROLLER,
+        controller,
+        reconcile,
+        error_policy,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 /// The libraries that name `profile`.

@@ -8,7 +8,6 @@ mod identity;
 use crate::reconcile::apply::{self, FIELD_MANAGER, MANAGED_BY, apply};
 use crate::reconcile::health::{self, Health};
 use crate::reconcile::{Context, Error, identity as object_identity};
-use futures_util::StreamExt as _;
 use identity::Identity;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -45,14 +44,15 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|outcome| {
-            crate::reconcile::log_outcome(CONTROLLER, outcome);
-            std::future::ready(())
-        })
-        .await;
+    crate::reconcile::drive(
+        CONTROLLER,
+        controller,
+        reconcile,
+        error_policy,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 #[instrument(skip_all, fields(peer_group = %group.name_any(), namespace = group.namespace().unwrap_or_default()))]

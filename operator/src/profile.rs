@@ -5,7 +5,6 @@
 use crate::reconcile::apply;
 use crate::reconcile::health::{self, Health};
 use crate::reconcile::{Context, Error, SpecChanges, identity};
-use futures_util::StreamExt as _;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -49,14 +48,15 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|outcome| {
-            crate::reconcile::log_outcome(CONTROLLER, outcome);
-            std::future::ready(())
-        })
-        .await;
+    crate::reconcile::drive(
+        CONTROLLER,
+        controller,
+        reconcile,
+        error_policy,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 /// Every profile in the library's namespace: a library that stops naming a profile must take

@@ -154,9 +154,33 @@ pub type Outcome<K> = Result<
     kube::runtime::controller::Error<Error, kube::runtime::watcher::Error>,
 >;
 
+/// Run a controller until `shutdown`, logging the outcomes its error policy does not see.
+pub async fn drive<K, Fut>(
+    name: &'static str,
+    controller: kube::runtime::Controller<K>,
+    reconcile: impl FnMut(std::sync::Arc<K>, std::sync::Arc<Context>) -> Fut,
+    error_policy: impl Fn(std::sync::Arc<K>, &Error, std::sync::Arc<Context>) -> Action,
+    ctx: std::sync::Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Clone + Resource + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + std::fmt::Debug + Unpin,
+    Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    use futures_util::StreamExt as _;
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|outcome| {
+            log_outcome(name, outcome);
+            std::future::ready(())
+        })
+        .await;
+}
+
 /// Log what the reconcile's error policy has not: watch and queue errors (a missing CRD,
 /// missing RBAC).
-pub fn log_outcome<K: Resource>(controller: &'static str, outcome: Outcome<K>) {
+fn log_outcome<K: Resource>(controller: &'static str, outcome: Outcome<K>) {
     use kube::runtime::controller::Error as E;
     match outcome {
         Ok(_) | Err(E::ReconcilerFailed(..)) => {}
