@@ -97,11 +97,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
             &["-show_entries", "stream=width,height:format=duration"],
         );
         assert_eq!(probe["streams"][0]["height"], height);
-        let got: f64 = probe["format"]["duration"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let got = format_duration(&probe);
         assert!(
             (got - source_s).abs() < 0.5,
             "{rung}: {got} s vs source {source_s} s"

@@ -152,11 +152,7 @@ fn odd_sources_all_play() {
             let url = format!("{}/hls/{id}/{uri}", server.base);
             decode_all(&url);
             let probe = ffprobe(&url, &["-show_entries", "format=duration:stream=pix_fmt"]);
-            let got: f64 = probe["format"]["duration"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let got = format_duration(&probe);
             assert!(
                 (got - source_s).abs() < 0.5,
                 "{name} {uri}: {got} s vs {source_s} s"

@@ -308,5 +308,14 @@ pub fn duration(path: &Path) -> f64 {
         path.to_str().unwrap(),
         &["-show_entries", "format=duration"],
     );
-    v["format"]["duration"].as_str().unwrap().parse().unwrap()
+    format_duration(&v)
+}
+
+/// `format.duration` of an ffprobe answer, in seconds.
+pub fn format_duration(probe: &Value) -> f64 {
+    probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
