@@ -39,11 +39,13 @@ test-k8s-static:
 
 .PHONY: e2e-k8s
 # A real etcd + kube-apiserver + controller-manager + scheduler built from Go modules (cached
-# in ~/.cache/manofwar/k8s; about 12 minutes cold): CRD acceptance tests, then the operator
-# against it (children, status, Jobs, profile edits, leader election, garbage collection).
+# in ~/.cache/manofwar/k8s; about 12 minutes cold): CRD acceptance tests, the operator against
+# it (children, status, Jobs, profile edits, leader election, garbage collection), then the
+# whole system with e2e/k8s/pod_runner.py running the pods (needs root).
 e2e-k8s:
 	bash e2e/k8s/run.sh
 	bash operator/tests/e2e_k8s.sh
+	bash e2e/k8s/cluster_test.sh
 
 bench: build
 	bash e2e/bench/run.sh

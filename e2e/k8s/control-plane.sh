@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback, built from Go modules (the recipe in the project's
 # shared/TOOLBOX.md, "Kubernetes tooling"): etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler. No kubelet: nothing runs pods (the test registers a fake Node to see them bound).
+# kube-scheduler. No kubelet: e2e/k8s/pod_runner.py runs pods where a test needs them.
 #
 #   control-plane.sh build        build (once, cached) the binaries; put kubectl v1.34 in the cache
 #   control-plane.sh up DIR       start everything with state in DIR; writes DIR/kubeconfig, DIR/env

@@ -20,11 +20,8 @@ root=$(cd "$here/../.." && pwd)
 cd "$root" || exit 1
 CP=$here/control-plane.sh
 
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-step() { printf '\n== %s\n' "$*"; }
-indent() { sed 's/^/     | /'; }
+# shellcheck source=e2e/k8s/lib.sh
+source "$here/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-k8s-e2e.XXXXXX")
 cpdir=$tmp/control-plane
@@ -56,7 +53,6 @@ else
 fi
 # shellcheck disable=SC1091
 source "$cpdir/env"
-k() { kubectl --request-timeout=30s "$@"; }
 echo "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | head -1))"
 echo "server:  $(k version 2>/dev/null | grep Server)"
 

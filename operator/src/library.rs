@@ -194,7 +194,17 @@ async fn resolve_profiles(
     let mut found = Vec::new();
     let mut bad = Vec::new();
     for name in &lib.spec.profiles {
-        match ctx.profiles.get(&ObjectRef::new(name).within(namespace)) {
+        let cached = ctx.profiles.get(&ObjectRef::new(name).within(namespace));
+        // The profile watch that woke this reconcile may run ahead of the cache: a miss is
+        // confirmed with the API server before the library is called Stalled.
+        let profile = match cached {
+            Some(profile) => Some(profile),
+            None => Api::<TranscodeProfile>::namespaced(ctx.client.clone(), namespace)
+                .get_opt(name)
+                .await?
+                .map(Arc::new),
+        };
+        match profile {
             None => bad.push(BadProfile::Missing(name.clone())),
             Some(profile) => match profile.spec.validate() {
                 Ok(()) => found.push(profile),
@@ -339,8 +349,10 @@ fn requeue_after(health: &Health, recheck: Option<Duration>) -> Duration {
         // Poll the item counts: new files show up there.
         Health::Ready { .. } => Duration::from_secs(60),
         Health::Progressing { reason, .. } if reason == "Transcoding" => Duration::from_secs(15),
+        // Right after the server turns available its Service may lag a moment behind (endpoints,
+        // proxies): ask again soon.
         Health::Progressing { reason, .. } if reason == "StatsUnavailable" => {
-            Duration::from_secs(30)
+            Duration::from_secs(5)
         }
         // Starting: the Deployment watch brings the library back when the server is up.
         // Stalled: the profile watch brings it back when a profile appears or changes.

@@ -19,22 +19,8 @@ root=$(cd "$here/../.." && pwd)
 cd "$root" || exit 1
 CP=$root/e2e/k8s/control-plane.sh
 
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-step() { printf '\n== %s\n' "$*"; }
-check() { # description, command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi
-}
-eventually() { # seconds, description, command...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then bad "$what (after $1 s)"; return 1; fi
-    sleep 0.5
-  done
-  ok "$what"
-}
+# shellcheck source=e2e/k8s/lib.sh
+source "$root/e2e/k8s/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-operator-e2e.XXXXXX")
 cpdir=$tmp/control-plane
@@ -63,7 +49,6 @@ operator=$root/target/debug/manofwar-operator
 "$CP" up "$cpdir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; bad "control plane up"; exit 1; }
 # shellcheck disable=SC1091
 source "$cpdir/env"
-k() { kubectl --request-timeout=30s "$@"; }
 k apply --server-side -f charts/manofwar/crds-generated/ >/dev/null &&
   k wait --for condition=established crd --all --timeout=60s >/dev/null
 check "CRDs established" k get crd medialibraries.manofwar.io

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The whole system on a real control plane with a real data plane: e2e/k8s/control-plane.sh
+# (etcd, kube-apiserver, controller manager, scheduler) plus e2e/k8s/pod_runner.py, which
+# registers a Node and runs the pods bound to it as local processes of the binaries built here,
+# each in its own network and mount namespace, and proxies Service ClusterIPs. Checks:
+#   1. the Helm chart installs the operator, which runs in a pod (in-cluster config, its
+#      ServiceAccount's RBAC) and takes the leader Lease;
+#   2. examples/libraries/home-videos-hostpath.yaml with examples/profiles/standard.yaml (media
+#      path and node name filled in): the library server pod scans, a transcoder Job transcodes,
+#      the library becomes Ready, and its HLS is fetched through the Service's ClusterIP and
+#      decoded by ffmpeg;
+#   3. a transcode worker killed -9 mid-item: its lease expires, the item is queued again and
+#      another worker pod finishes it;
+#   4. the operator killed -9 right after a new library is applied: the pod restarts it and
+#      the library converges with exactly one of each child;
+#   5. deleting a library garbage-collects its children and its pods stop.
+# Needs root (network namespaces, mounts). Prints `N passed, M failed`; exits 1 on any failure.
+# MANOFWAR_K8S_KEEP=1 keeps the cluster, the runner and the logs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root" || exit 1
+CP=$here/control-plane.sh
+# shellcheck source=e2e/k8s/lib.sh
+source "$here/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "cluster_test: needs root: the pod runner makes network namespaces and mounts" >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-cluster-e2e.XXXXXX")
+chmod 755 "$tmp" # the pods run as the image's non-root user and read media from here
+cpdir=$tmp/control-plane
+runner_pid=""
+finish() {
+  local rc=$?
+  if ((failed > 0)); then
+    echo "last lines of the pod runner and of each container:"
+    tail -n 15 "$tmp/runner.log" 2>/dev/null | indent
+    for f in "$tmp"/runner/pods/*/*.log; do
+      [ -f "$f" ] && { echo "  $f"; tail -n 4 "$f" | cut -c1-300 | indent; }
+    done
+  fi
+  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
+    echo "kept: source $cpdir/env; runner pid $runner_pid; logs in $tmp"
+  else
+    [ -n "$runner_pid" ] && kill "$runner_pid" 2>/dev/null && wait "$runner_pid" 2>/dev/null
+    "$CP" down "$cpdir" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+  fi
+  echo
+  echo "$passed passed, $failed failed"
+  if ((failed > 0 || rc != 0)); then exit 1; fi
+  exit 0
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+clip() { # name seconds WxH: H.264 + AAC, written elsewhere and moved in whole
+  ffmpeg -v error -y -f lavfi -i "testsrc2=size=$3:rate=24:duration=$2" \
+    -f lavfi -i "sine=frequency=440:duration=$2" -c:v libx264 -preset ultrafast -g 48 \
+    -pix_fmt yuv420p -c:a aac "$tmp/$1.mp4" && mv "$tmp/$1.mp4" "$media/$1.mp4"
+}
+library() { # name claim profiles: the hostPath example, pointed at $media and our node
+  sed -e "s#name: home-videos\$#name: $1#" -e "s#home-videos-data#$2#" \
+    -e "s#/srv/media/home-videos#$media#" -e "s#nas-node#pod-runner#" \
+    -e "s#profiles: \[standard, hevc-4k\]#profiles: [$3]#" examples/libraries/home-videos-hostpath.yaml
+}
+items() { # library -> its items as JSON, through the Service's ClusterIP
+  curl -fsS "http://$(k get svc "$1" -n media -o jsonpath='{.spec.clusterIP}'):8096/api/v1/items"
+}
+item_state() { # library title
+  items "$1" | jq -r --arg t "$2" '.items[] | select(.title == $t) | .state'
+}
+count() { # kind selector -> how many
+  k get "$1" -n media -l "$2" -o name | wc -l
+}
+export -f k items item_state
+
+step "build, control plane, pod runner"
+cargo build --quiet -p manofwar-node -p manofwar-operator || { bad "cargo build"; exit 1; }
+"$CP" up "$cpdir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; bad "control plane up"; exit 1; }
+# shellcheck disable=SC1091
+source "$cpdir/env"
+python3 "$here/pod_runner.py" --server "$MANOFWAR_K8S_SERVER" --token-file "$MANOFWAR_K8S_TOKEN_FILE" \
+  --ca "$MANOFWAR_K8S_CA" --bin-dir target/debug --state "$tmp/runner" >"$tmp/runner.log" 2>&1 &
+runner_pid=$!
+eventually 30 "node pod-runner is Ready" bash -c \
+  "kubectl get node pod-runner -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+
+step "helm chart: the operator runs in a pod"
+helm=$( (source e2e/k8s-static/tools.sh >/dev/null && command -v helm) ) || { bad "install helm"; exit 1; }
+k create namespace manofwar-system >/dev/null
+"$helm" template manofwar charts/manofwar -n manofwar-system | k apply -f - >/dev/null
+eventually 90 "operator pod Ready" k wait pods -n manofwar-system -l app.kubernetes.io/name=manofwar \
+  --for condition=Ready --timeout=2s
+operator_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/name=manofwar -o jsonpath='{.items[0].metadata.name}')
+eventually 30 "the operator pod holds the leader Lease" bash -c \
+  "kubectl get lease manofwar-operator -n manofwar-system -o jsonpath='{.spec.holderIdentity}' | grep -qx $operator_pod"
+
+step "a library from examples/: transcoded by a Job, served through its Service"
+media=$tmp/media
+mkdir -p "$media" && chmod 755 "$media"
+clip "Clip One (2020)" 4 320x180 && clip "Clip Two (2021)" 4 320x180
+k apply -f examples/namespace.yaml -f examples/profiles/standard.yaml >/dev/null
+library home-videos home-videos-data standard | k apply -f - >/dev/null
+eventually 240 "MediaLibrary Ready with 2 of 2 items ready" bash -c \
+  "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 2/2' ]"
+check "a transcoder Job succeeded" bash -c \
+  "kubectl get jobs -n media -l manofwar.io/profile=standard -o jsonpath='{.items[*].status.succeeded}' | grep -Eq '[1-9]'"
+check "the server pod's data is on the provisioned volume" bash -c \
+  "[ \"\$(kubectl get pvc home-videos-data -n media -o jsonpath='{.status.phase}')\" = Bound ]"
+svc=$(k get svc home-videos -n media -o jsonpath='{.spec.clusterIP}')
+id=$(items home-videos | jq -r '.items[] | select(.title == "Clip One") | .id')
+if curl -fsS "http://$svc:8096/hls/$id/master.m3u8" -o "$tmp/master.m3u8" && grep -q '^#EXT-X-STREAM-INF' "$tmp/master.m3u8"; then
+  ok "master playlist through the Service (http://$svc:8096/hls/$id/master.m3u8)"
+else
+  bad "master playlist through the Service"
+fi
+if ffmpeg -v error -i "http://$svc:8096/hls/$id/master.m3u8" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
+  ok "ffmpeg decodes every variant and rendition through the Service"
+else
+  bad "decode through the Service"; head -5 "$tmp/decode.log" | indent
+fi
+duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$id/master.m3u8")
+check "its duration is the source's (4 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 4) > 0.5)"
+
+step "a transcode worker killed mid-item"
+clip "Long Walk (2022)" 30 1920x1080
+eventually 90 "a worker pod claims the new item" bash -c "[ \"\$(item_state home-videos 'Long Walk')\" = transcoding ]"
+killed=$(pkill -KILL -e -f '^/usr/local/bin/manofwar transcode' | wc -l)
+if ((killed > 0)); then ok "killed $killed worker(s) with SIGKILL"; else bad "no worker process to kill"; fi
+eventually 60 "the Job saw a failed pod" bash -c \
+  "kubectl get jobs -n media -l manofwar.io/profile=standard -o jsonpath='{.items[*].status.failed}' | grep -Eq '[1-9]'"
+eventually 240 "the lease ran out, the item was queued again and another worker finished it" bash -c \
+  "[ \"\$(item_state home-videos 'Long Walk')\" = ready ]"
+long=$(items home-videos | jq -r '.items[] | select(.title == "Long Walk") | .id')
+duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$long/master.m3u8")
+check "the finished package is whole (30 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 30) > 0.5)"
+
+step "the operator killed mid-reconcile"
+library home-videos-2 home-videos-2-data standard | k apply -f - >/dev/null
+sleep 0.3
+if pkill -KILL -f '^/usr/local/bin/manofwar-operator'; then ok "operator killed with SIGKILL"; else bad "no operator process"; fi
+eventually 60 "the pod restarted it" bash -c \
+  "[ \"\$(kubectl get pod $operator_pod -n manofwar-system -o jsonpath='{.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type==\"Ready\")].status}')\" = '1 True' ]"
+eventually 240 "the new library converges: Ready with 3 of 3 items" bash -c \
+  "[ \"\$(kubectl get ml home-videos-2 -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 3/3' ]"
+sel=manofwar.io/library=home-videos-2
+for kind in deployment service secret configmap pod; do
+  n=$(count "$kind" "$sel,app.kubernetes.io/component!=transcoder")
+  if [ "$n" = 1 ]; then ok "exactly one $kind"; else bad "$n of kind $kind (want 1)"; fi
+done
+n=$(count job "$sel")
+if ((n <= 1)); then ok "at most one transcoder Job ($n)"; else bad "$n transcoder Jobs for one profile"; fi
+
+step "deleting a library garbage-collects its children and stops its pods"
+k delete ml home-videos-2 -n media --wait=false >/dev/null
+for kind in deployment service secret configmap job pod; do
+  eventually 90 "no $kind left" bash -c "[ \"\$(kubectl get $kind -n media -l $sel -o name | wc -l)\" = 0 ]"
+done
+check "the other library still serves" bash -c "curl -fsS http://$svc:8096/hls/$id/master.m3u8"
+
+step "logs"
+if grep -h '"level":"ERROR"' "$tmp"/runner/pods/*/operator.log >"$tmp/errors" 2>/dev/null && [ -s "$tmp/errors" ]; then
+  bad "operator logged errors"; head -5 "$tmp/errors" | cut -c1-300 | indent
+else
+  ok "no ERROR in the operator's logs"
+fi
