@@ -11,9 +11,11 @@
 #      decoded by ffmpeg;
 #   3. a transcode worker killed -9 mid-item: its lease expires, the item is queued again and
 #      another worker pod finishes it;
-#   4. the operator killed -9 right after a new library is applied: the pod restarts it and
+#   4. a profile edit (segmentSeconds 6 -> 4): the server sees the new profile in its ConfigMap
+#      volume, queues the items made with the old one again, and a new Job re-transcodes them;
+#   5. the operator killed -9 right after a new library is applied: the pod restarts it and
 #      the library converges with exactly one of each child;
-#   5. deleting a library garbage-collects its children and its pods stop.
+#   6. deleting a library garbage-collects its children and its pods stop.
 # Needs root (network namespaces, mounts). Prints `N passed, M failed`; exits 1 on any failure.
 # MANOFWAR_K8S_KEEP=1 keeps the cluster, the runner and the logs.
 set -uo pipefail
@@ -138,6 +140,15 @@ eventually 240 "the lease ran out, the item was queued again and another worker 
 long=$(items home-videos | jq -r '.items[] | select(.title == "Long Walk") | .id')
 duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$long/master.m3u8")
 check "the finished package is whole (30 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 30) > 0.5)"
+
+step "a profile edit re-transcodes"
+segments() { curl -fsS "http://$svc:8096/hls/$long/source/index.m3u8" | grep -c '^#EXTINF'; }
+before=$(segments)
+k patch tp standard -n media --type=merge -p '{"spec":{"segmentSeconds":4}}' >/dev/null
+eventually 240 "the 30 s item is packaged again in 4 s segments (was $before segments)" bash -c \
+  "[ \"\$(curl -fsS http://$svc:8096/hls/$long/source/index.m3u8 | grep -c '^#EXTINF')\" -gt $before ]"
+eventually 120 "all 3 items ready again" bash -c \
+  "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 3/3' ]"
 
 step "the operator killed mid-reconcile"
 library home-videos-2 home-videos-2-data standard | k apply -f - >/dev/null

@@ -349,6 +349,8 @@ class Pod:
         self.started = now()
         self.sent = None
         self.stopped = False
+        self.synced = []  # (volume, folder) of secrets and configMaps
+        self.next_sync = time.monotonic() + 5
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -383,27 +385,33 @@ class Pod:
             path = os.path.join(self.runner.state, "nfs", v["nfs"]["server"], v["nfs"]["path"].lstrip("/"))
             os.makedirs(path, exist_ok=True)
             return path
-        files = {}
+        if "secret" in v or "configMap" in v:  # kept up to date, as a kubelet does
+            self.synced.append((v, scratch))
+        write_files(scratch, self.files(v))
+        return scratch
+
+    def files(self, v):
+        """A secret, configMap, projected or downwardAPI volume's files: path -> bytes."""
         if "secret" in v:
-            files = self.keys("secrets", v["secret"]["secretName"], v["secret"].get("items"))
-        elif "configMap" in v:
-            files = self.keys("configmaps", v["configMap"]["name"], v["configMap"].get("items"))
-        elif "projected" in v:
+            return self.keys("secrets", v["secret"]["secretName"], v["secret"].get("items"))
+        if "configMap" in v:
+            return self.keys("configmaps", v["configMap"]["name"], v["configMap"].get("items"))
+        if "projected" in v:
+            files = {}
             for source in v["projected"]["sources"]:
                 files.update(self.projected(source))
-        elif "downwardAPI" in v:
-            files = {i["path"]: self.field(i["fieldRef"]["fieldPath"]).encode()
-                     for i in v["downwardAPI"]["items"]}
-        else:
-            raise RuntimeError(f"volume {name}: kind not supported by the pod runner")
-        for path, data in files.items():
-            target = os.path.join(scratch, path)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as f:
-                f.write(data)
-            os.chmod(target, 0o644)
-        os.makedirs(scratch, exist_ok=True)
-        return scratch
+            return files
+        if "downwardAPI" in v:
+            return {i["path"]: self.field(i["fieldRef"]["fieldPath"]).encode()
+                    for i in v["downwardAPI"]["items"]}
+        raise RuntimeError(f"volume {v['name']}: kind not supported by the pod runner")
+
+    def sync_volumes(self):
+        if time.monotonic() < self.next_sync:
+            return
+        self.next_sync = time.monotonic() + 5
+        for v, scratch in self.synced:
+            write_files(scratch, self.files(v))
 
     def keys(self, kind, name, items):
         obj = self.runner.api.call("GET", f"/api/v1/namespaces/{self.ns}/{kind}/{name}")
@@ -539,6 +547,7 @@ class Pod:
     def tick(self):
         if self.stopped:
             return
+        self.sync_volumes()
         policy = self.spec.get("restartPolicy", "Always")
         for c in self.containers:
             if c.process is None:
@@ -624,6 +633,23 @@ class Pod:
         if not self.stopped and self.netns:
             self.runner.network.detach(self.netns, self.ip)
         self.stopped = True
+
+
+def write_files(folder, files):
+    """Make `folder` hold exactly `files`; each changed file is replaced atomically."""
+    os.makedirs(folder, exist_ok=True)
+    for path, data in files.items():
+        target = os.path.join(folder, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.exists(target) and open(target, "rb").read() == data:
+            continue
+        with open(target + ".new", "wb") as f:
+            f.write(data)
+        os.chmod(target + ".new", 0o644)
+        os.replace(target + ".new", target)
+    for name in os.listdir(folder):
+        if name not in files and os.path.isfile(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
 
 
 def probe(container):

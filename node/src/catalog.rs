@@ -1,8 +1,9 @@
 //! The catalog: items and the persisted transcode queue in one SQLite (WAL) file.
 
+use crate::profiles::Made;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -145,7 +146,9 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before_ms INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT 1,
-    lease_until_ms INTEGER NOT NULL DEFAULT 0
+    lease_until_ms INTEGER NOT NULL DEFAULT 0,
+    made_profile TEXT,
+    made_fingerprint TEXT
 );
 CREATE INDEX IF NOT EXISTS items_queue ON items (state, priority DESC, id);
 ";
@@ -173,6 +176,16 @@ impl Catalog {
 
     fn init(conn: Connection) -> Result<Self, Error> {
         conn.execute_batch(SCHEMA)?;
+        // Catalogs from before packages recorded their profile.
+        let made_known = conn
+            .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'made_profile'")?
+            .exists([])?;
+        if !made_known {
+            conn.execute_batch(
+                "ALTER TABLE items ADD COLUMN made_profile TEXT;
+                 ALTER TABLE items ADD COLUMN made_fingerprint TEXT;",
+            )?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -351,16 +364,60 @@ impl Catalog {
         Ok(())
     }
 
-    /// Mark a claimed entry ready. False if the file changed meanwhile (the result is stale).
-    pub fn finish_ready(&self, claim: &Claim) -> Result<bool, Error> {
+    /// Mark a claimed entry ready, made with `made` when known. False if the file changed
+    /// meanwhile (the result is stale).
+    pub fn finish_ready(&self, claim: &Claim, made: Option<&Made>) -> Result<bool, Error> {
         let n = self
             .conn()
             .prepare_cached(
-                "UPDATE items SET state = 'ready', progress = 1, error = NULL
+                "UPDATE items SET state = 'ready', progress = 1, error = NULL,
+                    made_profile = ?3, made_fingerprint = ?4
                  WHERE id = ?1 AND version = ?2 AND state = 'transcoding'",
             )?
-            .execute(params![claim.id, claim.version])?;
+            .execute(params![
+                claim.id,
+                claim.version,
+                made.map(|m| &m.profile),
+                made.map(|m| &m.fingerprint)
+            ])?;
         Ok(n == 1)
+    }
+
+    /// Queue again the ready items made with a profile that is gone or has changed since
+    /// (`current`: name → fingerprint). Their old package is served until the new one is
+    /// published. Items made without a known profile are left alone.
+    pub fn requeue_outdated(&self, current: &BTreeMap<String, String>) -> Result<usize, Error> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let mut stale = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, made_profile, made_fingerprint FROM items
+                 WHERE state = 'ready' AND made_profile IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, profile, fingerprint) = row?;
+                if current.get(&profile) != Some(&fingerprint) {
+                    stale.push(id);
+                }
+            }
+            let mut requeue = tx.prepare_cached(
+                "UPDATE items SET state = 'pending', progress = 0, attempts = 0, not_before_ms = 0
+                 WHERE id = ?1 AND state = 'ready'",
+            )?;
+            for id in &stale {
+                requeue.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(stale.len())
     }
 
     /// Record a failed attempt: back to the queue at `retry_at_ms`, or `failed` for good.
@@ -540,7 +597,7 @@ mod tests {
             ..Changes::default()
         })
         .unwrap();
-        assert!(!c.finish_ready(&claim).unwrap());
+        assert!(!c.finish_ready(&claim, None).unwrap());
         assert_eq!(c.item(1).unwrap().unwrap().state, State::Pending);
     }
 
@@ -558,6 +615,50 @@ mod tests {
             "the dead worker's lease is gone"
         );
         assert!(c.renew_lease(&second, 9_000, 0.9).unwrap());
+    }
+
+    #[test]
+    fn an_edited_or_removed_profile_requeues_what_it_made() {
+        let c = catalog_with(&["/m/a", "/m/b", "/m/c"]);
+        let made = |profile: &str, fingerprint: &str| Made {
+            profile: profile.into(),
+            fingerprint: fingerprint.into(),
+        };
+        let a = c.claim(0, 0).unwrap().unwrap();
+        assert!(c.finish_ready(&a, Some(&made("standard", "f1"))).unwrap());
+        let b = c.claim(0, 0).unwrap().unwrap();
+        assert!(c.finish_ready(&b, Some(&made("mobile", "m1"))).unwrap());
+        let unknown = c.claim(0, 0).unwrap().unwrap();
+        assert!(c.finish_ready(&unknown, None).unwrap());
+
+        let current = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(p, f)| (p.to_string(), f.to_string()))
+                .collect()
+        };
+        let same = current(&[("standard", "f1"), ("mobile", "m1")]);
+        assert_eq!(c.requeue_outdated(&same).unwrap(), 0);
+        let edited = current(&[("standard", "f2"), ("mobile", "m1")]);
+        assert_eq!(c.requeue_outdated(&edited).unwrap(), 1);
+        let again = c.claim(0, 0).unwrap().unwrap();
+        assert_eq!(
+            (again.id, again.attempts),
+            (a.id, 1),
+            "a fresh start, not a retry"
+        );
+        assert!(
+            c.finish_ready(&again, Some(&made("standard", "f2")))
+                .unwrap()
+        );
+        let mobile_removed = current(&[("standard", "f2")]);
+        assert_eq!(c.requeue_outdated(&mobile_removed).unwrap(), 1);
+        assert_eq!(c.claim(0, 0).unwrap().unwrap().id, b.id);
+        assert_eq!(
+            c.count_by_state().unwrap()["ready"],
+            2,
+            "a and the unknown one"
+        );
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// again.
     #[arg(long, env = "MANOFWAR_LEASE_SECONDS", default_value_t = 30)]
     pub lease_seconds: u64,
+    /// Folder of the library's profiles, one `NAME.yaml` TranscodeProfile spec each (the
+    /// operator mounts its ConfigMap here). Checked every 10 s: items made with a profile that
+    /// was edited or removed since are queued again.
+    #[arg(long, env = "MANOFWAR_PROFILES")]
+    pub profiles: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -8,6 +8,7 @@ pub mod http;
 pub mod metrics;
 pub mod names;
 pub mod probe;
+pub mod profiles;
 pub mod publish;
 pub mod remote;
 pub mod scan;

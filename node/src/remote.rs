@@ -3,6 +3,7 @@
 //! lease, uploads the finished package as a tar, and exits when the queue is empty.
 
 use crate::http::internal::{ClaimRef, Failure, Heartbeat, WorkItem};
+use crate::profiles::Made;
 use crate::publish::Staging;
 use crate::transcode;
 use anyhow::Context as _;
@@ -63,7 +64,7 @@ impl Client {
         }
     }
 
-    fn upload(&self, item: &WorkItem, tar: &Path) -> anyhow::Result<()> {
+    fn upload(&self, item: &WorkItem, tar: &Path, made: &Made) -> anyhow::Result<()> {
         let file = std::fs::File::open(tar)?;
         let mut response = self
             .agent
@@ -71,6 +72,8 @@ impl Client {
                 "{}/internal/v1/items/{}/package?version={}&attempt={}",
                 self.base, item.id, item.version, item.attempt
             ))
+            .query("profile", &made.profile)
+            .query("fingerprint", &made.fingerprint)
             .header("authorization", &self.auth)
             .send(file)
             .context("uploading the package failed")?;
@@ -89,13 +92,14 @@ pub fn run(
     server: &str,
     token: &str,
     profile: &TranscodeProfileSpec,
+    made: &Made,
     work_dir: &Path,
 ) -> anyhow::Result<usize> {
     let client = Client::new(server, token);
     let mut done = 0;
     while let Some(item) = client.claim()? {
         tracing::info!(item = item.id, attempt = item.attempt, path = %item.path, "claimed");
-        match work(&client, &item, profile, work_dir) {
+        match work(&client, &item, profile, made, work_dir) {
             Ok(()) => {
                 done += 1;
                 tracing::info!(item = item.id, "published");
@@ -112,6 +116,7 @@ fn work(
     client: &Client,
     item: &WorkItem,
     profile: &TranscodeProfileSpec,
+    made: &Made,
     work_dir: &Path,
 ) -> anyhow::Result<()> {
     let staging = Staging::new(work_dir, &item.id.to_string())
@@ -142,7 +147,7 @@ fn work(
         Ok(_) => {
             let tar = staging.path().with_extension("tar");
             pack(staging.path(), &tar)?;
-            let uploaded = client.upload(item, &tar);
+            let uploaded = client.upload(item, &tar, made);
             let _ = std::fs::remove_file(&tar);
             uploaded
         }

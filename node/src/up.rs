@@ -74,6 +74,7 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let remote_profiles = remote.as_ref().and_then(|r| r.profiles.clone());
     let internal = remote.map(|r| crate::http::internal::Internal {
         token: r.token,
         lease: r.lease,
@@ -83,6 +84,14 @@ pub async fn run(
         tasks.spawn(reclaim_leases(
             catalog.clone(),
             i.lease,
+            Arc::clone(&queue),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(dir) = remote_profiles {
+        tasks.spawn(requeue_outdated(
+            catalog.clone(),
+            dir,
             Arc::clone(&queue),
             shutdown.clone(),
         ));
@@ -114,6 +123,47 @@ pub async fn run(
 pub struct RemoteWorkers {
     pub token: String,
     pub lease: Duration,
+    /// The library's profiles (see `serve --profiles`).
+    pub profiles: Option<PathBuf>,
+}
+
+/// Every 10 s, read the profiles in `dir`; when they differ from the last read, queue again the
+/// items made with a profile that changed or went away.
+async fn requeue_outdated(
+    catalog: Catalog,
+    dir: PathBuf,
+    queue: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let mut last = None;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let current = match crate::profiles::load_dir(&dir) {
+            Ok(current) if !current.is_empty() => current,
+            Ok(_) => continue, // not mounted yet, or emptied: keep what is there
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), error = %format!("{error:#}"), "cannot read the profiles; nothing is queued again");
+                continue;
+            }
+        };
+        if last.as_ref() == Some(&current) {
+            continue;
+        }
+        match catalog.requeue_outdated(&current) {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(items = n, profiles = ?current, "profiles changed; the items they made are queued again");
+                    queue.notify_waiters();
+                }
+                last = Some(current);
+            }
+            Err(error) => tracing::warn!(%error, "cannot queue outdated items again"),
+        }
+    }
 }
 
 /// Put items whose remote worker stopped heartbeating back in the queue.

@@ -117,7 +117,7 @@ impl Pool {
             .unwrap_or_else(|e| Err(Failure::Transient(format!("transcoder crashed: {e}"))));
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match result {
-            Ok(()) => match self.catalog.finish_ready(&claim) {
+            Ok(()) => match self.catalog.finish_ready(&claim, None) {
                 Ok(true) => {
                     tracing::info!(seconds, "transcode ready");
                     "ready"

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 pub const MEDIA_DIR: &str = "/media";
 /// Where the catalog and HLS output live.
 pub const DATA_DIR: &str = "/data";
+/// Where the library's TranscodeProfiles are mounted (its ConfigMap, a `NAME.yaml` each).
+pub const PROFILE_DIR: &str = "/etc/manofwar/profiles";
 /// The data-plane binary in the image.
 pub const BINARY: &str = "manofwar";
 /// The non-root user and group of the image.
@@ -132,13 +134,14 @@ pub fn empty_dir(name: &str) -> Volume {
     }
 }
 
-/// A volume with some keys of a ConfigMap as files.
+/// A volume with some keys of a ConfigMap as files (every key when `keys` is empty; the
+/// kubelet then also updates the files when keys come and go).
 pub fn config_map_volume(name: &str, config_map: &str, keys: &[String]) -> Volume {
     Volume {
         name: name.into(),
         config_map: Some(ConfigMapVolumeSource {
             name: config_map.into(),
-            items: Some(keys.iter().map(|k| key_to_path(k)).collect()),
+            items: (!keys.is_empty()).then(|| keys.iter().map(|k| key_to_path(k)).collect()),
             ..ConfigMapVolumeSource::default()
         }),
         ..Volume::default()

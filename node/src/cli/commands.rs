@@ -20,6 +20,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         Some(token) => Some(crate::up::RemoteWorkers {
             token,
             lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
+            profiles: args.profiles,
         }),
         None => {
             tracing::warn!("no --token: the work queue for transcode workers is disabled");
@@ -75,7 +76,8 @@ pub fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let (input, output) = match (args.server, args.input, args.output) {
         (Some(server), _, _) => {
             let token = args.token.unwrap_or_default();
-            let done = crate::remote::run(&server, &token, &profile, &args.work_dir)?;
+            let made = crate::profiles::Made::of(args.profile.as_deref(), &profile);
+            let done = crate::remote::run(&server, &token, &profile, &made, &args.work_dir)?;
             println!("queue empty after {done} item(s)");
             return Ok(());
         }

@@ -8,6 +8,7 @@
 use super::AppState;
 use super::api::ApiError;
 use crate::catalog::Claim;
+use crate::profiles::Made;
 use crate::publish::Staging;
 use crate::worker::{Retry, now_ms};
 use axum::Json;
@@ -93,6 +94,16 @@ pub struct ClaimRef {
     pub attempt: u32,
 }
 
+/// A package upload: the claim, and the profile the package was made with (name and
+/// fingerprint), so that editing that profile later queues the item again.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct PackageRef {
+    pub version: i64,
+    pub attempt: u32,
+    pub profile: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
 async fn claim(State(state): State<AppState>) -> Result<Response, ApiError> {
     let lease = settings(&state).lease.as_millis() as i64;
     let now = now_ms();
@@ -173,10 +184,24 @@ async fn source(
 async fn upload(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Query(r): Query<ClaimRef>,
+    Query(r): Query<PackageRef>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let claim = held(&state, id, &r)?;
+    let claim = held(
+        &state,
+        id,
+        &ClaimRef {
+            version: r.version,
+            attempt: r.attempt,
+        },
+    )?;
+    let made = r
+        .profile
+        .zip(r.fingerprint)
+        .map(|(profile, fingerprint)| Made {
+            profile,
+            fingerprint,
+        });
     let staging = Staging::at(state.tmp_root.join(format!("{id}.upload")))
         .map_err(|e| internal(format!("cannot stage the upload: {e}")))?;
     let tar_path = staging.path().with_extension("tar");
@@ -199,7 +224,7 @@ async fn upload(
     .await
     .map_err(|e| internal(e.to_string()))?;
     published.map_err(ApiError::BadRequest)?;
-    if !state.catalog.finish_ready(&claim)? {
+    if !state.catalog.finish_ready(&claim, made.as_ref())? {
         return Err(ApiError::Conflict(format!(
             "item {id} changed while it was transcoded"
         )));

@@ -24,8 +24,6 @@ use std::time::Duration;
 pub const COMPONENT: &str = "transcoder";
 /// How long after a Job finished a new one may start for the same profile.
 pub const COOLDOWN: Duration = Duration::from_secs(60);
-/// Where a worker finds its profile.
-const PROFILE_DIR: &str = "/etc/manofwar/profiles";
 
 /// The Job that works through `lib`'s queue with `profile`.
 pub fn job(
@@ -95,7 +93,7 @@ fn worker(lib: &MediaLibrary, profile: &TranscodeProfile, settings: &Settings) -
         "--server".into(),
         settings.library_url(&library, namespace),
         "--profile".into(),
-        format!("{PROFILE_DIR}/{profile_file}"),
+        format!("{}/{profile_file}", pod::PROFILE_DIR),
         "--work-dir".into(),
         "/work".into(),
     ];
@@ -105,7 +103,7 @@ fn worker(lib: &MediaLibrary, profile: &TranscodeProfile, settings: &Settings) -
         env: Some(pod::env(settings, Some(&names::token_secret(&library)))),
         resources: profile.spec.workers.resources.clone(),
         volume_mounts: Some(vec![
-            pod::mount("profile", PROFILE_DIR, true),
+            pod::mount("profile", pod::PROFILE_DIR, true),
             pod::mount("work", "/work", false),
             pod::mount("tmp", "/tmp", false),
         ]),

@@ -66,6 +66,7 @@ fn server_pod(lib: &MediaLibrary, name: &str, settings: &Settings) -> PodSpec {
         pod::media_volume(&lib.spec.media),
         pod::claim_volume("data", &names::data_claim(lib)),
         pod::empty_dir("tmp"),
+        pod::config_map_volume("profiles", &names::profiles_config_map(name), &[]),
     ];
     PodSpec {
         containers: vec![server_container(lib, name, settings)],
@@ -87,6 +88,8 @@ fn server_container(lib: &MediaLibrary, name: &str, settings: &Settings) -> Cont
         &format!("0.0.0.0:{PORT}"),
         "--scan-interval",
         &lib.spec.scan_interval_seconds.to_string(),
+        "--profiles",
+        pod::PROFILE_DIR,
     ];
     let mounts = vec![
         VolumeMount {
@@ -98,6 +101,7 @@ fn server_container(lib: &MediaLibrary, name: &str, settings: &Settings) -> Cont
         },
         pod::mount("data", pod::DATA_DIR, false),
         pod::mount("tmp", "/tmp", false),
+        pod::mount("profiles", pod::PROFILE_DIR, true),
     ];
     Container {
         name: "server".into(),

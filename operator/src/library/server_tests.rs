@@ -54,7 +54,9 @@ fn deployment_runs_manofwar_serve_with_read_only_media() {
             "--listen",
             "0.0.0.0:8096",
             "--scan-interval",
-            "900"
+            "900",
+            "--profiles",
+            "/etc/manofwar/profiles"
         ])
     );
     assert_eq!(c["resources"], json!({"limits": {"memory": "1Gi"}}));
@@ -85,6 +87,11 @@ fn deployment_runs_manofwar_serve_with_read_only_media() {
     assert_eq!(
         pod["volumes"][1],
         json!({"name": "data", "persistentVolumeClaim": {"claimName": "movies-data"}})
+    );
+    assert_eq!(
+        pod["volumes"][3],
+        json!({"name": "profiles", "configMap": {"name": "movies-profiles"}}),
+        "every profile of the library, updated in place when profiles are added or removed"
     );
 }
 
