@@ -44,17 +44,12 @@ finish() {
       [ -f "$f" ] && { echo "  $f"; tail -n 4 "$f" | cut -c1-300 | indent; }
     done
   fi
-  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
-    echo "kept: source $cpdir/env; runner pid $runner_pid; logs in $tmp"
-  else
-    [ -n "$runner_pid" ] && kill "$runner_pid" 2>/dev/null && wait "$runner_pid" 2>/dev/null
-    "$CP" down "$cpdir" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
+  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ]; then
+    echo "the pod runner (pid $runner_pid) keeps running its pods; stop it with kill $runner_pid"
+  elif [ -n "$runner_pid" ]; then
+    kill "$runner_pid" 2>/dev/null && wait "$runner_pid" 2>/dev/null
   fi
-  echo
-  echo "$passed passed, $failed failed"
-  if ((failed > 0 || rc != 0)); then exit 1; fi
-  exit 0
+  finish_cluster "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM

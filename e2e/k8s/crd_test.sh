@@ -25,20 +25,7 @@ source "$here/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-k8s-e2e.XXXXXX")
 cpdir=$tmp/control-plane
-finish() {
-  local rc=$?
-  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
-    echo "control plane left running: source $cpdir/env; stop it with $CP down $cpdir"
-  else
-    "$CP" down "$cpdir" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-  fi
-  echo
-  echo "$passed passed, $failed failed"
-  if ((failed > 0 || rc != 0)); then exit 1; fi
-  exit 0
-}
-trap finish EXIT
+trap 'finish_cluster $?' EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # cpdir, tmp and CP come from the script that sources this
 # Helpers the end-to-end scripts share: counted checks and bounded waits.
 #   ok/bad WHAT            count a pass or a failure
 #   check WHAT CMD...      pass when CMD succeeds
@@ -23,3 +23,19 @@ eventually() {
   ok "$what"
 }
 k() { kubectl --request-timeout=30s "$@"; }
+
+# finish_cluster RC: with MANOFWAR_K8S_KEEP=1, leave the control plane ($cpdir, under $tmp) up
+# for a look; else stop it and remove $tmp. Then print the tally; exit 1 on a failure or RC != 0.
+finish_cluster() {
+  local rc=$1
+  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
+    echo "kept: source $cpdir/env; logs in $tmp; stop with $CP down $cpdir"
+  else
+    "$CP" down "$cpdir" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+  fi
+  echo
+  echo "$passed passed, $failed failed"
+  if ((failed > 0 || rc != 0)); then exit 1; fi
+  exit 0
+}

@@ -29,16 +29,7 @@ finish() {
   local rc=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
-  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
-    echo "kept: source $cpdir/env; logs in $tmp; stop with $CP down $cpdir"
-  else
-    "$CP" down "$cpdir" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-  fi
-  echo
-  echo "$passed passed, $failed failed"
-  if ((failed > 0 || rc != 0)); then exit 1; fi
-  exit 0
+  finish_cluster "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
