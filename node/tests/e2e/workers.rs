@@ -92,3 +92,65 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
         server.log()
     );
 }
+
+#[test]
+fn editing_a_profile_queues_what_it_made_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    clip(&media.join("Clip.mp4"), 6, "640x360");
+    let data = tmp.path().join("data");
+    // What the operator mounts: the library's profiles, one NAME.yaml each.
+    let profiles = tmp.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let standard = profiles.join("standard.yaml");
+    std::fs::write(&standard, TEST_PROFILE).unwrap();
+    let role = ["serve", "--token", TOKEN];
+    let extra = ["--profiles", profiles.to_str().unwrap()];
+    let server = Server::start_role(&role, &media, &data, TEST_PROFILE, &extra);
+    let transcode = |work: &str| {
+        let out = Command::new(BIN)
+            .args(["transcode", "--server", &server.base, "--work-dir"])
+            .arg(tmp.path().join(work))
+            .arg("--profile")
+            .arg(&standard)
+            .env("MANOFWAR_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let segments = |id: &serde_json::Value| {
+        text(&server, &format!("/hls/{id}/source/index.m3u8"))
+            .lines()
+            .filter(|l| l.starts_with("#EXTINF"))
+            .count()
+    };
+    server.wait_item("Clip.mp4", Duration::from_secs(20), |i| {
+        i["state"] == "pending"
+    });
+    transcode("w1");
+    let id = server.wait_ready("Clip.mp4")["id"].clone();
+    assert_eq!(segments(&id), 3, "6 s in 2 s segments");
+
+    let edited = TEST_PROFILE.replace("segmentSeconds: 2", "segmentSeconds: 3");
+    std::fs::write(&standard, edited).unwrap();
+    server.wait_item("Clip.mp4", Duration::from_secs(30), |i| {
+        i["state"] == "pending"
+    });
+    assert_eq!(
+        segments(&id),
+        3,
+        "the old package is served until the new one is ready"
+    );
+    transcode("w2");
+    server.wait_ready("Clip.mp4");
+    assert_eq!(segments(&id), 2, "6 s in 3 s segments");
+    assert!(
+        server.log().contains("profiles changed"),
+        "{}",
+        server.log()
+    );
+}
