@@ -186,18 +186,40 @@ fn video_pass(
         // The remuxed source is the top rung; encoding another at its size would waste work.
         rungs.retain(|r| r.width.min(r.height) < w.min(h));
     }
-    let mut encoders = Vec::new();
-    for r in rungs {
-        match video::Rung::spawn(
-            r,
+    rungs.sort_by_key(|r| std::cmp::Reverse(r.width * r.height));
+    let (feeder, fed) = video::cascade(w.min(h), &rungs).unwrap_or_default();
+    let spawn = |i: usize, feeds: Vec<video::Rung>| {
+        video::Rung::spawn(
+            rungs[i].clone(),
             live,
             vp.time_base,
             vp.frame_rate,
             profile,
             &plan.boundaries,
-        ) {
+            feeds,
+        )
+    };
+    // The fed rungs first: their feeder owns them.
+    let mut feeds = Vec::new();
+    for &i in &fed {
+        match spawn(i, Vec::new()) {
+            Ok(rung) => feeds.push(rung),
+            Err(e) => return Err(video::abandon_all(feeds, e)),
+        }
+    }
+    let mut encoders = Vec::new();
+    for i in (0..rungs.len()).filter(|i| !fed.contains(i)) {
+        let own = if i == feeder && !fed.is_empty() {
+            std::mem::take(&mut feeds)
+        } else {
+            Vec::new()
+        };
+        match spawn(i, own) {
             Ok(rung) => encoders.push(rung),
-            Err(e) => return Err(abandon(encoders, e)),
+            Err(e) => {
+                encoders.append(&mut feeds);
+                return Err(video::abandon_all(encoders, e));
+            }
         }
     }
     let mut state = VideoState {
@@ -221,7 +243,7 @@ fn video_pass(
     );
     let end_s = match result {
         Ok(end) => end,
-        Err(e) => return Err(abandon(encoders, e)),
+        Err(e) => return Err(video::abandon_all(encoders, e)),
     };
     for rung in encoders {
         rung.finish(end_s)?;
@@ -236,20 +258,6 @@ fn video_pass(
     )?;
     state.sprites.finish(out_dir, end_s)?;
     state.poster.finish()
-}
-
-/// Stop every rung; the first real error wins over "a worker stopped".
-fn abandon(encoders: Vec<video::Rung>, error: Error) -> Error {
-    let mut first = None;
-    for rung in encoders {
-        if let Some(e) = rung.abandon() {
-            first.get_or_insert(e);
-        }
-    }
-    match (error, first) {
-        (Error::WorkerPanicked, Some(real)) => real,
-        (error, _) => error,
-    }
 }
 
 struct VideoState {

@@ -31,7 +31,8 @@ enum Message {
     End(f64),
 }
 
-/// One rung's encoder thread.
+/// One rung's encoder thread. It may feed smaller rungs its scaled frames, so that they scale
+/// from a frame a fraction of the source's size (a cascade, as in a 4K → 1080p → 540p ladder).
 pub struct Rung {
     tx: SyncSender<Message>,
     thread: JoinHandle<Result<(), Error>>,
@@ -52,8 +53,12 @@ impl Rung {
         frame_rate: ff::Rational,
         profile: &TranscodeProfileSpec,
         boundaries: &Arc<Boundaries>,
+        feeds: Vec<Rung>,
     ) -> Result<Self, Error> {
-        let opened = open_encoder(&rung, tb, frame_rate, profile, live)?;
+        let opened = match open_encoder(&rung, tb, frame_rate, profile, live) {
+            Ok(opened) => opened,
+            Err(e) => return Err(abandon_all(feeds, e)),
+        };
         let out = Segmenter::create(
             Arc::clone(live),
             &rung.name,
@@ -62,7 +67,11 @@ impl Rung {
             Cut::Keyframe,
             Arc::clone(boundaries),
             opened.tag,
-        )?;
+        );
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => return Err(abandon_all(feeds, e)),
+        };
         live.register(hls::Kind::Video(hls::Rendition {
             name: rung.name.clone(),
             width: rung.width,
@@ -75,7 +84,7 @@ impl Rung {
         let encoder = opened.encoder;
         let thread = std::thread::Builder::new()
             .name(format!("rung-{}", rung.name))
-            .spawn(move || encode_loop(rx, rung, encoder, out))?;
+            .spawn(move || encode_loop(rx, rung, encoder, out, feeds))?;
         Ok(Self { tx, thread })
     }
 
@@ -98,6 +107,32 @@ impl Rung {
         drop(self.tx);
         self.thread.join().ok()?.err()
     }
+}
+
+/// Stop every rung; the first real error wins over "a worker stopped".
+pub fn abandon_all(rungs: Vec<Rung>, error: Error) -> Error {
+    let mut first = None;
+    for rung in rungs {
+        if let Some(e) = rung.abandon() {
+            first.get_or_insert(e);
+        }
+    }
+    match (error, first) {
+        (Error::WorkerPanicked, Some(real)) => real,
+        (error, _) => error,
+    }
+}
+
+/// Which rungs scale from another one (`rungs` tallest first): the tallest rung shorter than
+/// the source feeds its scaled frames to every rung shorter than itself. Returns that feeder
+/// and the rungs it feeds, if any.
+pub fn cascade(source_short_side: u32, rungs: &[ladder::Rung]) -> Option<(usize, Vec<usize>)> {
+    let short = |r: &ladder::Rung| r.width.min(r.height);
+    let feeder = rungs.iter().position(|r| short(r) < source_short_side)?;
+    let fed: Vec<usize> = (0..rungs.len())
+        .filter(|&i| short(&rungs[i]) < short(&rungs[feeder]))
+        .collect();
+    (!fed.is_empty()).then_some((feeder, fed))
 }
 
 use hls::Live;
@@ -256,9 +291,31 @@ fn svt_preset(preset: &str) -> u8 {
 fn encode_loop(
     rx: Receiver<Message>,
     rung: ladder::Rung,
+    encoder: ff::encoder::Video,
+    out: Segmenter,
+    feeds: Vec<Rung>,
+) -> Result<(), Error> {
+    match encode_frames(rx, &rung, encoder, out, &feeds) {
+        Ok(Some(end)) => feeds.into_iter().try_for_each(|f| f.finish(end)),
+        Ok(None) => {
+            // Abandoned: so are the rungs this one feeds.
+            for fed in feeds {
+                drop(fed.abandon());
+            }
+            Ok(())
+        }
+        Err(e) => Err(abandon_all(feeds, e)),
+    }
+}
+
+/// Scale, encode and segment until the end (its time returned) or until abandoned (`None`).
+fn encode_frames(
+    rx: Receiver<Message>,
+    rung: &ladder::Rung,
     mut encoder: ff::encoder::Video,
     mut out: Segmenter,
-) -> Result<(), Error> {
+    feeds: &[Rung],
+) -> Result<Option<f64>, Error> {
     let mut scaler: Option<ff::software::scaling::Context> = None;
     let mut scaled = ff::frame::Video::empty();
     let mut end = None;
@@ -276,13 +333,19 @@ fn encode_loop(
         {
             &frame
         } else {
-            let sws = scaler_for(&mut scaler, &frame, &rung)?;
+            let sws = scaler_for(&mut scaler, &frame, rung)?;
             sws.run(&frame, &mut scaled)
                 .map_err(Error::codec("scaler"))?;
             scaled.set_pts(frame.pts());
             scaled.set_kind(frame.kind());
             &scaled
         };
+        if !feeds.is_empty() {
+            let shared = Arc::new(input.clone());
+            for fed in feeds {
+                fed.send(Arc::clone(&shared))?;
+            }
+        }
         encoder
             .send_frame(input)
             .map_err(Error::codec("video encoder"))?;
@@ -290,11 +353,12 @@ fn encode_loop(
     }
     // Dropped without an end: the transcode was abandoned.
     let Some(end) = end else {
-        return Ok(());
+        return Ok(None);
     };
     encoder.send_eof().map_err(Error::codec("video encoder"))?;
     drain(&mut encoder, &mut out)?;
-    out.finish(end)
+    out.finish(end)?;
+    Ok(Some(end))
 }
 
 fn drain(encoder: &mut ff::encoder::Video, out: &mut Segmenter) -> Result<(), Error> {
@@ -330,4 +394,47 @@ fn scaler_for<'a>(
         );
     }
     Ok(slot.as_mut().expect("scaler was just set"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rungs(heights: &[u32]) -> Vec<ladder::Rung> {
+        heights
+            .iter()
+            .map(|&h| ladder::Rung {
+                name: format!("{h}p"),
+                width: h * 16 / 9,
+                height: h,
+                bitrate_kbps: 1000,
+                codec: Codec::H264,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tallest_rung_below_the_source_feeds_the_smaller_ones() {
+        let ladder = rungs(&[1080, 720, 540, 360]);
+        assert_eq!(
+            cascade(1080, &ladder),
+            Some((1, vec![2, 3])),
+            "1080p source"
+        );
+        assert_eq!(
+            cascade(2160, &ladder),
+            Some((0, vec![1, 2, 3])),
+            "4K source"
+        );
+        assert_eq!(
+            cascade(720, &rungs(&[720, 360])),
+            None,
+            "one rung below the source"
+        );
+        assert_eq!(
+            cascade(1080, &rungs(&[1080])),
+            None,
+            "nothing below the source"
+        );
+    }
 }
