@@ -346,8 +346,8 @@ async fn update_status(
 /// When to look again: soon while work is in progress, seldom once stalled.
 fn requeue_after(health: &Health, recheck: Option<Duration>) -> Duration {
     let usual = match health {
-        // Poll the item counts: new files show up there.
-        Health::Ready { .. } => Duration::from_secs(60),
+        // Poll the item counts: new files show up there (one small GET per library).
+        Health::Ready { .. } => Duration::from_secs(20),
         Health::Progressing { reason, .. } if reason == "Transcoding" => Duration::from_secs(15),
         // Right after the server turns available its Service may lag a moment behind (endpoints,
         // proxies): ask again soon.
@@ -371,7 +371,7 @@ mod tests {
         let ready = Health::Ready {
             message: String::new(),
         };
-        assert_eq!(requeue_after(&ready, None), Duration::from_secs(60));
+        assert_eq!(requeue_after(&ready, None), Duration::from_secs(20));
         assert_eq!(
             requeue_after(&ready, Some(Duration::from_secs(2))),
             Duration::from_secs(2)

@@ -23,7 +23,7 @@ use std::time::Duration;
 /// Component label of transcoder Jobs.
 pub const COMPONENT: &str = "transcoder";
 /// How long after a Job finished a new one may start for the same profile.
-pub const COOLDOWN: Duration = Duration::from_secs(60);
+pub const COOLDOWN: Duration = Duration::from_secs(20);
 
 /// The Job that works through `lib`'s queue with `profile`.
 pub fn job(

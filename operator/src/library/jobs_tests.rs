@@ -137,7 +137,7 @@ fn a_finished_job_is_replaced_after_the_cooldown() {
     let job = standard_job();
     let name = job.metadata.name.clone().unwrap();
     let now = at("2025-01-01T00:10:00Z");
-    let just_done = observed(&name, Some(("2025-01-01T00:09:30Z", false)));
+    let just_done = observed(&name, Some(("2025-01-01T00:09:50Z", false)));
     assert_eq!(
         names(&plan(
             vec![job.clone()],
@@ -145,7 +145,7 @@ fn a_finished_job_is_replaced_after_the_cooldown() {
             3,
             now
         )),
-        ["recheck 30s"]
+        ["recheck 10s"]
     );
     assert!(
         plan(vec![job.clone()], &[just_done], 0, now).is_empty(),
@@ -156,10 +156,10 @@ fn a_finished_job_is_replaced_after_the_cooldown() {
         names(&plan(vec![job.clone()], &[long_done], 3, now)),
         [format!("delete {name}"), "recheck 2s".into()]
     );
-    let failed = observed(&name, Some(("2025-01-01T00:09:50Z", true)));
+    let failed = observed(&name, Some(("2025-01-01T00:09:55Z", true)));
     assert_eq!(
         names(&plan(vec![job], &[failed], 3, now)),
-        [format!("failed {name}"), "recheck 50s".into()]
+        [format!("failed {name}"), "recheck 15s".into()]
     );
 }
 
