@@ -1,5 +1,6 @@
 // Builds web/dist/: the files the `manofwar` binary serves at /<filename>.
-// No bundler on purpose: the app is three hand-written files plus hls.js.
+// No bundler on purpose: the app is hand-written ES modules (src/*.js, app.js the entry), a
+// page and a stylesheet, plus hls.js.
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, 'dist');
 
+const modules = readdirSync(join(root, 'src')).filter((name) => name.endsWith('.js')).sort();
 const files = [
   ['src/index.html', 'index.html'],
-  ['src/app.js', 'app.js'],
   ['src/style.css', 'style.css'],
+  ...modules.map((name) => [`src/${name}`, name]),
   ['node_modules/hls.js/dist/hls.min.js', 'hls.min.js'],
 ];
 
