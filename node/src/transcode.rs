@@ -186,6 +186,12 @@ fn video_pass(
         // The remuxed source is the top rung; encoding another at its size would waste work.
         rungs.retain(|r| r.width.min(r.height) < w.min(h));
     }
+    // A smaller picture never gets more bits than the source has.
+    if let Some(cap) = vp.bitrate_kbps.filter(|&kbps| kbps > 0) {
+        for r in &mut rungs {
+            r.bitrate_kbps = r.bitrate_kbps.min(cap);
+        }
+    }
     rungs.sort_by_key(|r| std::cmp::Reverse(r.width * r.height));
     let (feeder, fed) = video::cascade(w.min(h), &rungs).unwrap_or_default();
     let spawn = |i: usize, feeds: Vec<video::Rung>| {

@@ -25,6 +25,8 @@ pub struct VideoPlan {
     pub frame_rate: ff::Rational,
     pub rotation: f64,
     pub interlaced: bool,
+    /// The source video's bit rate (the whole file's when the stream does not say), kbit/s.
+    pub bitrate_kbps: Option<u32>,
 }
 
 /// A browser-safe source video, remuxed as the top rung.
@@ -121,6 +123,9 @@ impl Plan {
                 frame_rate: v.avg_frame_rate(),
                 rotation,
                 interlaced,
+                bitrate_kbps: ffi::bit_rate(&par)
+                    .or_else(|| (ictx.bit_rate() > 0).then(|| ictx.bit_rate()))
+                    .map(|bps| u32::try_from(bps / 1000).unwrap_or(u32::MAX)),
             }),
             source,
             audio,

@@ -55,6 +55,33 @@ fn transcode_writes_a_package_and_a_summary() {
 }
 
 #[test]
+fn no_rung_gets_more_bits_than_the_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("lean.mp4");
+    // 150 kbit/s at 640x360; the profile asks 400 kbit/s for 240p.
+    clip_with(&src, 6, "640x360", &["-b:v", "150k"]);
+    let profile = tmp.path().join("p.yaml");
+    std::fs::write(&profile, TEST_PROFILE).unwrap();
+    let out = tmp.path().join("out");
+    let (ok, _, stderr) = run(&[
+        "transcode",
+        "--input",
+        src.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let bytes: u64 = std::fs::read_dir(out.join("240p"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let kbps = bytes as f64 * 8.0 / 6.0 / 1000.0;
+    assert!(kbps < 250.0, "240p came out at {kbps:.0} kbit/s");
+}
+
+#[test]
 fn probe_reports_streams_as_json() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("in.mkv");
