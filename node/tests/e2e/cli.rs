@@ -12,23 +12,28 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `manofwar transcode` of `src` into `dir/out` with the test profile (written to `dir/p.yaml`).
+fn transcode(src: &std::path::Path, dir: &std::path::Path) -> (bool, String, String) {
+    let profile = dir.join("p.yaml");
+    std::fs::write(&profile, TEST_PROFILE).unwrap();
+    run(&[
+        "transcode",
+        "--input",
+        src.to_str().unwrap(),
+        "--output",
+        dir.join("out").to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn transcode_writes_a_package_and_a_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("in.mp4");
     clip(&src, 4, "640x360");
-    let profile = tmp.path().join("p.yaml");
-    std::fs::write(&profile, TEST_PROFILE).unwrap();
     let out = tmp.path().join("out");
-    let (ok, stdout, stderr) = run(&[
-        "transcode",
-        "--input",
-        src.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--profile",
-        profile.to_str().unwrap(),
-    ]);
+    let (ok, stdout, stderr) = transcode(&src, tmp.path());
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("source") && stdout.contains("640x360") && stdout.contains("240p"),
@@ -60,18 +65,8 @@ fn no_rung_gets_more_bits_than_the_source() {
     let src = tmp.path().join("lean.mp4");
     // 150 kbit/s at 640x360; the profile asks 400 kbit/s for 240p.
     clip_with(&src, 6, "640x360", &["-b:v", "150k"]);
-    let profile = tmp.path().join("p.yaml");
-    std::fs::write(&profile, TEST_PROFILE).unwrap();
     let out = tmp.path().join("out");
-    let (ok, _, stderr) = run(&[
-        "transcode",
-        "--input",
-        src.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--profile",
-        profile.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = transcode(&src, tmp.path());
     assert!(ok, "{stderr}");
     let bytes: u64 = std::fs::read_dir(out.join("240p"))
         .unwrap()
