@@ -28,7 +28,7 @@ use kube::Client;
 use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
 use metrics::Metrics;
-use reconcile::{Applied, Backoff, Context};
+use reconcile::{Applied, Backoff, Context, drive};
 use settings::Settings;
 use shutdown::Shutdown;
 use std::sync::Arc;
@@ -158,9 +158,27 @@ async fn controllers(
     });
     tracing::info!("controllers starting");
     tokio::join!(
-        library::run(libraries, ctx.clone(), shutdown.wait()),
-        profile::run(profiles, ctx.clone(), shutdown.wait()),
-        peer_group::run(groups, ctx, shutdown.wait()),
+        drive(
+            library::CONTROLLER,
+            libraries,
+            library::reconcile,
+            ctx.clone(),
+            shutdown.wait()
+        ),
+        drive(
+            profile::CONTROLLER,
+            profiles,
+            profile::reconcile,
+            ctx.clone(),
+            shutdown.wait()
+        ),
+        drive(
+            peer_group::CONTROLLER,
+            groups,
+            peer_group::reconcile,
+            ctx,
+            shutdown.wait()
+        ),
     );
     tracing::info!("controllers stopped");
 }

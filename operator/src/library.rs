@@ -59,23 +59,6 @@ pub fn controller(client: &Client) -> Controller<MediaLibrary> {
         )
 }
 
-/// Run the controller until `shutdown`.
-pub async fn run(
-    controller: Controller<MediaLibrary>,
-    ctx: Arc<Context>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    crate::reconcile::drive(
-        CONTROLLER,
-        controller,
-        reconcile,
-        error_policy,
-        ctx,
-        shutdown,
-    )
-    .await;
-}
-
 /// The libraries that name `profile`.
 pub fn users_of(
     libraries: &Store<MediaLibrary>,
@@ -91,19 +74,11 @@ pub fn users_of(
 }
 
 #[instrument(skip_all, fields(library = %lib.name_any(), namespace = lib.namespace().unwrap_or_default()))]
-async fn reconcile(lib: Arc<MediaLibrary>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile(CONTROLLER);
+pub async fn reconcile(lib: Arc<MediaLibrary>, ctx: Arc<Context>) -> Result<Action, Error> {
     if lib.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let action = sync(&lib, &ctx).await?;
-    ctx.succeeded(lib.as_ref());
-    tracing::debug!(?action, "reconciled");
-    Ok(action)
-}
-
-fn error_policy(lib: Arc<MediaLibrary>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed(CONTROLLER, lib.as_ref(), error)
+    sync(&lib, &ctx).await
 }
 
 async fn sync(lib: &MediaLibrary, ctx: &Context) -> Result<Action, Error> {

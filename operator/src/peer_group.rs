@@ -38,37 +38,12 @@ pub fn controller(client: &Client) -> Controller<PeerGroup> {
     )
 }
 
-/// Run the controller until `shutdown`.
-pub async fn run(
-    controller: Controller<PeerGroup>,
-    ctx: Arc<Context>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    crate::reconcile::drive(
-        CONTROLLER,
-        controller,
-        reconcile,
-        error_policy,
-        ctx,
-        shutdown,
-    )
-    .await;
-}
-
 #[instrument(skip_all, fields(peer_group = %group.name_any(), namespace = group.namespace().unwrap_or_default()))]
-async fn reconcile(group: Arc<PeerGroup>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile(CONTROLLER);
+pub async fn reconcile(group: Arc<PeerGroup>, ctx: Arc<Context>) -> Result<Action, Error> {
     if group.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let action = sync(&group, &ctx).await?;
-    ctx.succeeded(group.as_ref());
-    tracing::debug!(?action, "reconciled");
-    Ok(action)
-}
-
-fn error_policy(group: Arc<PeerGroup>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed(CONTROLLER, group.as_ref(), error)
+    sync(&group, &ctx).await
 }
 
 async fn sync(group: &PeerGroup, ctx: &Context) -> Result<Action, Error> {

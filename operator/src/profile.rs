@@ -42,23 +42,6 @@ pub fn controller(client: &Client) -> Controller<TranscodeProfile> {
     )
 }
 
-/// Run the controller until `shutdown`.
-pub async fn run(
-    controller: Controller<TranscodeProfile>,
-    ctx: Arc<Context>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    crate::reconcile::drive(
-        CONTROLLER,
-        controller,
-        reconcile,
-        error_policy,
-        ctx,
-        shutdown,
-    )
-    .await;
-}
-
 /// Every profile in the library's namespace: a library that stops naming a profile must take
 /// itself off that profile's list too.
 fn in_namespace(
@@ -74,8 +57,7 @@ fn in_namespace(
 }
 
 #[instrument(skip_all, fields(profile = %profile.name_any(), namespace = profile.namespace().unwrap_or_default()))]
-async fn reconcile(profile: Arc<TranscodeProfile>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile(CONTROLLER);
+pub async fn reconcile(profile: Arc<TranscodeProfile>, ctx: Arc<Context>) -> Result<Action, Error> {
     let (name, namespace) = identity(profile.as_ref())?;
     tokio::time::timeout(Duration::from_secs(10), ctx.libraries.wait_until_ready())
         .await
@@ -91,14 +73,9 @@ async fn reconcile(profile: Arc<TranscodeProfile>, ctx: Arc<Context>) -> Result<
         ctx.event(profile.as_ref(), event.type_, &event.reason, event.note)
             .await;
     }
-    ctx.succeeded(profile.as_ref());
-    tracing::debug!(libraries = status.libraries.len(), "reconciled");
+    tracing::debug!(libraries = status.libraries.len(), "profile users");
     // Deleted libraries pass no spec-change filter: look again now and then.
     Ok(Action::requeue(Duration::from_secs(300)))
-}
-
-fn error_policy(profile: Arc<TranscodeProfile>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed(CONTROLLER, profile.as_ref(), error)
 }
 
 /// Names of the libraries in `namespace` that name profile `name`, sorted.

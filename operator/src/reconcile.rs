@@ -154,12 +154,13 @@ pub type Outcome<K> = Result<
     kube::runtime::controller::Error<Error, kube::runtime::watcher::Error>,
 >;
 
-/// Run a controller until `shutdown`, logging the outcomes its error policy does not see.
+/// Run a controller until `shutdown`. Every controller's reconciles are kept the same way: each
+/// is timed; a success resets the object's backoff; a failure is counted, logged and retried
+/// after that backoff; and what the error policy does not see is logged too.
 pub async fn drive<K, Fut>(
     name: &'static str,
     controller: kube::runtime::Controller<K>,
-    reconcile: impl FnMut(std::sync::Arc<K>, std::sync::Arc<Context>) -> Fut,
-    error_policy: impl Fn(std::sync::Arc<K>, &Error, std::sync::Arc<Context>) -> Action,
+    reconcile: impl Fn(std::sync::Arc<K>, std::sync::Arc<Context>) -> Fut + Send + Sync + 'static,
     ctx: std::sync::Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
@@ -168,9 +169,25 @@ pub async fn drive<K, Fut>(
     Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
 {
     use futures_util::StreamExt as _;
+    let reconcile = std::sync::Arc::new(reconcile);
+    let kept = move |obj: std::sync::Arc<K>, ctx: std::sync::Arc<Context>| {
+        let reconcile = std::sync::Arc::clone(&reconcile);
+        async move {
+            let _timer = ctx.metrics.reconcile(name);
+            let action =
+                reconcile(std::sync::Arc::clone(&obj), std::sync::Arc::clone(&ctx)).await?;
+            ctx.succeeded(obj.as_ref());
+            tracing::debug!(controller = name, ?action, "reconciled");
+            Ok(action)
+        }
+    };
+    let error_policy =
+        move |obj: std::sync::Arc<K>, error: &Error, ctx: std::sync::Arc<Context>| {
+            ctx.failed(name, obj.as_ref(), error)
+        };
     controller
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(kept, error_policy, ctx)
         .for_each(|outcome| {
             log_outcome(name, outcome);
             std::future::ready(())
