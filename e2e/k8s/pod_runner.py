@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shlex
-import shutil
 import signal
 import socket
 import ssl
