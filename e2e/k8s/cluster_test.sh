@@ -5,14 +5,16 @@
 # each in its own network and mount namespace, and proxies Service ClusterIPs. Checks:
 #   1. the Helm chart installs the operator, which runs in a pod (in-cluster config, its
 #      ServiceAccount's RBAC) and takes the leader Lease;
-#   2. examples/libraries/home-videos-hostpath.yaml with examples/profiles/standard.yaml (media
-#      path and node name filled in): the library server pod scans, a transcoder Job transcodes,
-#      the library becomes Ready, and its HLS is fetched through the Service's ClusterIP and
-#      decoded by ffmpeg;
+#   2. examples/libraries/home-videos-hostpath.yaml with examples/profiles/standard.yaml and
+#      mobile.yaml (media path and node name filled in): the library server pod scans, a
+#      transcoder Job per profile makes that profile's package of every item, the library
+#      becomes Ready, and its HLS (one master over both packages) is fetched through the
+#      Service's ClusterIP and decoded by ffmpeg;
 #   3. a transcode worker killed -9 mid-item: its lease expires, the item is queued again and
 #      another worker pod finishes it;
-#   4. a profile edit (segmentSeconds 6 -> 4): the server sees the new profile in its ConfigMap
-#      volume, queues the items made with the old one again, and a new Job re-transcodes them;
+#   4. a profile edit (standard's segmentSeconds 6 -> 4): the server sees the new profile in
+#      its ConfigMap volume, queues the packages made with the old one again, and a new Job
+#      re-transcodes them;
 #   5. the operator killed -9 right after a new library is applied: the pod restarts it and
 #      the library converges with exactly one of each child;
 #   6. deleting a library garbage-collects its children and its pods stop.
@@ -96,16 +98,18 @@ operator_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/name=manofwar 
 eventually 30 "the operator pod holds the leader Lease" bash -c \
   "kubectl get lease manofwar-operator -n manofwar-system -o jsonpath='{.spec.holderIdentity}' | grep -qx $operator_pod"
 
-step "a library from examples/: transcoded by a Job, served through its Service"
+step "a library from examples/ with two profiles: a Job per profile, served through its Service"
 media=$tmp/media
 mkdir -p "$media" && chmod 755 "$media"
 clip "Clip One (2020)" 4 320x180 && clip "Clip Two (2021)" 4 320x180
-k apply -f examples/namespace.yaml -f examples/profiles/standard.yaml >/dev/null
-library home-videos home-videos-data standard | k apply -f - >/dev/null
+k apply -f examples/namespace.yaml -f examples/profiles/standard.yaml -f examples/profiles/mobile.yaml >/dev/null
+library home-videos home-videos-data "standard, mobile" | k apply -f - >/dev/null
 eventually 240 "MediaLibrary Ready with 2 of 2 items ready" bash -c \
   "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 2/2' ]"
-check "a transcoder Job succeeded" bash -c \
-  "kubectl get jobs -n media -l manofwar.io/profile=standard -o jsonpath='{.items[*].status.succeeded}' | grep -Eq '[1-9]'"
+for profile in standard mobile; do
+  check "the $profile transcoder Job succeeded" bash -c \
+    "kubectl get jobs -n media -l manofwar.io/profile=$profile -o jsonpath='{.items[*].status.succeeded}' | grep -Eq '[1-9]'"
+done
 check "the server pod's data is on the provisioned volume" bash -c \
   "[ \"\$(kubectl get pvc home-videos-data -n media -o jsonpath='{.status.phase}')\" = Bound ]"
 svc=$(k get svc home-videos -n media -o jsonpath='{.spec.clusterIP}')
@@ -115,6 +119,8 @@ if curl -fsS "http://$svc:8096/hls/$id/master.m3u8" -o "$tmp/master.m3u8" && gre
 else
   bad "master playlist through the Service"
 fi
+check "it offers both profiles' packages" bash -c \
+  "grep -q '^standard/.*index.m3u8' $tmp/master.m3u8 && grep -q '^mobile/.*index.m3u8' $tmp/master.m3u8"
 if ffmpeg -v error -i "http://$svc:8096/hls/$id/master.m3u8" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
   ok "ffmpeg decodes every variant and rendition through the Service"
 else
@@ -125,8 +131,10 @@ check "its duration is the source's (4 s, got $duration)" python3 -c "import sys
 
 step "a transcode worker killed mid-item"
 clip "Long Walk (2022)" 30 1920x1080
-eventually 90 "a worker pod claims the new item" bash -c "[ \"\$(item_state home-videos 'Long Walk')\" = transcoding ]"
-killed=$(pkill -KILL -e -f '^/usr/local/bin/manofwar transcode' | wc -l)
+standard_worker='^/usr/local/bin/manofwar transcode .*/standard.yaml'
+eventually 90 "the standard worker pod claims the new item" bash -c \
+  "[ \"\$(item_state home-videos 'Long Walk')\" = transcoding ] && pgrep -f '$standard_worker' >/dev/null"
+killed=$(pkill -KILL -e -f "$standard_worker" | wc -l)
 if ((killed > 0)); then ok "killed $killed worker(s) with SIGKILL"; else bad "no worker process to kill"; fi
 eventually 60 "the Job saw a failed pod" bash -c \
   "kubectl get jobs -n media -l manofwar.io/profile=standard -o jsonpath='{.items[*].status.failed}' | grep -Eq '[1-9]'"
@@ -137,11 +145,11 @@ duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$s
 check "the finished package is whole (30 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 30) > 0.5)"
 
 step "a profile edit re-transcodes"
-segments() { curl -fsS "http://$svc:8096/hls/$long/source/index.m3u8" | grep -c '^#EXTINF'; }
+segments() { curl -fsS "http://$svc:8096/hls/$long/standard/source/index.m3u8" | grep -c '^#EXTINF'; }
 before=$(segments)
 k patch tp standard -n media --type=merge -p '{"spec":{"segmentSeconds":4}}' >/dev/null
 eventually 240 "the 30 s item is packaged again in 4 s segments (was $before segments)" bash -c \
-  "[ \"\$(curl -fsS http://$svc:8096/hls/$long/source/index.m3u8 | grep -c '^#EXTINF')\" -gt $before ]"
+  "[ \"\$(curl -fsS http://$svc:8096/hls/$long/standard/source/index.m3u8 | grep -c '^#EXTINF')\" -gt $before ]"
 eventually 120 "all 3 items ready again" bash -c \
   "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 3/3' ]"
 

@@ -112,13 +112,23 @@ pub struct Changes {
     pub removed: Vec<i64>,
 }
 
-/// A queue entry a worker has claimed.
+/// A queue entry a worker has claimed: one item, to be packaged with one profile.
 #[derive(Debug, Clone)]
 pub struct Claim {
     pub id: i64,
+    pub profile: String,
     pub path: String,
     pub version: i64,
     pub attempts: u32,
+}
+
+/// What changing the library's profiles did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// Packages queued again because their profile changed.
+    pub requeued: usize,
+    /// Items that lost the package of a removed profile (their master needs rebuilding).
+    pub dropped: Vec<i64>,
 }
 
 #[derive(Clone)]
@@ -126,6 +136,9 @@ pub struct Catalog {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// `items` holds the files; `packages` the queue, one row per (item, profile) the library
+/// wants; `profiles` the wanted profiles and their fingerprints. An item's `state`,
+/// `progress` and `error` sum up its packages (kept by the triggers below).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -143,15 +156,50 @@ CREATE TABLE IF NOT EXISTS items (
     progress REAL NOT NULL DEFAULT 0,
     error TEXT,
     priority INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS profiles (
+    name TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS packages (
+    item_id INTEGER NOT NULL,
+    profile TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    progress REAL NOT NULL DEFAULT 0,
+    error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before_ms INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1,
     lease_until_ms INTEGER NOT NULL DEFAULT 0,
-    made_profile TEXT,
-    made_fingerprint TEXT
+    -- The profile version the package was (or is being) made with.
+    fingerprint TEXT,
+    PRIMARY KEY (item_id, profile)
 );
-CREATE INDEX IF NOT EXISTS items_queue ON items (state, priority DESC, id);
+CREATE INDEX IF NOT EXISTS packages_queue ON packages (profile, state);
 ";
+
+/// Sums up one item's packages: the least finished state wins (transcoding, pending, failed,
+/// ready); an item without packages is pending, or failed when it could not be probed.
+const SUM_UP: &str = "
+UPDATE items SET
+    state = coalesce(
+        (SELECT CASE WHEN sum(state = 'transcoding') > 0 THEN 'transcoding'
+                     WHEN sum(state = 'pending') > 0 THEN 'pending'
+                     WHEN sum(state = 'failed') > 0 THEN 'failed'
+                     ELSE 'ready' END
+         FROM packages WHERE item_id = items.id HAVING count(*) > 0),
+        CASE WHEN probe IS NULL THEN 'failed' ELSE 'pending' END),
+    progress = coalesce(
+        (SELECT avg(CASE WHEN state = 'ready' THEN 1.0 ELSE progress END)
+         FROM packages WHERE item_id = items.id), 0),
+    error = CASE WHEN probe IS NULL THEN error ELSE
+        (SELECT CASE WHEN count(*) = 1 THEN max(error)
+                     ELSE group_concat(profile || ': ' || error, '; ') END
+         FROM packages WHERE item_id = items.id AND error IS NOT NULL) END
+WHERE id = ";
+
+/// The columns of `packages` that are claimed, with the item's path and version.
+const CLAIM_COLUMNS: &str = "p.item_id, p.profile, i.path, i.version, p.attempts";
 
 const ITEM_COLUMNS: &str =
     "id, path, title, year, season, episode, duration_s, state, progress, error, probe";
@@ -176,15 +224,14 @@ impl Catalog {
 
     fn init(conn: Connection) -> Result<Self, Error> {
         conn.execute_batch(SCHEMA)?;
-        // Catalogs from before packages recorded their profile.
-        let made_known = conn
-            .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'made_profile'")?
-            .exists([])?;
-        if !made_known {
-            conn.execute_batch(
-                "ALTER TABLE items ADD COLUMN made_profile TEXT;
-                 ALTER TABLE items ADD COLUMN made_fingerprint TEXT;",
-            )?;
+        // Recreated at every start, so a newer binary's summing-up replaces an older one's.
+        for (event, row) in [("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")] {
+            let name = format!("packages_sum_up_{}", event.to_lowercase());
+            conn.execute_batch(&format!(
+                "DROP TRIGGER IF EXISTS {name};
+                 CREATE TRIGGER {name} AFTER {event} ON packages
+                 BEGIN {SUM_UP} {row}.item_id; END;"
+            ))?;
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -237,7 +284,8 @@ impl Catalog {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Apply one scan's changes atomically.
+    /// Apply one scan's changes atomically. New and changed files are queued for every
+    /// wanted profile; a file that no longer probes has no packages to make.
     pub fn apply(&self, changes: &Changes) -> Result<(), Error> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -253,14 +301,19 @@ impl Catalog {
             let mut update = tx.prepare_cached(
                 "UPDATE items SET path = ?1, size = ?2, mtime_ns = ?3, inode = ?4, title = ?5,
                     year = ?6, season = ?7, episode = ?8, duration_s = ?9, probe = ?10,
-                    state = ?11, error = ?12, progress = 0, attempts = 0, not_before_ms = 0,
-                    version = version + 1
+                    state = ?11, error = ?12, progress = 0, version = version + 1
                  WHERE id = ?13",
+            )?;
+            let mut restart = tx.prepare_cached(
+                "UPDATE packages SET state = 'pending', progress = 0, error = NULL, attempts = 0,
+                    not_before_ms = 0, lease_until_ms = 0
+                 WHERE item_id = ?1",
             )?;
             for (id, f) in &changes.changed {
                 let mut columns = file_columns(f);
                 columns.push((*id).into());
                 update.execute(rusqlite::params_from_iter(columns))?;
+                restart.execute([id])?;
             }
             let mut rename = tx.prepare_cached(
                 "UPDATE items SET path = ?2, title = ?3, year = ?4, season = ?5, episode = ?6
@@ -269,155 +322,210 @@ impl Catalog {
             for (id, f) in &changes.renamed {
                 rename.execute(params![id, f.path, f.title, f.year, f.season, f.episode])?;
             }
-            let mut delete = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
+            let mut delete_packages =
+                tx.prepare_cached("DELETE FROM packages WHERE item_id = ?1")?;
+            let mut delete_item = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
             for id in &changes.removed {
-                delete.execute([id])?;
+                delete_packages.execute([id])?;
+                delete_item.execute([id])?;
             }
+        }
+        if !changes.added.is_empty() || !changes.changed.is_empty() {
+            tx.execute_batch(
+                "DELETE FROM packages WHERE item_id IN (SELECT id FROM items WHERE probe IS NULL);",
+            )?;
+            fill_queue(&tx)?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Take the next due queue entry: highest priority first, then oldest. A remote worker's
-    /// claim holds a lease until `lease_until_ms` (0: held until this process stops).
-    pub fn claim(&self, now_ms: i64, lease_until_ms: i64) -> Result<Option<Claim>, Error> {
+    /// Make `current` (name → fingerprint) the library's profiles: the packages of a removed
+    /// profile are dropped, those made with an older version of a profile are queued again
+    /// (the old package is served until the new one is published), and every item gets a
+    /// queue entry for every new profile.
+    pub fn set_profiles(
+        &self,
+        current: &BTreeMap<String, String>,
+    ) -> Result<ProfileChanges, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut changes = ProfileChanges::default();
+        {
+            let known: Vec<String> = tx
+                .prepare_cached("SELECT name FROM profiles")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for name in known.iter().filter(|n| !current.contains_key(*n)) {
+                let dropped: Vec<i64> = tx
+                    .prepare_cached("DELETE FROM packages WHERE profile = ?1 RETURNING item_id")?
+                    .query_map([name], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                changes.dropped.extend(dropped);
+                tx.execute("DELETE FROM profiles WHERE name = ?1", [name])?;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO profiles (name, fingerprint) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint",
+            )?;
+            for (name, fingerprint) in current {
+                upsert.execute([name, fingerprint])?;
+            }
+            changes.requeued = tx.execute(
+                "UPDATE packages SET state = 'pending', progress = 0, error = NULL, attempts = 0,
+                    not_before_ms = 0
+                 WHERE state IN ('ready', 'failed')
+                   AND fingerprint IS NOT (SELECT fingerprint FROM profiles WHERE name = profile)",
+                [],
+            )?;
+        }
+        fill_queue(&tx)?;
+        tx.commit()?;
+        changes.dropped.sort_unstable();
+        changes.dropped.dedup();
+        Ok(changes)
+    }
+
+    /// The library's profiles, by name.
+    pub fn profiles(&self) -> Result<Vec<String>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT name FROM profiles ORDER BY name")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
+
+    /// Take the next due package to make with `made`: highest priority first, then oldest
+    /// item. None when there is nothing to do, or when `made` is not a current profile of the
+    /// library (a worker started before the profile was edited). A remote worker's claim
+    /// holds a lease until `lease_until_ms` (0: held until this process stops).
+    pub fn claim(
+        &self,
+        made: &Made,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<Claim>, Error> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "UPDATE items SET state = 'transcoding', progress = 0, attempts = attempts + 1,
-                lease_until_ms = ?2
-             WHERE id = (SELECT id FROM items WHERE state = 'pending' AND not_before_ms <= ?1
-                         ORDER BY priority DESC, id LIMIT 1)
-             RETURNING id, path, version, attempts",
+            "UPDATE packages SET state = 'transcoding', progress = 0,
+                attempts = attempts + 1, lease_until_ms = ?4, fingerprint = ?2
+             WHERE rowid = (
+                 SELECT p.rowid FROM packages AS p JOIN items AS i ON i.id = p.item_id
+                 WHERE p.profile = ?1 AND p.state = 'pending' AND p.not_before_ms <= ?3
+                   AND EXISTS (SELECT 1 FROM profiles WHERE name = ?1 AND fingerprint = ?2)
+                 ORDER BY i.priority DESC, i.id LIMIT 1)
+             RETURNING item_id, profile,
+                (SELECT path FROM items WHERE id = item_id),
+                (SELECT version FROM items WHERE id = item_id), attempts",
         )?;
         let claim = stmt
-            .query_row([now_ms, lease_until_ms], claim_from_row)
+            .query_row(
+                params![made.profile, made.fingerprint, now_ms, lease_until_ms],
+                claim_from_row,
+            )
             .optional()?;
         Ok(claim)
     }
 
     /// Extend a remote worker's lease (and record its progress). False if the lease was lost:
-    /// it expired and the item went back to the queue, or the file changed.
+    /// it expired and the package went back to the queue, or the file changed.
     pub fn renew_lease(&self, claim: &Claim, until_ms: i64, progress: f64) -> Result<bool, Error> {
         let n = self
             .conn()
-            .prepare_cached(
-                "UPDATE items SET lease_until_ms = ?3, progress = ?4
-                 WHERE id = ?1 AND version = ?2 AND state = 'transcoding' AND attempts = ?5",
-            )?
+            .prepare_cached(&format!(
+                "UPDATE packages SET lease_until_ms = ?5, progress = ?6 WHERE {HELD}"
+            ))?
             .execute(params![
                 claim.id,
+                claim.profile,
                 claim.version,
+                claim.attempts,
                 until_ms,
-                progress,
-                claim.attempts
+                progress
             ])?;
         Ok(n == 1)
     }
 
-    /// The claim a worker holds on `id`, if it is still transcoding at that version/attempt.
-    pub fn current_claim(&self, id: i64) -> Result<Option<Claim>, Error> {
+    /// The claim a worker holds on `id` for `profile`, if that package is being made.
+    pub fn current_claim(&self, id: i64, profile: &str) -> Result<Option<Claim>, Error> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, path, version, attempts FROM items WHERE id = ?1 AND state = 'transcoding'",
-        )?;
-        let claim = stmt.query_row([id], claim_from_row).optional()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CLAIM_COLUMNS} FROM packages AS p JOIN items AS i ON i.id = p.item_id
+             WHERE p.item_id = ?1 AND p.profile = ?2 AND p.state = 'transcoding'"
+        ))?;
+        let claim = stmt
+            .query_row(params![id, profile], claim_from_row)
+            .optional()?;
         Ok(claim)
     }
 
-    /// Items whose worker stopped renewing its lease go back to the queue.
+    /// Packages whose worker stopped renewing its lease go back to the queue.
     pub fn requeue_expired(&self, now_ms: i64) -> Result<usize, Error> {
         let n = self.conn().execute(
-            "UPDATE items SET state = 'pending', progress = 0, lease_until_ms = 0
+            "UPDATE packages SET state = 'pending', progress = 0, lease_until_ms = 0
              WHERE state = 'transcoding' AND lease_until_ms > 0 AND lease_until_ms < ?1",
             [now_ms],
         )?;
         Ok(n)
     }
 
-    /// Pending entries a worker could claim now (not waiting for a retry backoff).
-    pub fn claimable(&self, now_ms: i64) -> Result<i64, Error> {
-        let n = self.conn().query_row(
-            "SELECT count(*) FROM items WHERE state = 'pending' AND not_before_ms <= ?1",
-            [now_ms],
-            |r| r.get(0),
+    /// Pending packages a worker could claim now (not waiting for a retry backoff), by profile.
+    pub fn claimable(&self, now_ms: i64) -> Result<BTreeMap<String, i64>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT profile, count(*) FROM packages
+             WHERE state = 'pending' AND not_before_ms <= ?1 GROUP BY profile",
         )?;
-        Ok(n)
+        let counts = stmt
+            .query_map([now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
     }
 
-    /// Earliest time a pending entry becomes due, if any is waiting on a backoff.
-    pub fn next_due_ms(&self) -> Result<Option<i64>, Error> {
+    /// Earliest time a pending package of `profile` becomes due, if any is waiting.
+    pub fn next_due_ms(&self, profile: &str) -> Result<Option<i64>, Error> {
         let conn = self.conn();
         let due = conn.query_row(
-            "SELECT min(not_before_ms) FROM items WHERE state = 'pending'",
-            [],
+            "SELECT min(not_before_ms) FROM packages WHERE state = 'pending' AND profile = ?1",
+            [profile],
             |r| r.get(0),
         )?;
         Ok(due)
     }
 
-    pub fn set_progress(&self, id: i64, progress: f64) -> Result<(), Error> {
+    pub fn set_progress(&self, claim: &Claim, progress: f64) -> Result<(), Error> {
         self.conn()
             .prepare_cached(
-                "UPDATE items SET progress = ?2 WHERE id = ?1 AND state = 'transcoding'",
+                "UPDATE packages SET progress = ?3
+                 WHERE item_id = ?1 AND profile = ?2 AND state = 'transcoding'",
             )?
-            .execute(params![id, progress])?;
+            .execute(params![claim.id, claim.profile, progress])?;
         Ok(())
     }
 
-    /// Mark a claimed entry ready, made with `made` when known. False if the file changed
-    /// meanwhile (the result is stale).
-    pub fn finish_ready(&self, claim: &Claim, made: Option<&Made>) -> Result<bool, Error> {
+    /// Mark a claimed package ready. False if the file changed meanwhile (the result is
+    /// stale). A package made with a profile edited meanwhile is published but queued again.
+    pub fn finish_ready(&self, claim: &Claim) -> Result<bool, Error> {
         let n = self
             .conn()
-            .prepare_cached(
-                "UPDATE items SET state = 'ready', progress = 1, error = NULL,
-                    made_profile = ?3, made_fingerprint = ?4
-                 WHERE id = ?1 AND version = ?2 AND state = 'transcoding'",
-            )?
+            .prepare_cached(&format!(
+                "UPDATE packages SET progress = 1, error = NULL, lease_until_ms = 0,
+                    state = CASE WHEN fingerprint IS
+                                     (SELECT fingerprint FROM profiles WHERE name = profile)
+                                 THEN 'ready' ELSE 'pending' END,
+                    attempts = CASE WHEN fingerprint IS
+                                        (SELECT fingerprint FROM profiles WHERE name = profile)
+                                    THEN attempts ELSE 0 END
+                 WHERE {HELD}"
+            ))?
             .execute(params![
                 claim.id,
+                claim.profile,
                 claim.version,
-                made.map(|m| &m.profile),
-                made.map(|m| &m.fingerprint)
+                claim.attempts
             ])?;
         Ok(n == 1)
-    }
-
-    /// Queue again the ready items made with a profile that is gone or has changed since
-    /// (`current`: name → fingerprint). Their old package is served until the new one is
-    /// published. Items made without a known profile are left alone.
-    pub fn requeue_outdated(&self, current: &BTreeMap<String, String>) -> Result<usize, Error> {
-        let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
-        let mut stale = Vec::new();
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, made_profile, made_fingerprint FROM items
-                 WHERE state = 'ready' AND made_profile IS NOT NULL",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (id, profile, fingerprint) = row?;
-                if current.get(&profile) != Some(&fingerprint) {
-                    stale.push(id);
-                }
-            }
-            let mut requeue = tx.prepare_cached(
-                "UPDATE items SET state = 'pending', progress = 0, attempts = 0, not_before_ms = 0
-                 WHERE id = ?1 AND state = 'ready'",
-            )?;
-            for id in &stale {
-                requeue.execute([id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(stale.len())
     }
 
     /// Record a failed attempt: back to the queue at `retry_at_ms`, or `failed` for good.
@@ -432,37 +540,55 @@ impl Catalog {
             None => ("failed", 0),
         };
         self.conn()
-            .prepare_cached(
-                "UPDATE items SET state = ?3, error = ?4, not_before_ms = ?5, progress = 0
-                 WHERE id = ?1 AND version = ?2 AND state = 'transcoding'",
-            )?
-            .execute(params![claim.id, claim.version, state, error, not_before])?;
+            .prepare_cached(&format!(
+                "UPDATE packages SET state = ?5, error = ?6, not_before_ms = ?7, progress = 0,
+                    lease_until_ms = 0
+                 WHERE {HELD}"
+            ))?
+            .execute(params![
+                claim.id,
+                claim.profile,
+                claim.version,
+                claim.attempts,
+                state,
+                error,
+                not_before
+            ])?;
         Ok(())
     }
 
-    /// Move an item to the front of the queue. Pending items get the top priority; failed and
-    /// ready ones are queued again (retry, re-transcode); a running transcode is left alone.
+    /// Move an item to the front of the queue. Its pending packages get the top priority;
+    /// failed and ready ones are queued again (retry, re-transcode); running ones are left
+    /// alone. Unprobeable files have nothing to queue.
     pub fn prioritize(&self, id: i64) -> Result<Option<Item>, Error> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE items SET priority = (SELECT coalesce(max(priority), 0) + 1 FROM items),
-                    state = 'pending', not_before_ms = 0, attempts = 0,
-                    error = CASE WHEN state = 'failed' THEN NULL ELSE error END
-                 WHERE id = ?1 AND state != 'transcoding' AND probe IS NOT NULL",
+        {
+            let conn = self.conn();
+            conn.prepare_cached(
+                "UPDATE items SET priority = (SELECT coalesce(max(priority), 0) + 1 FROM items)
+                 WHERE id = ?1 AND probe IS NOT NULL",
             )?
             .execute([id])?;
+            conn.prepare_cached(
+                "UPDATE packages SET state = 'pending', not_before_ms = 0, attempts = 0,
+                    error = CASE WHEN state = 'failed' THEN NULL ELSE error END
+                 WHERE item_id = ?1 AND state != 'transcoding'",
+            )?
+            .execute([id])?;
+        }
         self.item(id)
     }
 
-    /// After a crash, entries that were transcoding go back to the queue.
+    /// After a crash, packages that were being made go back to the queue.
     pub fn requeue_interrupted(&self) -> Result<usize, Error> {
         let n = self.conn().execute(
-            "UPDATE items SET state = 'pending', progress = 0 WHERE state = 'transcoding'",
+            "UPDATE packages SET state = 'pending', progress = 0, lease_until_ms = 0
+             WHERE state = 'transcoding'",
             [],
         )?;
         Ok(n)
     }
 
+    /// Items by their summed-up state.
     pub fn count_by_state(&self) -> Result<HashMap<&'static str, i64>, Error> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM items GROUP BY state")?;
@@ -474,6 +600,20 @@ impl Catalog {
         }
         Ok(counts)
     }
+}
+
+/// Matches the package a claim names, while it is still that claim's: same item version and
+/// attempt, still being made. Parameters ?1–?4: id, profile, version, attempts.
+const HELD: &str = "item_id = ?1 AND profile = ?2 AND attempts = ?4 AND state = 'transcoding'
+    AND (SELECT version FROM items WHERE id = ?1) = ?3";
+
+/// Give every probed item a queue entry for every wanted profile it lacks.
+fn fill_queue(tx: &rusqlite::Transaction) -> Result<(), Error> {
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO packages (item_id, profile)
+         SELECT items.id, profiles.name FROM items, profiles WHERE items.probe IS NOT NULL;",
+    )?;
+    Ok(())
 }
 
 /// The columns a scanned file sets, in insert order. Files whose probe failed go straight to
@@ -502,9 +642,10 @@ fn file_columns(f: &NewFile) -> Vec<rusqlite::types::Value> {
 fn claim_from_row(r: &rusqlite::Row) -> rusqlite::Result<Claim> {
     Ok(Claim {
         id: r.get(0)?,
-        path: r.get(1)?,
-        version: r.get(2)?,
-        attempts: r.get(3)?,
+        profile: r.get(1)?,
+        path: r.get(2)?,
+        version: r.get(3)?,
+        attempts: r.get(4)?,
     })
 }
 
@@ -545,8 +686,24 @@ mod tests {
         }
     }
 
+    fn made(profile: &str, fingerprint: &str) -> Made {
+        Made {
+            profile: profile.into(),
+            fingerprint: fingerprint.into(),
+        }
+    }
+
+    fn profiles(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(p, f)| (p.to_string(), f.to_string()))
+            .collect()
+    }
+
+    /// A catalog of `paths` whose one profile is `standard` (fingerprint `f1`).
     fn catalog_with(paths: &[&str]) -> Catalog {
         let c = Catalog::in_memory().unwrap();
+        c.set_profiles(&profiles(&[("standard", "f1")])).unwrap();
         let added = paths
             .iter()
             .enumerate()
@@ -560,11 +717,19 @@ mod tests {
         c
     }
 
+    fn standard() -> Made {
+        made("standard", "f1")
+    }
+
+    fn state_of(c: &Catalog, id: i64) -> State {
+        c.item(id).unwrap().unwrap().state
+    }
+
     #[test]
     fn queue_is_fifo_and_prioritize_jumps_it() {
         let c = catalog_with(&["/m/a", "/m/b", "/m/c"]);
         c.prioritize(3).unwrap();
-        let order: Vec<i64> = std::iter::from_fn(|| c.claim(0, 0).unwrap())
+        let order: Vec<i64> = std::iter::from_fn(|| c.claim(&standard(), 0, 0).unwrap())
             .map(|c| c.id)
             .collect();
         assert_eq!(order, [3, 1, 2]);
@@ -573,12 +738,15 @@ mod tests {
     #[test]
     fn backoff_delays_the_retry() {
         let c = catalog_with(&["/m/a"]);
-        let claim = c.claim(0, 0).unwrap().unwrap();
+        let claim = c.claim(&standard(), 0, 0).unwrap().unwrap();
         c.finish_failed(&claim, "boom", Some(5_000)).unwrap();
-        assert_eq!(c.claimable(4_999).unwrap(), 0, "waiting for its retry");
-        assert!(c.claim(4_999, 0).unwrap().is_none());
-        assert_eq!(c.claimable(5_000).unwrap(), 1);
-        let again = c.claim(5_000, 0).unwrap().unwrap();
+        assert!(
+            c.claimable(4_999).unwrap().is_empty(),
+            "waiting for its retry"
+        );
+        assert!(c.claim(&standard(), 4_999, 0).unwrap().is_none());
+        assert_eq!(c.claimable(5_000).unwrap()["standard"], 1);
+        let again = c.claim(&standard(), 5_000, 0).unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         c.finish_failed(&again, "boom twice", None).unwrap();
         let item = c.item(1).unwrap().unwrap();
@@ -591,24 +759,24 @@ mod tests {
     #[test]
     fn a_file_changed_mid_transcode_is_not_marked_ready() {
         let c = catalog_with(&["/m/a"]);
-        let claim = c.claim(0, 0).unwrap().unwrap();
+        let claim = c.claim(&standard(), 0, 0).unwrap().unwrap();
         c.apply(&Changes {
             changed: vec![(1, file("/m/a", 0, Ok("{}")))],
             ..Changes::default()
         })
         .unwrap();
-        assert!(!c.finish_ready(&claim, None).unwrap());
-        assert_eq!(c.item(1).unwrap().unwrap().state, State::Pending);
+        assert!(!c.finish_ready(&claim).unwrap());
+        assert_eq!(state_of(&c, 1), State::Pending);
     }
 
     #[test]
     fn an_expired_lease_requeues_and_the_old_worker_loses_it() {
         let c = catalog_with(&["/m/a"]);
-        let first = c.claim(0, 1_000).unwrap().unwrap();
+        let first = c.claim(&standard(), 0, 1_000).unwrap().unwrap();
         assert!(c.renew_lease(&first, 2_000, 0.5).unwrap());
         assert_eq!(c.requeue_expired(1_999).unwrap(), 0);
         assert_eq!(c.requeue_expired(2_001).unwrap(), 1);
-        let second = c.claim(2_001, 5_000).unwrap().unwrap();
+        let second = c.claim(&standard(), 2_001, 5_000).unwrap().unwrap();
         assert_eq!(second.attempts, 2);
         assert!(
             !c.renew_lease(&first, 9_000, 0.9).unwrap(),
@@ -618,68 +786,163 @@ mod tests {
     }
 
     #[test]
-    fn an_edited_or_removed_profile_requeues_what_it_made() {
-        let c = catalog_with(&["/m/a", "/m/b", "/m/c"]);
-        let made = |profile: &str, fingerprint: &str| Made {
-            profile: profile.into(),
-            fingerprint: fingerprint.into(),
-        };
-        let a = c.claim(0, 0).unwrap().unwrap();
-        assert!(c.finish_ready(&a, Some(&made("standard", "f1"))).unwrap());
-        let b = c.claim(0, 0).unwrap().unwrap();
-        assert!(c.finish_ready(&b, Some(&made("mobile", "m1"))).unwrap());
-        let unknown = c.claim(0, 0).unwrap().unwrap();
-        assert!(c.finish_ready(&unknown, None).unwrap());
-
-        let current = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(p, f)| (p.to_string(), f.to_string()))
-                .collect()
-        };
-        let same = current(&[("standard", "f1"), ("mobile", "m1")]);
-        assert_eq!(c.requeue_outdated(&same).unwrap(), 0);
-        let edited = current(&[("standard", "f2"), ("mobile", "m1")]);
-        assert_eq!(c.requeue_outdated(&edited).unwrap(), 1);
-        let again = c.claim(0, 0).unwrap().unwrap();
+    fn every_profile_makes_its_own_package_of_every_item() {
+        let c = catalog_with(&["/m/a", "/m/b"]);
+        let mobile = made("mobile", "m1");
+        c.set_profiles(&profiles(&[("standard", "f1"), ("mobile", "m1")]))
+            .unwrap();
+        assert_eq!(c.profiles().unwrap(), ["mobile", "standard"]);
         assert_eq!(
-            (again.id, again.attempts),
-            (a.id, 1),
-            "a fresh start, not a retry"
+            c.claimable(0).unwrap(),
+            profiles(&[("mobile", "2"), ("standard", "2")])
+                .into_iter()
+                .map(|(p, n)| (p, n.parse().unwrap()))
+                .collect()
+        );
+        let a = c.claim(&standard(), 0, 0).unwrap().unwrap();
+        let a_mobile = c.claim(&mobile, 0, 0).unwrap().unwrap();
+        assert_eq!(
+            (a.id, a_mobile.id),
+            (1, 1),
+            "the same item, once per profile"
+        );
+        assert_eq!(a_mobile.profile, "mobile");
+        assert!(c.finish_ready(&a).unwrap());
+        assert_eq!(
+            state_of(&c, 1),
+            State::Transcoding,
+            "not ready while mobile runs"
+        );
+        assert_eq!(c.item(1).unwrap().unwrap().progress, 0.5);
+        c.finish_failed(&a_mobile, "too small", None).unwrap();
+        let item = c.item(1).unwrap().unwrap();
+        assert_eq!(
+            (item.state, item.error.as_deref()),
+            (State::Failed, Some("too small"))
         );
         assert!(
-            c.finish_ready(&again, Some(&made("standard", "f2")))
-                .unwrap()
+            c.claim(&made("hevc", "h1"), 0, 0).unwrap().is_none(),
+            "not a profile of this library"
         );
-        let mobile_removed = current(&[("standard", "f2")]);
-        assert_eq!(c.requeue_outdated(&mobile_removed).unwrap(), 1);
-        assert_eq!(c.claim(0, 0).unwrap().unwrap().id, b.id);
+    }
+
+    #[test]
+    fn an_edited_or_removed_profile_requeues_or_drops_what_it_made() {
+        let c = catalog_with(&["/m/a", "/m/b"]);
+        c.set_profiles(&profiles(&[("standard", "f1"), ("mobile", "m1")]))
+            .unwrap();
+        for m in [standard(), made("mobile", "m1")] {
+            while let Some(claim) = c.claim(&m, 0, 0).unwrap() {
+                assert!(c.finish_ready(&claim).unwrap());
+            }
+        }
+        assert_eq!(c.count_by_state().unwrap()["ready"], 2);
+
+        let same = c
+            .set_profiles(&profiles(&[("standard", "f1"), ("mobile", "m1")]))
+            .unwrap();
+        assert_eq!(same, ProfileChanges::default());
+        let edited = c
+            .set_profiles(&profiles(&[("standard", "f2"), ("mobile", "m1")]))
+            .unwrap();
+        assert_eq!(edited.requeued, 2);
+        assert_eq!(c.count_by_state().unwrap()["pending"], 2);
+        assert!(
+            c.claim(&standard(), 0, 0).unwrap().is_none(),
+            "a worker with the old version gets nothing"
+        );
+        let again = c.claim(&made("standard", "f2"), 0, 0).unwrap().unwrap();
+        assert_eq!(again.attempts, 1, "a fresh start, not a retry");
+
+        let removed = c.set_profiles(&profiles(&[("standard", "f2")])).unwrap();
+        assert_eq!(removed.dropped, [1, 2]);
+        assert_eq!(c.claimable(0).unwrap().len(), 1, "only standard is left");
+    }
+
+    #[test]
+    fn a_package_made_while_its_profile_was_edited_is_made_again() {
+        let c = catalog_with(&["/m/a"]);
+        let old = c.claim(&standard(), 0, 0).unwrap().unwrap();
+        c.set_profiles(&profiles(&[("standard", "f2")])).unwrap();
+        assert!(c.finish_ready(&old).unwrap());
+        assert_eq!(state_of(&c, 1), State::Pending);
+        assert!(c.claim(&standard(), 0, 0).unwrap().is_none());
+        assert!(c.claim(&made("standard", "f2"), 0, 0).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_catalog_from_before_packages_queues_its_items_once_per_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(FILE)).unwrap();
+        old.execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,
+                size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+                title TEXT NOT NULL, year INTEGER, season INTEGER, episode INTEGER,
+                duration_s REAL, probe TEXT, state TEXT NOT NULL,
+                progress REAL NOT NULL DEFAULT 0, error TEXT,
+                priority INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+                not_before_ms INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1,
+                lease_until_ms INTEGER NOT NULL DEFAULT 0, made_profile TEXT,
+                made_fingerprint TEXT);
+             INSERT INTO items (path, size, mtime_ns, inode, title, probe, state, progress)
+             VALUES ('/m/a', 1, 1, 1, 'a', '{}', 'ready', 1);",
+        )
+        .unwrap();
+        drop(old);
+        let c = Catalog::open(dir.path()).unwrap();
+        c.set_profiles(&profiles(&[("standard", "f1")])).unwrap();
+        assert_eq!(state_of(&c, 1), State::Pending);
+        let claim = c.claim(&standard(), 0, 0).unwrap().unwrap();
+        assert!(c.finish_ready(&claim).unwrap());
+        assert_eq!(state_of(&c, 1), State::Ready);
+        c.apply(&Changes {
+            added: vec![file("/m/b", 2, Ok("{}"))],
+            ..Changes::default()
+        })
+        .unwrap();
         assert_eq!(
-            c.count_by_state().unwrap()["ready"],
-            2,
-            "a and the unknown one"
+            c.claimable(0).unwrap()["standard"],
+            1,
+            "new files still queue"
         );
     }
 
     #[test]
     fn interrupted_work_is_requeued() {
         let c = catalog_with(&["/m/a", "/m/b"]);
-        c.claim(0, 0).unwrap().unwrap();
+        c.claim(&standard(), 0, 0).unwrap().unwrap();
         assert_eq!(c.requeue_interrupted().unwrap(), 1);
         assert_eq!(c.count_by_state().unwrap()["pending"], 2);
     }
 
     #[test]
     fn unprobeable_files_fail_at_once_and_cannot_be_queued() {
-        let c = Catalog::in_memory().unwrap();
+        let c = catalog_with(&[]);
         let added = vec![file("/m/notes.mp4", 1, Err("not a media file"))];
         c.apply(&Changes {
             added,
             ..Changes::default()
         })
         .unwrap();
-        assert!(c.claim(0, 0).unwrap().is_none());
+        assert!(c.claim(&standard(), 0, 0).unwrap().is_none());
         let item = c.prioritize(1).unwrap().unwrap();
         assert_eq!(item.state, State::Failed);
+        assert_eq!(item.error.as_deref(), Some("not a media file"));
+    }
+
+    #[test]
+    fn a_file_that_stops_probing_loses_its_queue_entries() {
+        let c = catalog_with(&["/m/a"]);
+        c.apply(&Changes {
+            changed: vec![(1, file("/m/a", 0, Err("truncated")))],
+            ..Changes::default()
+        })
+        .unwrap();
+        let item = c.item(1).unwrap().unwrap();
+        assert_eq!(
+            (item.state, item.error.as_deref()),
+            (State::Failed, Some("truncated"))
+        );
+        assert!(c.claimable(0).unwrap().is_empty());
     }
 }

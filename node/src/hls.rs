@@ -6,9 +6,11 @@
 //! segment. [`Live::finish`] turns every playlist into `VOD` with `EXT-X-ENDLIST`.
 
 mod codecs;
+mod merge;
 mod playlist;
 
 pub use codecs::{av01_codecs, avc1_codecs, hvc1_codecs};
+pub use merge::merge;
 pub use playlist::{Segment, parse_segments};
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +89,9 @@ pub struct Variant {
     /// Peak and average of video plus the largest audio rendition, as the master states them.
     pub bandwidth: u64,
     pub average_bandwidth: u64,
+    /// The profile whose package holds it (in an item's merged manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// What a published package holds; saved as `package.json` next to `master.m3u8`.
@@ -101,6 +106,10 @@ pub struct Package {
     /// Things the user should know (e.g. a hardware encoder fell back to software).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// In an item's merged manifest: the profiles whose packages it lists, each in the folder
+    /// of its name. The first one's poster and thumbnails stand for the item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
 }
 
 impl Package {
@@ -263,6 +272,7 @@ fn package(state: &State, duration_s: f64) -> Package {
                     rendition: r.clone(),
                     bandwidth: bw.peak + audio_peak,
                     average_bandwidth: bw.average + audio_avg,
+                    profile: None,
                 });
             }
             Kind::Audio(a) => package.audio.push(a.clone()),

@@ -7,27 +7,53 @@
 
 use crate::cli::load_profile;
 use manofwar_crds::TranscodeProfileSpec;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The profile a package was made with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A profile as the queue knows it: its name (which also names its package's folder) and the
+/// fingerprint of its spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Made {
     pub profile: String,
     pub fingerprint: String,
 }
 
 impl Made {
-    /// `path` names the profile (its file stem); without a file, the built-in default ladder.
+    /// `path` names the profile (its file stem, see [`folder_name`]); without a file, the
+    /// built-in default ladder is `default`.
     pub fn of(path: Option<&Path>, spec: &TranscodeProfileSpec) -> Self {
         let profile = path
             .and_then(|p| p.file_stem())
-            .map_or("default".into(), |s| s.to_string_lossy().into_owned());
+            .map_or("default".into(), |s| folder_name(&s.to_string_lossy()));
         Self {
             profile,
             fingerprint: fingerprint(spec),
         }
     }
+}
+
+/// A profile name as a package folder and URL segment: lowercase letters, digits and `-`
+/// (anything else becomes `-`), so it can never be `..`, hidden, or a file of the item's
+/// folder such as `master.m3u8`.
+pub fn folder_name(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '-',
+        })
+        .collect();
+    if slug.is_empty() {
+        "default".into()
+    } else {
+        slug
+    }
+}
+
+/// Whether `name` is a profile name as [`folder_name`] makes them.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty() && folder_name(name) == name
 }
 
 /// A stable digest of what a profile asks for (not of its file's spelling): FNV-1a over the
@@ -85,6 +111,9 @@ mod tests {
         let second = load_dir(dir.path()).unwrap();
         assert_ne!(second["standard"], first["standard"]);
         assert_eq!(second["mobile"], first["mobile"]);
+
+        write("HEVC 4k.v2.yaml", ladder);
+        assert!(load_dir(dir.path()).unwrap().contains_key("hevc-4k-v2"));
 
         write("broken.yaml", "renditions: 7");
         assert!(load_dir(dir.path()).is_err());

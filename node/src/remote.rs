@@ -45,12 +45,14 @@ impl Client {
         Ok(response.status().as_u16())
     }
 
-    fn claim(&self) -> anyhow::Result<Option<WorkItem>> {
+    /// A package to make with `made`, if the library has one waiting for that profile.
+    fn claim(&self, made: &Made) -> anyhow::Result<Option<WorkItem>> {
         let mut response = self
             .agent
             .post(format!("{}/internal/v1/claim", self.base))
             .header("authorization", &self.auth)
-            .send_empty()
+            .header("content-type", "application/json")
+            .send(&serde_json::to_vec(made)?[..])
             .with_context(|| format!("cannot reach the library server at {}", self.base))?;
         match response.status().as_u16() {
             204 => Ok(None),
@@ -64,7 +66,7 @@ impl Client {
         }
     }
 
-    fn upload(&self, item: &WorkItem, tar: &Path, made: &Made) -> anyhow::Result<()> {
+    fn upload(&self, item: &WorkItem, tar: &Path) -> anyhow::Result<()> {
         let file = std::fs::File::open(tar)?;
         let mut response = self
             .agent
@@ -72,8 +74,7 @@ impl Client {
                 "{}/internal/v1/items/{}/package?version={}&attempt={}",
                 self.base, item.id, item.version, item.attempt
             ))
-            .query("profile", &made.profile)
-            .query("fingerprint", &made.fingerprint)
+            .query("profile", &item.profile)
             .header("authorization", &self.auth)
             .send(file)
             .context("uploading the package failed")?;
@@ -97,9 +98,9 @@ pub fn run(
 ) -> anyhow::Result<usize> {
     let client = Client::new(server, token);
     let mut done = 0;
-    while let Some(item) = client.claim()? {
+    while let Some(item) = client.claim(made)? {
         tracing::info!(item = item.id, attempt = item.attempt, path = %item.path, "claimed");
-        match work(&client, &item, profile, made, work_dir) {
+        match work(&client, &item, profile, work_dir) {
             Ok(()) => {
                 done += 1;
                 tracing::info!(item = item.id, "published");
@@ -116,7 +117,6 @@ fn work(
     client: &Client,
     item: &WorkItem,
     profile: &TranscodeProfileSpec,
-    made: &Made,
     work_dir: &Path,
 ) -> anyhow::Result<()> {
     let staging = Staging::new(work_dir, &item.id.to_string())
@@ -139,15 +139,12 @@ fn work(
     if lost {
         anyhow::bail!("lost the lease on item {}", item.id);
     }
-    let claim = ClaimRef {
-        version: item.version,
-        attempt: item.attempt,
-    };
+    let claim = claim_of(item);
     match result {
         Ok(_) => {
             let tar = staging.path().with_extension("tar");
             pack(staging.path(), &tar)?;
-            let uploaded = client.upload(item, &tar, made);
+            let uploaded = client.upload(item, &tar);
             let _ = std::fs::remove_file(&tar);
             uploaded
         }
@@ -160,6 +157,14 @@ fn work(
             client.post(&format!("/internal/v1/items/{}/fail", item.id), &failure)?;
             Err(error.into())
         }
+    }
+}
+
+fn claim_of(item: &WorkItem) -> ClaimRef {
+    ClaimRef {
+        profile: item.profile.clone(),
+        version: item.version,
+        attempt: item.attempt,
     }
 }
 
@@ -205,10 +210,7 @@ impl Heartbeats {
                     break;
                 }
                 let beat = Heartbeat {
-                    claim: ClaimRef {
-                        version: item.version,
-                        attempt: item.attempt,
-                    },
+                    claim: claim_of(&item),
                     progress: f64::from_bits(p.load(Ordering::Relaxed)),
                 };
                 match client.post(&path, &beat) {

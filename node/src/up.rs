@@ -5,10 +5,12 @@ use crate::catalog::Catalog;
 use crate::cli::UpArgs;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::profiles::Made;
 use crate::scan;
 use crate::worker::{Pool, Retry};
 use anyhow::Context as _;
 use manofwar_crds::TranscodeProfileSpec;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,16 @@ pub async fn run(
         .with_context(|| format!("cannot open the catalog in {}", args.data.display()))?;
     let hls_root = args.data.join("hls");
     let tmp_root = args.data.join("tmp");
+    let made = Made::of(args.profile.as_deref(), &profile);
+    let profiles_dir = remote.as_ref().and_then(|r| r.profiles.clone());
+    let wanted = match &profiles_dir {
+        Some(dir) => crate::profiles::load_dir(dir)
+            .ok()
+            .filter(|found| !found.is_empty()),
+        None => None,
+    }
+    .unwrap_or_else(|| BTreeMap::from([(made.profile.clone(), made.fingerprint.clone())]));
+    update_profiles(&catalog, &hls_root, &wanted)?;
     recover(&catalog, &tmp_root)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -54,6 +66,7 @@ pub async fn run(
         hls_root: hls_root.clone(),
         tmp_root: tmp_root.clone(),
         profile: Arc::new(profile),
+        made,
         metrics: Arc::clone(&metrics),
         queue: Arc::clone(&queue),
         retry,
@@ -74,7 +87,6 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let remote_profiles = remote.as_ref().and_then(|r| r.profiles.clone());
     let internal = remote.map(|r| crate::http::internal::Internal {
         token: r.token,
         lease: r.lease,
@@ -88,10 +100,11 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    if let Some(dir) = remote_profiles {
-        tasks.spawn(requeue_outdated(
+    if let Some(dir) = profiles_dir {
+        tasks.spawn(follow_profiles(
             catalog.clone(),
             dir,
+            hls_root.clone(),
             Arc::clone(&queue),
             shutdown.clone(),
         ));
@@ -127,11 +140,34 @@ pub struct RemoteWorkers {
     pub profiles: Option<PathBuf>,
 }
 
-/// Every 10 s, read the profiles in `dir`; when they differ from the last read, queue again the
-/// items made with a profile that changed or went away.
-async fn requeue_outdated(
+/// Make `wanted` the library's profiles: packages of an edited profile are queued again, those
+/// of a removed one leave the items' master playlists, and a new one queues every item.
+fn update_profiles(
+    catalog: &Catalog,
+    hls_root: &Path,
+    wanted: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let changes = catalog.set_profiles(wanted)?;
+    if changes.requeued > 0 {
+        tracing::info!(packages = changes.requeued, profiles = ?wanted, "profiles changed; the packages they made are queued again");
+    }
+    let names: Vec<String> = wanted.keys().cloned().collect();
+    for id in &changes.dropped {
+        crate::hls::merge(&hls_root.join(id.to_string()), &names)
+            .with_context(|| format!("cannot update the master playlist of item {id}"))?;
+    }
+    if !changes.dropped.is_empty() {
+        tracing::info!(items = changes.dropped.len(), profiles = ?wanted, "profiles removed; their packages are gone from these items");
+    }
+    Ok(())
+}
+
+/// Every 10 s, read the profiles in `dir` and, when they differ from the last read, make them
+/// the library's.
+async fn follow_profiles(
     catalog: Catalog,
     dir: PathBuf,
+    hls_root: PathBuf,
     queue: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -153,15 +189,16 @@ async fn requeue_outdated(
         if last.as_ref() == Some(&current) {
             continue;
         }
-        match catalog.requeue_outdated(&current) {
-            Ok(n) => {
-                if n > 0 {
-                    tracing::info!(items = n, profiles = ?current, "profiles changed; the items they made are queued again");
-                    queue.notify_waiters();
-                }
+        let (c, h, wanted) = (catalog.clone(), hls_root.clone(), current.clone());
+        match tokio::task::spawn_blocking(move || update_profiles(&c, &h, &wanted)).await {
+            Ok(Ok(())) => {
+                queue.notify_waiters();
                 last = Some(current);
             }
-            Err(error) => tracing::warn!(%error, "cannot queue outdated items again"),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot apply the new profiles")
+            }
+            Err(error) => tracing::error!(%error, "applying the profiles crashed"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::catalog::{Catalog, Claim};
 use crate::metrics::Metrics;
+use crate::profiles::Made;
 use crate::publish::Staging;
 use crate::transcode;
 use manofwar_crds::TranscodeProfileSpec;
@@ -22,6 +23,8 @@ pub struct Pool {
     pub hls_root: PathBuf,
     pub tmp_root: PathBuf,
     pub profile: Arc<TranscodeProfileSpec>,
+    /// The profile's name and fingerprint: the packages this pool makes.
+    pub made: Made,
     pub metrics: Arc<Metrics>,
     pub queue: Arc<Notify>,
     pub retry: Retry,
@@ -53,6 +56,7 @@ impl Retry {
         let will_retry = retry_at.is_some();
         tracing::warn!(
             item = claim.id,
+            profile = claim.profile,
             error = message,
             retry = will_retry,
             "transcode failed"
@@ -78,7 +82,7 @@ impl Pool {
     /// Run one worker until `shutdown` fires.
     pub async fn run(self: Arc<Self>, worker: usize, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            match self.catalog.claim(now_ms(), 0) {
+            match self.catalog.claim(&self.made, now_ms(), 0) {
                 Ok(Some(claim)) => self.process(claim).await,
                 Ok(None) => {
                     let wait = self.until_next_due();
@@ -97,7 +101,7 @@ impl Pool {
     }
 
     fn until_next_due(&self) -> Duration {
-        match self.catalog.next_due_ms() {
+        match self.catalog.next_due_ms(&self.made.profile) {
             Ok(Some(due)) if due > now_ms() => {
                 Duration::from_millis((due - now_ms()) as u64).min(IDLE_POLL)
             }
@@ -106,7 +110,7 @@ impl Pool {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(item = claim.id, attempt = claim.attempts))]
+    #[tracing::instrument(skip_all, fields(item = claim.id, profile = claim.profile, attempt = claim.attempts))]
     async fn process(self: &Arc<Self>, claim: Claim) {
         tracing::info!(path = %claim.path, "transcode started");
         let started = Instant::now();
@@ -117,7 +121,7 @@ impl Pool {
             .unwrap_or_else(|e| Err(Failure::Transient(format!("transcoder crashed: {e}"))));
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match result {
-            Ok(()) => match self.catalog.finish_ready(&claim, None) {
+            Ok(()) => match self.catalog.finish_ready(&claim) {
                 Ok(true) => {
                     tracing::info!(seconds, "transcode ready");
                     "ready"
@@ -140,10 +144,18 @@ impl Pool {
             .record_failure(&self.catalog, claim, message, retry)
     }
 
-    /// Blocking: transcode into a staging folder and publish it.
+    /// Blocking: transcode into a staging folder (`tmp/{id}/{profile}`, served while it
+    /// grows) and publish it. Nothing of it is left in `tmp` after.
     fn transcode(&self, claim: &Claim) -> Result<(), Failure> {
+        let item_tmp = self.tmp_root.join(claim.id.to_string());
+        let result = self.make(claim, &item_tmp);
+        let _ = std::fs::remove_dir(&item_tmp);
+        result
+    }
+
+    fn make(&self, claim: &Claim, item_tmp: &Path) -> Result<(), Failure> {
         let source = Path::new(&claim.path);
-        let staging = Staging::at(self.tmp_root.join(claim.id.to_string()))
+        let staging = Staging::at(item_tmp.join(&claim.profile))
             .map_err(|e| Failure::Transient(format!("cannot create a staging folder: {e}")))?;
         let mut last_check = Instant::now();
         let mut progress = |fraction: f64| -> Result<(), String> {
@@ -152,7 +164,7 @@ impl Pool {
             }
             if last_check.elapsed() >= CHECK_EVERY {
                 last_check = Instant::now();
-                let _ = self.catalog.set_progress(claim.id, fraction);
+                let _ = self.catalog.set_progress(claim, fraction);
                 check_source(source)?;
             }
             Ok(())
@@ -168,10 +180,23 @@ impl Pool {
             Err(transcode::Error::Cancelled(reason)) => return Err(Failure::Permanent(reason)),
             Err(e) => return Err(Failure::Transient(e.to_string())),
         }
-        staging
-            .publish(&self.hls_root.join(claim.id.to_string()))
+        publish(&self.catalog, &self.hls_root, claim, staging)
             .map_err(|e| Failure::Transient(format!("cannot publish the package: {e}")))
     }
+}
+
+/// Move a claimed package into its profile's folder of the item and list it in the item's
+/// master playlist.
+pub fn publish(
+    catalog: &Catalog,
+    hls_root: &Path,
+    claim: &Claim,
+    staging: Staging,
+) -> std::io::Result<()> {
+    let item_dir = hls_root.join(claim.id.to_string());
+    staging.publish(&item_dir.join(&claim.profile))?;
+    let profiles = catalog.profiles().map_err(std::io::Error::other)?;
+    crate::hls::merge(&item_dir, &profiles)
 }
 
 fn check_source(source: &Path) -> Result<(), String> {

@@ -98,9 +98,12 @@ async fn sync(lib: &MediaLibrary, ctx: &Context) -> Result<Action, Error> {
         Err("the library server is not available yet".into())
     };
     let recheck = match &stats {
-        Ok(stats) => sync_jobs(lib, ctx, &namespace, &profile_refs, stats.workable()).await?,
+        Ok(stats) => {
+            let queued = |profile: &str| stats.workable_for(profile);
+            sync_jobs(lib, ctx, &namespace, &profile_refs, queued).await?
+        }
         // Outdated Jobs go when the inputs change, even while the server is down.
-        Err(_) if full => sync_jobs(lib, ctx, &namespace, &profile_refs, 0).await?,
+        Err(_) if full => sync_jobs(lib, ctx, &namespace, &profile_refs, |_| 0).await?,
         Err(_) => None,
     };
 
@@ -212,7 +215,7 @@ async fn sync_jobs(
     ctx: &Context,
     namespace: &str,
     profiles: &[&TranscodeProfile],
-    queued: u64,
+    queued: impl Fn(&str) -> u64,
 ) -> Result<Option<Duration>, Error> {
     let api: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = existing_jobs(lib, &api).await?;
@@ -221,11 +224,11 @@ async fn sync_jobs(
         .map(|p| jobs::job(lib, p, &ctx.settings))
         .collect::<Result<Vec<_>, _>>()?;
     let mut recheck: Option<Duration> = None;
-    for step in jobs::plan(desired, &existing, queued, Timestamp::now()) {
+    for step in jobs::plan(desired, &existing, &queued, Timestamp::now()) {
         if let jobs::Step::Recheck(after) = step {
             recheck = Some(recheck.map_or(after, |r| r.min(after)));
         } else {
-            run_step(lib, ctx, &api, step, queued).await?;
+            run_step(lib, ctx, &api, step, &queued).await?;
         }
     }
     Ok(recheck)
@@ -256,14 +259,18 @@ async fn run_step(
     ctx: &Context,
     api: &Api<Job>,
     step: jobs::Step,
-    queued: u64,
+    queued: impl Fn(&str) -> u64,
 ) -> Result<(), Error> {
     let namespace = lib.namespace().unwrap_or_default();
     match step {
         jobs::Step::Create(job) => {
             let created = apply(&ctx.client, job.as_ref()).await?;
             let name = created.name_any();
-            let note = format!("transcoder Job {name} started for {queued} queued items");
+            let profile = jobs::profile_of(&job);
+            let note = format!(
+                "transcoder Job {name} started for {} items queued for profile {profile}",
+                queued(profile)
+            );
             let related = Some(job_ref(&namespace, name));
             ctx.event_related(lib, EventType::Normal, "TranscodeJobCreated", note, related)
                 .await;

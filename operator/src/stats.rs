@@ -7,10 +7,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use manofwar_crds::ItemCounts;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Item counts by state, as `manofwar serve` reports them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct Stats {
     #[serde(default)]
     pub total: u64,
@@ -26,6 +27,10 @@ pub struct Stats {
     /// do not report it count every pending item.
     #[serde(default)]
     pub claimable: Option<u64>,
+    /// The same by profile (each profile makes its own package of every item); servers that
+    /// do not report it share `claimable` among all profiles.
+    #[serde(default, rename = "claimableByProfile")]
+    pub claimable_by_profile: Option<BTreeMap<String, u64>>,
     #[serde(default)]
     pub failed: u64,
 }
@@ -45,6 +50,14 @@ impl Stats {
     /// retry backoff would only see it exit at once.
     pub fn workable(&self) -> u64 {
         self.claimable.unwrap_or(self.pending)
+    }
+
+    /// Packages a transcoder Job of `profile` could make now.
+    pub fn workable_for(&self, profile: &str) -> u64 {
+        match &self.claimable_by_profile {
+            Some(by_profile) => by_profile.get(profile).copied().unwrap_or(0),
+            None => self.workable(),
+        }
     }
 
     /// Items not yet transcoded (queued or in progress).
@@ -127,6 +140,23 @@ mod tests {
         assert_eq!(old.workable(), 2);
         let new: Stats = serde_json::from_str(r#"{"total":3,"pending":2,"claimable":0}"#).unwrap();
         assert_eq!(new.workable(), 0, "both wait for a retry backoff");
+        assert_eq!(old.workable_for("standard"), 2);
+        let by_profile: Stats = serde_json::from_str(
+            r#"{"total":3,"pending":2,"claimable":3,"claimableByProfile":{"standard":1,"mobile":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                by_profile.workable_for("standard"),
+                by_profile.workable_for("mobile")
+            ),
+            (1, 2)
+        );
+        assert_eq!(
+            by_profile.workable_for("hevc"),
+            0,
+            "none for a profile the server does not use"
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ export function itemView(id) {
 
     const blocks = [];
     if (renditions.length) {
+      // With several profiles, each rendition says which profile's package it is in.
+      const profiles = new Set(renditions.map((r) => r.profile).filter(Boolean));
       blocks.push(h('div', { class: 'section' },
         h('h2', {}, 'Renditions'),
         h('ul', { class: 'chips' }, renditions.map((r) =>
@@ -59,7 +61,8 @@ export function itemView(id) {
             h('strong', {}, r.source ? 'Source' : r.name || `${r.height}p`),
             r.width && r.height ? ` ${r.width}×${r.height}` : '',
             r.average_bandwidth || r.bandwidth ? ` · ${formatMbps(r.average_bandwidth || r.bandwidth)}` : '',
-            r.source ? h('span', { class: 'chip-tag' }, 'remux') : '')))));
+            r.source ? h('span', { class: 'chip-tag' }, 'remux') : '',
+            profiles.size > 1 ? h('span', { class: 'chip-tag' }, r.profile) : '')))));
     }
     if (audio.length) {
       blocks.push(h('div', { class: 'section', id: 'audio-tracks' },

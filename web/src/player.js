@@ -5,9 +5,9 @@ import { audioLabel, subtitleLabel } from './labels.js';
 import { parseThumbnailVtt, createScrubber } from './scrubber.js';
 
 function levelLabel(level, renditions) {
-  const match = (renditions || []).find((r) =>
-    (r.height && r.height === level.height && (!r.width || r.width === level.width)) ||
-    (r.bandwidth && r.bandwidth === level.bitrate));
+  const list = renditions || [];
+  const match = list.find((r) => r.bandwidth && r.bandwidth === level.bitrate) ||
+    list.find((r) => r.height && r.height === level.height && (!r.width || r.width === level.width));
   let name = (match && match.name) || level.name || (level.height ? `${level.height}p` : formatMbps(level.bitrate));
   if ((match && match.source) || name === 'source') name = level.height ? `Source ${level.height}p` : 'Source';
   const rate = formatMbps(level.averageBitrate || level.bitrate);

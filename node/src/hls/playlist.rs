@@ -89,6 +89,9 @@ pub struct Groups<'a> {
     pub subtitles: Option<&'a str>,
 }
 
+/// The lines every master playlist starts with.
+pub const MASTER_HEADER: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+
 /// Builds a master playlist.
 pub struct Master(String);
 
@@ -98,9 +101,7 @@ fn quoted(s: &str) -> String {
 
 impl Master {
     pub fn new() -> Self {
-        Self(String::from(
-            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        ))
+        Self(String::from(MASTER_HEADER))
     }
 
     fn media(

@@ -1,7 +1,7 @@
 //! `/api/v1/items`: the library and its queue.
 
 use super::AppState;
-use crate::catalog::{self, Item, State as ItemState};
+use crate::catalog::{self, Item};
 use crate::hls;
 use crate::transcode::POSTER;
 use axum::Json;
@@ -73,9 +73,8 @@ pub async fn detail(
         .probe
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok());
-    let package = (item.state == ItemState::Ready)
-        .then(|| hls::Package::read(&state.hls_root.join(id.to_string())).ok())
-        .flatten();
+    let package = hls::Package::read(&state.hls_root.join(id.to_string())).ok();
+    let shown = shown_package(&state, id, package.as_ref());
     Ok(Json(ItemDetail {
         streams: probe
             .as_ref()
@@ -95,9 +94,10 @@ pub async fn detail(
             .map(|p| p.warnings.clone())
             .unwrap_or_default(),
         audio: package.map(|p| p.audio).unwrap_or_default(),
-        hls_url: playable(&state, &item).then(|| format!("/hls/{id}/master.m3u8")),
-        thumbnails_url: package_file(&state, id, THUMBNAILS)
-            .map(|_| format!("/hls/{id}/{THUMBNAILS}")),
+        hls_url: shown.as_ref().map(|s| s.master_url.clone()),
+        thumbnails_url: shown
+            .filter(|s| s.dir.join(THUMBNAILS).is_file())
+            .map(|s| format!("{}/{THUMBNAILS}", s.url)),
         item,
     }))
 }
@@ -173,8 +173,14 @@ pub async fn poster(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     find(&state, id)?;
-    let path = state.hls_root.join(id.to_string()).join(POSTER);
-    match tokio::fs::read(&path).await {
+    let package = hls::Package::read(&state.hls_root.join(id.to_string())).ok();
+    let published = shown_package(&state, id, package.as_ref()).filter(|s| !s.live);
+    let Some(shown) = published else {
+        return Err(ApiError::NotFound(format!(
+            "item {id} has no poster until it is transcoded"
+        )));
+    };
+    match tokio::fs::read(shown.dir.join(POSTER)).await {
         Ok(bytes) => Ok((
             [
                 ("content-type", "image/jpeg"),
@@ -191,27 +197,48 @@ pub async fn poster(
 
 const THUMBNAILS: &str = "thumbs/thumbnails.vtt";
 
-/// A file of the item's package: published, or still being written.
-fn package_file(state: &AppState, id: i64, name: &str) -> Option<std::path::PathBuf> {
-    let id = id.to_string();
-    [state.hls_root.join(&id), state.tmp_root.join(&id)]
-        .into_iter()
-        .find(|dir| dir.is_dir())
-        .map(|dir| dir.join(name))
-        .filter(|f| f.is_file())
+/// The package that stands for an item: the first profile's of its published ones, or else
+/// the one its first transcode is writing (`tmp/{id}/{profile}`, playable from its first
+/// segments).
+struct Shown {
+    /// Its folder, and its URL (`/hls/{id}/{profile}`).
+    dir: std::path::PathBuf,
+    url: String,
+    /// What a player opens: the item's master over all packages, or the live package's own.
+    master_url: String,
+    live: bool,
 }
 
-/// Ready items play; so do items whose first transcode has written its first segments.
-fn playable(state: &AppState, item: &Item) -> bool {
-    let id = item.id.to_string();
-    match item.state {
-        ItemState::Ready => true,
-        ItemState::Transcoding => {
-            state.hls_root.join(&id).is_dir()
-                || state.tmp_root.join(&id).join(crate::hls::MASTER).is_file()
-        }
-        _ => state.hls_root.join(&id).is_dir(),
+fn shown_package(state: &AppState, id: i64, merged: Option<&hls::Package>) -> Option<Shown> {
+    let item = id.to_string();
+    if let Some(merged) = merged {
+        // A package from before profiles had folders sits in the item's folder itself.
+        let folder = merged
+            .profiles
+            .first()
+            .map_or(String::new(), |p| format!("/{p}"));
+        return Some(Shown {
+            dir: state.hls_root.join(format!("{item}{folder}")),
+            url: format!("/hls/{id}{folder}"),
+            master_url: format!("/hls/{id}/{}", hls::MASTER),
+            live: false,
+        });
     }
+    let profiles = state.catalog.profiles().ok()?;
+    let profile = profiles.iter().find(|p| {
+        state
+            .tmp_root
+            .join(&item)
+            .join(p)
+            .join(hls::MASTER)
+            .is_file()
+    })?;
+    Some(Shown {
+        dir: state.tmp_root.join(&item).join(profile),
+        url: format!("/hls/{id}/{profile}"),
+        master_url: format!("/hls/{id}/{profile}/{}", hls::MASTER),
+        live: true,
+    })
 }
 
 fn find(state: &AppState, id: i64) -> Result<Item, ApiError> {

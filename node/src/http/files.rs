@@ -1,6 +1,7 @@
 //! `/hls/{id}/…`: packages, with HLS MIME types, Range, gzip for playlists and immutable
-//! caching for segments. A published package (`hls/{id}`) wins; while an item's first
-//! transcode runs, its package in progress (`tmp/{id}`) is served so playback starts early.
+//! caching for segments. An item's master playlist and each profile's package
+//! (`hls/{id}/{profile}`) are served once published; while a profile's first package is
+//! written (`tmp/{id}/{profile}`), it is served so playback starts early.
 //! Only plain relative paths are accepted: nothing outside those folders is reachable.
 
 use axum::Router;
@@ -48,9 +49,13 @@ async fn serve(
     if !plain || path.contains('\\') {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
+    // By the first folder (a profile's package) or file (the item's master): published, or
+    // else still being written. A player that opened a package while it was written goes on
+    // with the published one.
     let id = id.to_string();
     let published = roots.published.join(&id);
-    let dir = if published.is_dir() {
+    let first = relative.components().next().map(|c| c.as_os_str());
+    let dir = if first.is_some_and(|f| published.join(f).exists()) {
         published
     } else {
         roots.in_progress.join(&id)
@@ -114,12 +119,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let published = dir.path().join("hls");
         let in_progress = dir.path().join("tmp");
-        std::fs::create_dir_all(published.join("1/720p")).unwrap();
-        std::fs::create_dir_all(in_progress.join("2")).unwrap();
+        std::fs::create_dir_all(published.join("1/standard/720p")).unwrap();
+        std::fs::create_dir_all(in_progress.join("1/mobile")).unwrap();
+        std::fs::create_dir_all(in_progress.join("2/standard")).unwrap();
         let playlist = "#EXTM3U\n".repeat(100);
         std::fs::write(published.join("1/master.m3u8"), &playlist).unwrap();
-        std::fs::write(published.join("1/720p/seg_00000.m4s"), vec![7u8; 1000]).unwrap();
-        std::fs::write(in_progress.join("2/master.m3u8"), "#EXTM3U\n#live\n").unwrap();
+        std::fs::write(
+            published.join("1/standard/720p/seg_00000.m4s"),
+            vec![7u8; 1000],
+        )
+        .unwrap();
+        std::fs::write(
+            in_progress.join("1/mobile/master.m3u8"),
+            "#EXTM3U\n#mobile\n",
+        )
+        .unwrap();
+        std::fs::write(
+            in_progress.join("2/standard/master.m3u8"),
+            "#EXTM3U\n#live\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("catalog.sqlite"), "SQLite format 3").unwrap();
         (dir, service(published, in_progress))
     }
@@ -150,7 +169,7 @@ mod tests {
         let (_dir, app) = fixture();
         let r = get(
             &app,
-            "/1/720p/seg_00000.m4s",
+            "/1/standard/720p/seg_00000.m4s",
             &[("range", "bytes=0-9"), ("accept-encoding", "gzip")],
         )
         .await;
@@ -169,10 +188,17 @@ mod tests {
     #[tokio::test]
     async fn a_package_in_progress_is_served_until_published() {
         let (_dir, app) = fixture();
-        let r = get(&app, "/2/master.m3u8", &[]).await;
-        assert_eq!(r.status(), 200);
-        let body = r.into_body().collect().await.unwrap().to_bytes();
-        assert!(body.ends_with(b"#live\n"));
+        for (uri, ending) in [
+            ("/2/standard/master.m3u8", &b"#live\n"[..]),
+            ("/1/mobile/master.m3u8", b"#mobile\n"),
+            ("/1/master.m3u8", b"#EXTM3U\n"),
+        ] {
+            let r = get(&app, uri, &[]).await;
+            assert_eq!(r.status(), 200, "{uri}");
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            assert!(body.ends_with(ending), "{uri}");
+        }
+        assert_eq!(get(&app, "/2/master.m3u8", &[]).await.status(), 404);
     }
 
     #[tokio::test]

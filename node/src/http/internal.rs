@@ -8,7 +8,7 @@
 use super::AppState;
 use super::api::ApiError;
 use crate::catalog::Claim;
-use crate::profiles::Made;
+use crate::profiles::{Made, is_folder_name};
 use crate::publish::Staging;
 use crate::worker::{Retry, now_ms};
 use axum::Json;
@@ -74,10 +74,12 @@ fn settings(state: &AppState) -> &Internal {
         .expect("routes exist only with settings")
 }
 
-/// A claim as the worker sees it: it sends `version` and `attempt` back with every call.
+/// A claim as the worker sees it: it sends `profile`, `version` and `attempt` back with every
+/// call.
 #[derive(Debug, Serialize, Deserialize, Clone)]
 pub struct WorkItem {
     pub id: i64,
+    pub profile: String,
     pub path: String,
     pub version: i64,
     pub attempt: u32,
@@ -87,36 +89,40 @@ pub struct WorkItem {
     pub lease_ms: u64,
 }
 
-/// Identifies the claim a request is about.
+/// Identifies the claim a request is about (a query string on uploads, JSON elsewhere).
 #[derive(Debug, Deserialize, Serialize)]
 pub struct ClaimRef {
+    pub profile: String,
     pub version: i64,
     pub attempt: u32,
 }
 
-/// A package upload: the claim, and the profile the package was made with (name and
-/// fingerprint), so that editing that profile later queues the item again.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct PackageRef {
-    pub version: i64,
-    pub attempt: u32,
-    pub profile: Option<String>,
-    pub fingerprint: Option<String>,
-}
-
-async fn claim(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// A worker asks for a package to make with its profile (`made`: name and fingerprint). It
+/// gets none when its profile is not one of the library's, or an older version of it.
+async fn claim(
+    State(state): State<AppState>,
+    Json(made): Json<Made>,
+) -> Result<Response, ApiError> {
+    if !is_folder_name(&made.profile) {
+        return Err(ApiError::BadRequest(format!(
+            "{:?} is not a profile name (lowercase letters, digits and -)",
+            made.profile
+        )));
+    }
     let lease = settings(&state).lease.as_millis() as i64;
     let now = now_ms();
-    match state.catalog.claim(now, now + lease)? {
+    match state.catalog.claim(&made, now, now + lease)? {
         Some(c) => {
             tracing::info!(
                 item = c.id,
+                profile = c.profile,
                 attempt = c.attempts,
                 "claimed by a remote worker"
             );
             Ok(Json(WorkItem {
                 source: format!("/internal/v1/items/{}/source", c.id),
                 id: c.id,
+                profile: c.profile,
                 path: c.path,
                 version: c.version,
                 attempt: c.attempts,
@@ -124,7 +130,15 @@ async fn claim(State(state): State<AppState>) -> Result<Response, ApiError> {
             })
             .into_response())
         }
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => {
+            if !state.catalog.profiles()?.contains(&made.profile) {
+                tracing::info!(
+                    profile = made.profile,
+                    "a worker asked for work with a profile this library does not use"
+                );
+            }
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
     }
 }
 
@@ -137,7 +151,7 @@ pub struct Heartbeat {
 
 /// The claim the worker names, if it still holds it.
 fn held(state: &AppState, id: i64, r: &ClaimRef) -> Result<Claim, ApiError> {
-    match state.catalog.current_claim(id)? {
+    match state.catalog.current_claim(id, &r.profile)? {
         Some(c) if c.version == r.version && c.attempts == r.attempt => Ok(c),
         _ => Err(ApiError::Conflict(format!(
             "item {id} is no longer claimed by this worker (lease expired or the file changed)"
@@ -180,33 +194,24 @@ async fn source(
     }
 }
 
-/// Receive the package as a tar, unpack it beside the published packages and publish it.
+/// Receive the package as a tar, unpack it beside the published packages and publish it in
+/// its profile's folder of the item.
 async fn upload(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Query(r): Query<PackageRef>,
+    Query(r): Query<ClaimRef>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let claim = held(
-        &state,
-        id,
-        &ClaimRef {
-            version: r.version,
-            attempt: r.attempt,
-        },
-    )?;
-    let made = r
-        .profile
-        .zip(r.fingerprint)
-        .map(|(profile, fingerprint)| Made {
-            profile,
-            fingerprint,
-        });
-    let staging = Staging::at(state.tmp_root.join(format!("{id}.upload")))
-        .map_err(|e| internal(format!("cannot stage the upload: {e}")))?;
+    let claim = held(&state, id, &r)?;
+    let staging = Staging::at(
+        state
+            .tmp_root
+            .join(format!("{id}.{}.upload", claim.profile)),
+    )
+    .map_err(|e| internal(format!("cannot stage the upload: {e}")))?;
     let tar_path = staging.path().with_extension("tar");
     save(body, &tar_path).await?;
-    let hls = state.hls_root.join(id.to_string());
+    let (catalog, hls_root, job) = (state.catalog.clone(), state.hls_root.clone(), claim.clone());
     let published = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let file = std::fs::File::open(&tar_path).map_err(|e| e.to_string())?;
         let unpacked = tar::Archive::new(file).unpack(staging.path());
@@ -217,20 +222,20 @@ async fn upload(
                 return Err(format!("the package has no {required}"));
             }
         }
-        staging
-            .publish(&hls)
+        crate::worker::publish(&catalog, &hls_root, &job, staging)
             .map_err(|e| format!("cannot publish: {e}"))
     })
     .await
     .map_err(|e| internal(e.to_string()))?;
     published.map_err(ApiError::BadRequest)?;
-    if !state.catalog.finish_ready(&claim, made.as_ref())? {
+    if !state.catalog.finish_ready(&claim)? {
         return Err(ApiError::Conflict(format!(
             "item {id} changed while it was transcoded"
         )));
     }
     tracing::info!(
         item = id,
+        profile = claim.profile,
         "package uploaded by a remote worker is published"
     );
     Ok(StatusCode::NO_CONTENT)
@@ -288,8 +293,10 @@ async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
         "total": total,
         "ready": counts["ready"],
         "pending": counts["pending"],
-        // Pending items a worker can take now; the others wait for a retry backoff.
-        "claimable": claimable,
+        // Packages a worker can make now, in all and by profile (the operator starts a Job per
+        // profile with work); the others wait for a retry backoff.
+        "claimable": claimable.values().sum::<i64>(),
+        "claimableByProfile": claimable,
         "transcoding": counts["transcoding"],
         "failed": counts["failed"],
     })))

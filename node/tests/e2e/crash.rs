@@ -31,8 +31,14 @@ fn killed_mid_transcode_resumes_after_restart() {
     let again = server.wait_ready("Long (1999).mp4");
     assert_eq!(again["id"], id, "the same item resumes");
     assert_eq!(entries(&data.join("tmp")), 0, "staging folders left behind");
-    decode_all(&format!("{}/hls/{id}/source/index.m3u8", server.base));
-    decode_all(&format!("{}/hls/{id}/360p/index.m3u8", server.base));
+    decode_all(&format!(
+        "{}/hls/{id}/{PROFILE}/source/index.m3u8",
+        server.base
+    ));
+    decode_all(&format!(
+        "{}/hls/{id}/{PROFILE}/360p/index.m3u8",
+        server.base
+    ));
     assert!(
         server.log().contains("resuming transcodes interrupted"),
         "{}",

@@ -30,20 +30,20 @@ fn first_segment_plays_before_the_transcode_finishes() {
         "a playable master playlist",
         Duration::from_secs(60),
         || {
-            let (status, body) = server.get(&format!("/hls/{id}/master.m3u8"));
+            let (status, body) = server.get(&format!("/hls/{id}/{PROFILE}/master.m3u8"));
             master = String::from_utf8_lossy(&body).into_owned();
             status == 200 && master.contains("source/index.m3u8")
         },
     );
-    let playlist = text(&server, &format!("/hls/{id}/source/index.m3u8"));
+    let playlist = text(&server, &format!("/hls/{id}/{PROFILE}/source/index.m3u8"));
     assert!(
         playlist.contains("#EXT-X-PLAYLIST-TYPE:EVENT"),
         "{playlist}"
     );
     assert!(!playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
-    let (status, init) = server.get(&format!("/hls/{id}/source/init.mp4"));
+    let (status, init) = server.get(&format!("/hls/{id}/{PROFILE}/source/init.mp4"));
     assert_eq!(status, 200);
-    let (status, first) = server.get(&format!("/hls/{id}/source/seg_00000.m4s"));
+    let (status, first) = server.get(&format!("/hls/{id}/{PROFILE}/source/seg_00000.m4s"));
     assert_eq!(status, 200);
     let first_segment_after = dropped.elapsed();
     let detail = server.json(&format!("/api/v1/items/{id}"));
@@ -51,7 +51,11 @@ fn first_segment_plays_before_the_transcode_finishes() {
         detail["state"], "transcoding",
         "the ladder is still being encoded"
     );
-    assert_eq!(detail["hls_url"], format!("/hls/{id}/master.m3u8"));
+    assert_eq!(
+        detail["hls_url"],
+        format!("/hls/{id}/{PROFILE}/master.m3u8"),
+        "the package being written"
+    );
 
     // What the player got decodes on its own.
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -59,11 +63,16 @@ fn first_segment_plays_before_the_transcode_finishes() {
     decode_all(file.path().to_str().unwrap());
 
     server.wait_ready("Fresh (2025).mp4");
-    let playlist = text(&server, &format!("/hls/{id}/source/index.m3u8"));
+    let playlist = text(&server, &format!("/hls/{id}/{PROFILE}/source/index.m3u8"));
     assert!(playlist.contains("#EXT-X-PLAYLIST-TYPE:VOD") && playlist.contains("#EXT-X-ENDLIST"));
     let master = text(&server, &format!("/hls/{id}/master.m3u8"));
     for rung in ["source", "720p", "360p"] {
-        assert!(master.contains(&format!("{rung}/index.m3u8")), "{master}");
+        assert!(
+            master.contains(&format!("{PROFILE}/{rung}/index.m3u8")),
+            "{master}"
+        );
     }
+    let detail = server.json(&format!("/api/v1/items/{id}"));
+    assert_eq!(detail["hls_url"], format!("/hls/{id}/master.m3u8"));
     eprintln!("first segment {first_segment_after:?} after the file appeared");
 }

@@ -21,7 +21,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
     );
     assert_eq!(item["progress"], 1.0);
     let id = item["id"].as_i64().unwrap();
-    let hls = format!("{}/hls/{id}", server.base);
+    let hls = format!("{}/hls/{id}/{PROFILE}", server.base);
 
     // Master playlist per the authoring spec; the 720p rung is skipped (no upscaling).
     let (status, master) = server.get(&format!("/hls/{id}/master.m3u8"));
@@ -40,11 +40,12 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         "{master}"
     );
     assert!(
-        master.contains("RESOLUTION=640x360") && master.contains("\nsource/index.m3u8\n"),
+        master.contains("RESOLUTION=640x360")
+            && master.contains(&format!("\n{PROFILE}/source/index.m3u8\n")),
         "{master}"
     );
     for rung in ["source", "240p"] {
-        let uri = format!("URI=\"{rung}/iframes.m3u8\"");
+        let uri = format!("URI=\"{PROFILE}/{rung}/iframes.m3u8\"");
         assert!(
             master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=") && master.contains(&uri),
             "{master}"
@@ -56,7 +57,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
             "AVERAGE-BANDWIDTH=",
             "RESOLUTION=",
             "FRAME-RATE=30.000",
-            "AUDIO=\"aac\"",
+            &format!("AUDIO=\"{PROFILE}-aac\""),
         ] {
             assert!(v.contains(attr), "{attr} missing in {v}");
         }
@@ -71,13 +72,15 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         assert!(video.starts_with("avc1.") && video.len() == 11, "{codecs}");
         assert_eq!(audio, "mp4a.40.2");
     }
-    assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\""));
+    assert!(master.contains(&format!(
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{PROFILE}-aac\""
+    )));
 
     let source_s = duration(&source);
     let mut extinfs = Vec::new();
     for (rung, height) in [("source", 360), ("240p", 240)] {
         let url = format!("{hls}/{rung}/index.m3u8");
-        let (_, playlist) = server.get(&format!("/hls/{id}/{rung}/index.m3u8"));
+        let (_, playlist) = server.get(&format!("/hls/{id}/{PROFILE}/{rung}/index.m3u8"));
         let playlist = String::from_utf8(playlist).unwrap();
         assert!(
             playlist.contains("#EXT-X-PLAYLIST-TYPE:VOD") && playlist.contains("#EXT-X-ENDLIST")
@@ -150,13 +153,13 @@ fn library_is_transcoded_and_served_as_valid_hls() {
     );
     decode_all(&format!("{hls}/audio0/index.m3u8"));
     // An I-frame playlist's byte range holds exactly one decodable IDR frame.
-    let (_, iframes) = server.get(&format!("/hls/{id}/240p/iframes.m3u8"));
+    let (_, iframes) = server.get(&format!("/hls/{id}/{PROFILE}/240p/iframes.m3u8"));
     let iframes = String::from_utf8(iframes).unwrap();
     assert!(iframes.contains("#EXT-X-I-FRAMES-ONLY"), "{iframes}");
     let range = iframes.split("#EXT-X-BYTERANGE:").nth(2).unwrap();
     let len: usize = range.split('@').next().unwrap().parse().unwrap();
-    let (_, init) = server.get(&format!("/hls/{id}/240p/init.mp4"));
-    let (_, seg) = server.get(&format!("/hls/{id}/240p/seg_00001.m4s"));
+    let (_, init) = server.get(&format!("/hls/{id}/{PROFILE}/240p/init.mp4"));
+    let (_, seg) = server.get(&format!("/hls/{id}/{PROFILE}/240p/seg_00001.m4s"));
     let idr = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(idr.path(), [&init[..], &seg[..len]].concat()).unwrap();
     let args = ["-count_frames", "-show_entries", "stream=nb_read_frames"];
@@ -175,8 +178,13 @@ fn library_is_transcoded_and_served_as_valid_hls() {
     let renditions = detail["renditions"].as_array().unwrap();
     assert_eq!(renditions.len(), 2);
     // AVERAGE-BANDWIDTH is measured: within 10% of the bytes actually served per second.
-    let rung_bytes: u64 = walk_bytes(&server.data.join(format!("hls/{id}/source")), "m4s")
-        + walk_bytes(&server.data.join(format!("hls/{id}/audio0")), "m4s");
+    let rung_bytes: u64 = walk_bytes(
+        &server.data.join(format!("hls/{id}/{PROFILE}/source")),
+        "m4s",
+    ) + walk_bytes(
+        &server.data.join(format!("hls/{id}/{PROFILE}/audio0")),
+        "m4s",
+    );
     let measured = rung_bytes as f64 * 8.0 / source_s;
     let stated = renditions[0]["average_bandwidth"].as_f64().unwrap();
     assert!(
@@ -192,7 +200,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         "poster is a JPEG"
     );
     assert_eq!(headers["content-type"], "image/jpeg");
-    let seg = format!("/hls/{id}/240p/seg_00001.m4s");
+    let seg = format!("/hls/{id}/{PROFILE}/240p/seg_00001.m4s");
     let (status, headers, body) = server.get_full(&seg, &[("range", "bytes=10-109")]);
     assert_eq!((status, body.len()), (206, 100));
     assert_eq!(headers["content-type"], "video/iso.segment");

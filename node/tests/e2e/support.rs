@@ -18,6 +18,10 @@ renditions:
   - {name: 240p, height: 240, videoBitrateKbps: 400}
 ";
 
+/// The name of the profile a test server runs with (its file is `test.yaml`): each package's
+/// folder is `hls/{id}/test/`.
+pub const PROFILE: &str = "test";
+
 /// Run the ffmpeg CLI with these arguments (quiet, overwrite).
 pub fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
@@ -94,6 +98,8 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub data: PathBuf,
+    /// The profile file it runs with (`…/test.yaml`).
+    pub profile: PathBuf,
     agent: ureq::Agent,
 }
 
@@ -120,7 +126,10 @@ impl Server {
         extra: &[&str],
     ) -> Server {
         let port = free_port();
-        let profile = data.with_extension("profile.yaml");
+        let profile = data
+            .with_extension("profiles")
+            .join(format!("{PROFILE}.yaml"));
+        std::fs::create_dir_all(profile.parent().unwrap()).unwrap();
         std::fs::write(&profile, profile_yaml).unwrap();
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let child = Command::new(BIN)
@@ -147,6 +156,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_owned(),
+            profile,
             agent,
         };
         server.wait("healthz", Duration::from_secs(20), || {

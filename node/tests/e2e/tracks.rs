@@ -113,7 +113,8 @@ fn audio_tracks_and_subtitles_become_renditions() {
         .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
     {
         assert!(
-            inf.contains("AUDIO=\"aac\"") && inf.contains("SUBTITLES=\"subs\""),
+            inf.contains(&format!("AUDIO=\"{PROFILE}-aac\""))
+                && inf.contains(&format!("SUBTITLES=\"{PROFILE}-subs\"")),
             "{inf}"
         );
     }
@@ -212,7 +213,7 @@ renditions:
     assert!(master.contains("CODECS=\"av01.0."), "{master}");
     let mut extinfs = Vec::new();
     for (rung, codec) in [("h264", "h264"), ("hevc", "hevc"), ("av1", "av1")] {
-        let url = format!("{}/hls/{id}/{rung}/index.m3u8", server.base);
+        let url = format!("{}/hls/{id}/{PROFILE}/{rung}/index.m3u8", server.base);
         decode_all(&url);
         let probe = ffprobe(
             &url,
@@ -225,7 +226,7 @@ renditions:
                 "Safari needs hvc1"
             );
         }
-        let playlist = text(&server, &format!("/hls/{id}/{rung}/index.m3u8"));
+        let playlist = text(&server, &format!("/hls/{id}/{PROFILE}/{rung}/index.m3u8"));
         extinfs.push(
             playlist
                 .lines()
@@ -265,5 +266,8 @@ renditions:
         "{}",
         server.log()
     );
-    decode_all(&format!("{}/hls/{id}/240p/index.m3u8", server.base));
+    decode_all(&format!(
+        "{}/hls/{id}/{PROFILE}/240p/index.m3u8",
+        server.base
+    ));
 }

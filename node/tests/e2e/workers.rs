@@ -13,7 +13,7 @@ fn worker(server: &Server, work: &std::path::Path, token: &str) -> Command {
     cmd.args(["transcode", "--server", &server.base, "--work-dir"])
         .arg(work)
         .arg("--profile")
-        .arg(server.data.with_extension("profile.yaml"))
+        .arg(&server.profile)
         .env("MANOFWAR_TOKEN", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -72,7 +72,9 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
         .find(|i| i["title"] == "A long one")
         .unwrap();
     assert!(
-        !data.join(format!("tmp/{}.upload", a["id"])).exists(),
+        !data
+            .join(format!("tmp/{}.{PROFILE}.upload", a["id"]))
+            .exists(),
         "upload staging left behind"
     );
 
@@ -123,7 +125,7 @@ fn editing_a_profile_queues_what_it_made_again() {
         );
     };
     let segments = |id: &serde_json::Value| {
-        text(&server, &format!("/hls/{id}/source/index.m3u8"))
+        text(&server, &format!("/hls/{id}/standard/source/index.m3u8"))
             .lines()
             .filter(|l| l.starts_with("#EXTINF"))
             .count()
@@ -153,4 +155,128 @@ fn editing_a_profile_queues_what_it_made_again() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    clip(&media.join("Clip.mp4"), 4, "640x360");
+    let data = tmp.path().join("data");
+    let profiles = tmp.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let standard = profiles.join("standard.yaml");
+    std::fs::write(&standard, TEST_PROFILE).unwrap();
+    let mobile = profiles.join("mobile.yaml");
+    let mobile_ladder = "segmentSeconds: 2\npreset: ultrafast\nsourceRung: false\n\
+                         renditions:\n  - {name: 180p, height: 180, videoBitrateKbps: 150}\n";
+    std::fs::write(&mobile, mobile_ladder).unwrap();
+    let role = ["serve", "--token", TOKEN];
+    let extra = ["--profiles", profiles.to_str().unwrap()];
+    let server = Server::start_role(&role, &media, &data, TEST_PROFILE, &extra);
+    let transcode = |profile: &std::path::Path, work: &str| {
+        let out = Command::new(BIN)
+            .args(["transcode", "--server", &server.base, "--work-dir"])
+            .arg(tmp.path().join(work))
+            .arg("--profile")
+            .arg(profile)
+            .env("MANOFWAR_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let stats = || -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sf", "-H", &format!("Authorization: Bearer {TOKEN}")])
+            .arg(format!("{}/internal/v1/stats", server.base))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let id = server.wait_item("Clip.mp4", Duration::from_secs(20), |i| {
+        i["state"] == "pending"
+    })["id"]
+        .clone();
+    assert_eq!(
+        stats()["claimableByProfile"],
+        serde_json::json!({"mobile": 1, "standard": 1})
+    );
+
+    // The mobile package alone: the item plays, with the mobile variant only.
+    assert!(transcode(&mobile, "w1").contains("queue empty after 1 item(s)"));
+    let item = server.json(&format!("/api/v1/items/{id}"));
+    assert_eq!(item["state"], "pending", "standard is still to be made");
+    assert_eq!(item["hls_url"], format!("/hls/{id}/master.m3u8"));
+    let master = text(&server, &format!("/hls/{id}/master.m3u8"));
+    let uris = |master: &str| -> Vec<String> {
+        master
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(uris(&master), ["mobile/180p/index.m3u8"], "{master}");
+    assert_eq!(
+        stats()["claimableByProfile"],
+        serde_json::json!({"standard": 1})
+    );
+
+    // Then standard: one master over both packages, highest bandwidth first; each decodes.
+    assert!(transcode(&standard, "w2").contains("queue empty after 1 item(s)"));
+    let item = server.wait_ready("Clip.mp4");
+    let master = text(&server, &format!("/hls/{id}/master.m3u8"));
+    assert_eq!(
+        uris(&master),
+        [
+            "standard/source/index.m3u8",
+            "standard/240p/index.m3u8",
+            "mobile/180p/index.m3u8"
+        ],
+        "{master}"
+    );
+    for uri in uris(&master) {
+        decode_all(&format!("{}/hls/{id}/{uri}", server.base));
+    }
+    for group in ["standard-aac", "mobile-aac"] {
+        assert!(
+            master.contains(&format!("GROUP-ID=\"{group}\"")),
+            "{master}"
+        );
+    }
+    let detail = server.json(&format!("/api/v1/items/{}", item["id"]));
+    let profiles_of: Vec<&str> = detail["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles_of, ["standard", "standard", "mobile"]);
+    assert_eq!(
+        detail["thumbnails_url"],
+        format!("/hls/{id}/mobile/thumbs/thumbnails.vtt"),
+        "the first profile's thumbnails"
+    );
+    let (status, _) = server.get(&format!("/api/v1/items/{id}/poster"));
+    assert_eq!(status, 200);
+
+    // A worker of a profile the library does not use gets nothing.
+    let other = profiles.with_file_name("hevc.yaml");
+    std::fs::write(&other, TEST_PROFILE).unwrap();
+    assert!(transcode(&other, "w3").contains("queue empty after 0 item(s)"));
+
+    // The library drops mobile: its package leaves the master and the disk.
+    std::fs::remove_file(&mobile).unwrap();
+    server.wait(
+        "mobile gone from the master",
+        Duration::from_secs(30),
+        || !text(&server, &format!("/hls/{id}/master.m3u8")).contains("mobile/"),
+    );
+    assert!(!data.join(format!("hls/{id}/mobile")).exists());
+    assert_eq!(server.wait_ready("Clip.mp4")["state"], "ready");
 }

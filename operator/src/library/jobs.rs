@@ -175,8 +175,13 @@ pub enum Step {
 }
 
 /// Decide what to do, given the Jobs wanted now (one per profile), the existing ones, and how
-/// many items are queued.
-pub fn plan(desired: Vec<Job>, existing: &[Observed], queued: u64, now: Timestamp) -> Vec<Step> {
+/// many packages are queued for each profile.
+pub fn plan(
+    desired: Vec<Job>,
+    existing: &[Observed],
+    queued: impl Fn(&str) -> u64,
+    now: Timestamp,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     let wanted: Vec<String> = desired
         .iter()
@@ -187,10 +192,10 @@ pub fn plan(desired: Vec<Job>, existing: &[Observed], queued: u64, now: Timestam
             steps.push(Step::Delete(old.name.clone()));
         }
     }
-    if queued == 0 {
-        return steps;
-    }
     for job in desired {
+        if queued(profile_of(&job)) == 0 {
+            continue;
+        }
         let name = job.metadata.name.clone().unwrap_or_default();
         match existing.iter().find(|o| o.name == name) {
             None => steps.push(Step::Create(Box::new(job))),
@@ -215,6 +220,15 @@ pub fn plan(desired: Vec<Job>, existing: &[Observed], queued: u64, now: Timestam
         }
     }
     steps
+}
+
+/// The profile a transcoder Job makes packages with (its label).
+pub fn profile_of(job: &Job) -> &str {
+    job.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(names::PROFILE_LABEL))
+        .map_or("", String::as_str)
 }
 
 #[cfg(test)]

@@ -120,15 +120,32 @@ fn jobs_are_created_only_while_items_are_queued() {
     let job = standard_job();
     let name = job.metadata.name.clone().unwrap();
     let now = at("2025-01-01T00:10:00Z");
-    assert!(plan(vec![job.clone()], &[], 0, now).is_empty());
+    assert!(plan(vec![job.clone()], &[], |_| 0, now).is_empty());
     assert_eq!(
-        names(&plan(vec![job.clone()], &[], 5, now)),
+        names(&plan(vec![job.clone()], &[], |_| 5, now)),
         [format!("create {name}")]
     );
     let running = observed(&name, None);
     assert!(
-        plan(vec![job], &[running], 5, now).is_empty(),
+        plan(vec![job], &[running], |_| 5, now).is_empty(),
         "one Job at a time"
+    );
+}
+
+#[test]
+fn each_profile_gets_a_job_only_for_its_own_queue() {
+    let standard = standard_job();
+    let mobile = job(
+        &testing::library(),
+        &testing::profile("mobile", "{}"),
+        &Settings::for_tests(),
+    )
+    .unwrap();
+    let now = at("2025-01-01T00:10:00Z");
+    let queued = |profile: &str| u64::from(profile == "mobile");
+    assert_eq!(
+        names(&plan(vec![standard, mobile.clone()], &[], queued, now)),
+        [format!("create {}", mobile.metadata.name.unwrap())]
     );
 }
 
@@ -142,23 +159,23 @@ fn a_finished_job_is_replaced_after_the_cooldown() {
         names(&plan(
             vec![job.clone()],
             std::slice::from_ref(&just_done),
-            3,
+            |_| 3,
             now
         )),
         ["recheck 10s"]
     );
     assert!(
-        plan(vec![job.clone()], &[just_done], 0, now).is_empty(),
+        plan(vec![job.clone()], &[just_done], |_| 0, now).is_empty(),
         "nothing queued: keep it"
     );
     let long_done = observed(&name, Some(("2025-01-01T00:05:00Z", false)));
     assert_eq!(
-        names(&plan(vec![job.clone()], &[long_done], 3, now)),
+        names(&plan(vec![job.clone()], &[long_done], |_| 3, now)),
         [format!("delete {name}"), "recheck 2s".into()]
     );
     let failed = observed(&name, Some(("2025-01-01T00:09:55Z", true)));
     assert_eq!(
-        names(&plan(vec![job], &[failed], 3, now)),
+        names(&plan(vec![job], &[failed], |_| 3, now)),
         [format!("failed {name}"), "recheck 15s".into()]
     );
 }
@@ -175,7 +192,7 @@ fn outdated_running_jobs_are_deleted() {
     let steps = plan(
         vec![job.clone()],
         &[outdated.clone(), outdated_done],
-        0,
+        |_| 0,
         now,
     );
     assert_eq!(
@@ -183,7 +200,7 @@ fn outdated_running_jobs_are_deleted() {
         ["delete movies-standard-00000000"],
         "finished ones expire by TTL"
     );
-    let steps = plan(vec![job.clone()], &[outdated], 2, now);
+    let steps = plan(vec![job.clone()], &[outdated], |_| 2, now);
     assert_eq!(
         names(&steps),
         [

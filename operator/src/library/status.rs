@@ -111,7 +111,7 @@ mod tests {
             pending,
             transcoding,
             failed: 0,
-            claimable: None,
+            ..Stats::default()
         }
     }
 
