@@ -38,13 +38,15 @@ first_segment() {
   until id=$(curl -fsS "$BASE/api/v1/items" | jq -er --arg n "$name" '.items[] | select(.path | endswith($n)) | .id'); do
     (($(date +%s) < deadline)) || die "$name never appeared in the library"; sleep 0.02
   done
-  until master=$(curl -fsS "$BASE/hls/$id/master.m3u8" 2>/dev/null) && grep -q '^#EXT-X-STREAM-INF' <<<"$master"; do
+  # What the web app opens: the API's hls_url (the package being written, while it is).
+  until url=$(curl -fsS "$BASE/api/v1/items/$id" | jq -er '.hls_url // empty') &&
+    master=$(curl -fsS "$BASE$url" 2>/dev/null) && grep -q '^#EXT-X-STREAM-INF' <<<"$master"; do
     (($(date +%s) < deadline)) || die "$name: no playable master in 120 s"; sleep 0.02
   done
   variant=$(grep -A1 '^#EXT-X-STREAM-INF' <<<"$master" | sed -n 2p)
   audio=$(sed -n 's/^#EXT-X-MEDIA:TYPE=AUDIO.*URI="\([^"]*\)".*/\1/p' <<<"$master" | head -n1)
   for playlist in "$variant" ${audio:+"$audio"}; do
-    until curl -fsS -o /dev/null "$BASE/hls/$id/${playlist%index.m3u8}seg_00000.m4s" 2>/dev/null; do
+    until curl -fsS -o /dev/null "$BASE${url%master.m3u8}${playlist%index.m3u8}seg_00000.m4s" 2>/dev/null; do
       (($(date +%s) < deadline)) || die "$name: no first segment for $playlist"; sleep 0.02
     done
   done
@@ -85,7 +87,7 @@ frag "| H.264 1080p source, file appears → first playable segment (\`$H264_VAR
   "" "<details><summary>Commands</summary>" "" '```sh' \
   "$(show_cmd "${H264_CMD[@]}")" "$(show_cmd "${HEVC_CMD[@]}")" \
   "manofwar up --media \$WORK/media --data \$WORK/data --listen 127.0.0.1:PORT &   # default profile" \
-  "mv h264.mp4 \$WORK/media/; poll /api/v1/items, /hls/ID/master.m3u8, then seg_00000.m4s of the first variant and audio (every 20 ms)" \
+  "mv h264.mp4 \$WORK/media/; poll /api/v1/items, the item's hls_url, then seg_00000.m4s of the first variant and audio (every 20 ms)" \
   "manofwar transcode --input remux.mp4 --output OUT --profile remux.yaml   # only rung: 2160p > source, so only the source rung is made" \
   '```' "" "</details>" ""
 bench_finish

@@ -87,7 +87,7 @@ else
 fi
 
 # --- segment paths (relative to DATA/hls), read from the playlists -------------------------------
-uris() { grep -v '^#' "$1" | sed '/^[[:space:]]*$/d'; }
+uris() { grep -v '^#' "$1" | sed -e '/^[[:space:]]*$/d' -e 's/[?].*//'; }   # file paths: no ?v= version
 mapfile -t VARIANTS < <(uris "$PKG/master.m3u8")
 mapfile -t -O "${#VARIANTS[@]}" VARIANTS < <(grep '^#EXT-X-MEDIA:' "$PKG/master.m3u8" | grep -o 'URI="[^"]*"' | sed 's/^URI="//; s/"$//')
 SEGS=()

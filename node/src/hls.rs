@@ -285,6 +285,27 @@ fn package(state: &State, duration_s: f64) -> Package {
     package
 }
 
+/// Version a finished package's media URLs: every segment and init segment its media and
+/// I-frame playlists name gets `?v={version}`. A versioned URL always means the same bytes, so
+/// it can be cached for good, while a package made again (a profile edit, a retry) gets new
+/// URLs and players never mix its segments with cached ones of the old package.
+pub fn stamp(dir: &Path, version: &str) -> std::io::Result<()> {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy();
+        if !name.ends_with(".m3u8") || name == MASTER {
+            continue;
+        }
+        let text = std::fs::read_to_string(path)?;
+        let stamped = playlist::stamp(&text, version);
+        if stamped != text {
+            write_atomic(path, stamped.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// Write `bytes` to `path` via a temporary file and a rename, so readers never see half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("partial");

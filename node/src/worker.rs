@@ -185,8 +185,8 @@ impl Pool {
     }
 }
 
-/// Move a claimed package into its profile's folder of the item and list it in the item's
-/// master playlist.
+/// Move a claimed package into its profile's folder of the item, its media URLs versioned by
+/// the time of publishing, and list it in the item's master playlist.
 pub fn publish(
     catalog: &Catalog,
     hls_root: &Path,
@@ -194,6 +194,7 @@ pub fn publish(
     staging: Staging,
 ) -> std::io::Result<()> {
     let item_dir = hls_root.join(claim.id.to_string());
+    crate::hls::stamp(staging.path(), &format!("{:x}", now_ms()))?;
     staging.publish(&item_dir.join(&claim.profile))?;
     let profiles = catalog.profiles().map_err(std::io::Error::other)?;
     crate::hls::merge(&item_dir, &profiles)

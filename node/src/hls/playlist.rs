@@ -89,6 +89,24 @@ pub struct Groups<'a> {
     pub subtitles: Option<&'a str>,
 }
 
+/// A media playlist with `?v={version}` on every URI it names (segments, `EXT-X-MAP`).
+pub fn stamp(text: &str, version: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("#EXT-X-MAP:URI=\"")
+            && let Some((uri, after)) = rest.split_once('"')
+        {
+            let _ = write!(out, "#EXT-X-MAP:URI=\"{uri}?v={version}\"{after}");
+        } else if !line.is_empty() && !line.starts_with('#') {
+            let _ = write!(out, "{line}?v={version}");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The lines every master playlist starts with.
 pub const MASTER_HEADER: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
 

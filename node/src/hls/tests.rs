@@ -132,3 +132,15 @@ fn audio_only_package_has_an_audio_variant() {
     let master = std::fs::read_to_string(dir.path().join(MASTER)).unwrap();
     assert!(master.contains("#EXT-X-STREAM-INF:BANDWIDTH=128000,AVERAGE-BANDWIDTH=128000,CODECS=\"mp4a.40.2\"\naudio_eng/index.m3u8"), "{master}");
 }
+
+#[test]
+fn stamping_versions_every_media_uri() {
+    let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:6.000,\nseg_00000.m4s\n#EXT-X-BYTERANGE:900@0\n#EXTINF:6.000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
+    let stamped = playlist::stamp(text, "k3");
+    assert_eq!(
+        stamped,
+        "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4?v=k3\"\n#EXTINF:6.000,\nseg_00000.m4s?v=k3\n#EXT-X-BYTERANGE:900@0\n#EXTINF:6.000,\nseg_00001.m4s?v=k3\n#EXT-X-ENDLIST\n"
+    );
+    let segs = parse_segments(&stamped);
+    assert_eq!(segs[1].uri, "seg_00001.m4s?v=k3");
+}

@@ -68,15 +68,21 @@ async fn serve(
     }
 }
 
-/// (content type, cache policy) by file extension.
-fn kind(path: &str) -> Option<(&'static str, &'static str)> {
-    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// (content type, cache policy) by file extension. Media files are cached for good when their
+/// URL is versioned (`?v=`, as published playlists name them: see `hls::stamp`); unversioned
+/// ones (a package still being written) are revalidated.
+fn kind(path: &str, versioned: bool) -> Option<(&'static str, &'static str)> {
+    let media = if versioned {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     let ext = path.rsplit_once('.')?.1;
     Some(match ext {
         "m3u8" => ("application/vnd.apple.mpegurl", "no-cache"),
-        "m4s" => ("video/iso.segment", IMMUTABLE),
-        "mp4" => ("video/mp4", IMMUTABLE),
-        "vtt" => ("text/vtt; charset=utf-8", IMMUTABLE),
+        "m4s" => ("video/iso.segment", media),
+        "mp4" => ("video/mp4", media),
+        "vtt" => ("text/vtt; charset=utf-8", media),
         "jpg" => ("image/jpeg", "no-cache"),
         "json" => ("application/json", "no-cache"),
         _ => return None,
@@ -84,7 +90,11 @@ fn kind(path: &str) -> Option<(&'static str, &'static str)> {
 }
 
 async fn headers(req: Request, next: Next) -> Response {
-    let kind = kind(req.uri().path());
+    let versioned = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("v=")));
+    let kind = kind(req.uri().path(), versioned);
     let mut response = next.run(req).await;
     if let (Some((mime, cache)), true) = (kind, response.status().is_success()) {
         let h = response.headers_mut();
@@ -165,11 +175,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn segments_support_ranges_and_are_immutable() {
+    async fn versioned_segments_support_ranges_and_are_immutable() {
         let (_dir, app) = fixture();
         let r = get(
             &app,
-            "/1/standard/720p/seg_00000.m4s",
+            "/1/standard/720p/seg_00000.m4s?v=18c",
             &[("range", "bytes=0-9"), ("accept-encoding", "gzip")],
         )
         .await;
@@ -183,6 +193,9 @@ mod tests {
                 .contains("immutable")
         );
         assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 10);
+        let unversioned = get(&app, "/1/standard/720p/seg_00000.m4s", &[]).await;
+        assert_eq!(unversioned.status(), 200);
+        assert_eq!(unversioned.headers()["cache-control"], "no-cache");
     }
 
     #[tokio::test]

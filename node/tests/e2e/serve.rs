@@ -200,7 +200,19 @@ fn library_is_transcoded_and_served_as_valid_hls() {
         "poster is a JPEG"
     );
     assert_eq!(headers["content-type"], "image/jpeg");
-    let seg = format!("/hls/{id}/{PROFILE}/240p/seg_00001.m4s");
+    // Published playlists version their media URLs, which can then be cached for good.
+    let playlist = text(&server, &format!("/hls/{id}/{PROFILE}/240p/index.m3u8"));
+    let second = playlist
+        .lines()
+        .filter(|l| l.starts_with("seg_"))
+        .nth(1)
+        .unwrap();
+    assert!(second.starts_with("seg_00001.m4s?v="), "{playlist}");
+    assert!(
+        playlist.contains("#EXT-X-MAP:URI=\"init.mp4?v="),
+        "{playlist}"
+    );
+    let seg = format!("/hls/{id}/{PROFILE}/240p/{second}");
     let (status, headers, body) = server.get_full(&seg, &[("range", "bytes=10-109")]);
     assert_eq!((status, body.len()), (206, 100));
     assert_eq!(headers["content-type"], "video/iso.segment");
