@@ -61,12 +61,12 @@ export async function ffmpeg(...args) {
 }
 
 /** Starts `manofwar up`; resolves once /healthz answers. */
-export async function startServer({ media, data, profile, logPath, args = [] }) {
+export async function startServer({ media, data, profile, logPath, role = ['up'], args = [] }) {
   const port = await freePort();
   const log = createWriteStream(logPath);
   let tailText = '';
   const child = spawn(BIN, [
-    'up', '--media', media, '--data', data, '--listen', `127.0.0.1:${port}`, '--profile', profile, ...args,
+    ...role, '--media', media, '--data', data, '--listen', `127.0.0.1:${port}`, '--profile', profile, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const onData = (chunk) => {
     log.write(chunk);
