@@ -34,14 +34,12 @@ pub async fn run(
     let tmp_root = args.data.join("tmp");
     let made = Made::of(args.profile.as_deref(), &profile);
     let profiles_dir = remote.as_ref().and_then(|r| r.profiles.clone());
-    let wanted = match &profiles_dir {
-        Some(dir) => crate::profiles::load_dir(dir)
-            .ok()
-            .filter(|found| !found.is_empty()),
-        None => None,
+    // A profiles folder is followed below (from its first read on); without one, the library's
+    // one profile is this process's.
+    if profiles_dir.is_none() {
+        let wanted = BTreeMap::from([(made.profile.clone(), made.fingerprint.clone())]);
+        update_profiles(&catalog, &hls_root, &wanted)?;
     }
-    .unwrap_or_else(|| BTreeMap::from([(made.profile.clone(), made.fingerprint.clone())]));
-    update_profiles(&catalog, &hls_root, &wanted)?;
     recover(&catalog, &tmp_root)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -182,7 +180,7 @@ async fn follow_profiles(
             Ok(current) if !current.is_empty() => current,
             Ok(_) => continue, // not mounted yet, or emptied: keep what is there
             Err(error) => {
-                tracing::warn!(dir = %dir.display(), error = %format!("{error:#}"), "cannot read the profiles; nothing is queued again");
+                tracing::warn!(dir = %dir.display(), error = %format!("{error:#}"), "cannot read the profiles; the library keeps the ones it had");
                 continue;
             }
         };

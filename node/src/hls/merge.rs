@@ -16,30 +16,33 @@ static MERGING: Mutex<()> = Mutex::new(());
 
 /// Rewrite `item_dir`'s master playlist and manifest from the packages of `profiles` found
 /// there, and remove everything else in it (packages of removed profiles, an older layout).
-/// With no package left, the folder goes.
+/// While none of `profiles` has a package yet, the packages of removed profiles stay and are
+/// served, so an item stays playable while it is made again. With no package at all, the
+/// folder goes.
 pub fn merge(item_dir: &Path, profiles: &[String]) -> std::io::Result<()> {
     let _merging = MERGING.lock().unwrap_or_else(|p| p.into_inner());
-    let mut packages = Vec::new();
-    for profile in profiles {
-        let dir = item_dir.join(profile);
-        let (Ok(master), Ok(package)) = (
-            std::fs::read_to_string(dir.join(MASTER)),
-            Package::read(&dir),
-        ) else {
-            continue;
-        };
-        packages.push((profile.as_str(), master, package));
-    }
     let Ok(entries) = std::fs::read_dir(item_dir) else {
         return Ok(());
     };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let kept = profiles.contains(&name) || (!packages.is_empty() && is_merged_file(&name));
+    let mut names: Vec<String> = entries
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    let wanted: Vec<&String> = profiles.iter().filter(|p| names.contains(p)).collect();
+    let mut packages = read_packages(item_dir, wanted);
+    if packages.is_empty() {
+        packages = read_packages(
+            item_dir,
+            names.iter().filter(|n| !is_merged_file(n)).collect(),
+        );
+    }
+    for name in &names {
+        let kept = profiles.contains(name)
+            || packages.iter().any(|(p, _, _)| p == name)
+            || (!packages.is_empty() && is_merged_file(name));
         if !kept {
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
+            let path = item_dir.join(name);
+            if path.is_dir() {
                 std::fs::remove_dir_all(&path)?;
             } else {
                 std::fs::remove_file(&path)?;
@@ -50,16 +53,31 @@ pub fn merge(item_dir: &Path, profiles: &[String]) -> std::io::Result<()> {
         let _ = std::fs::remove_dir(item_dir);
         return Ok(());
     }
-    let masters: Vec<(&str, &str)> = packages.iter().map(|(p, m, _)| (*p, m.as_str())).collect();
+    let masters: Vec<(&str, &str)> = packages
+        .iter()
+        .map(|(p, m, _)| (p.as_str(), m.as_str()))
+        .collect();
     let master = master(&masters);
     let manifest = manifest(
         packages
-            .into_iter()
-            .map(|(profile, _, package)| (profile, package)),
+            .iter()
+            .map(|(profile, _, package)| (profile.as_str(), package.clone())),
     );
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     write_atomic(&item_dir.join(MANIFEST), &json)?;
     write_atomic(&item_dir.join(MASTER), master.as_bytes())
+}
+
+/// (folder, master playlist, manifest) of each of `folders` that holds a published package.
+fn read_packages(item_dir: &Path, folders: Vec<&String>) -> Vec<(String, String, Package)> {
+    folders
+        .into_iter()
+        .filter_map(|folder| {
+            let dir = item_dir.join(folder);
+            let master = std::fs::read_to_string(dir.join(MASTER)).ok()?;
+            Some((folder.clone(), master, Package::read(&dir).ok()?))
+        })
+        .collect()
 }
 
 fn is_merged_file(name: &str) -> bool {
@@ -270,6 +288,19 @@ standard/360p/index.m3u8\n\
         let master = std::fs::read_to_string(item.join(MASTER)).unwrap();
         assert!(master.contains("\nmobile/540p/index.m3u8\n"), "{master}");
 
+        // A library that names only a new profile keeps serving the old packages until the new
+        // one's is published; then they go.
+        merge(&item, &["hevc".to_string()]).unwrap();
+        assert_eq!(
+            Package::read(&item).unwrap().profiles,
+            ["mobile", "standard"]
+        );
+        package(&item.join("hevc"), MOBILE, 540, 1_000_000);
+        merge(&item, &["hevc".to_string()]).unwrap();
+        assert_eq!(Package::read(&item).unwrap().profiles, ["hevc"]);
+        assert!(!item.join("standard").exists());
+
+        std::fs::remove_dir_all(item.join("hevc")).unwrap();
         merge(&item, &["hevc".to_string()]).unwrap();
         assert!(!item.exists(), "no package left, nothing to serve");
     }

@@ -279,4 +279,34 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     );
     assert!(!data.join(format!("hls/{id}/mobile")).exists());
     assert_eq!(server.wait_ready("Clip.mp4")["state"], "ready");
+
+    // A profile file that does not parse changes nothing: no package is dropped or queued.
+    let broken = profiles.join("broken.yaml");
+    std::fs::write(&broken, "renditions: 7").unwrap();
+    server.wait(
+        "the broken profile noticed",
+        Duration::from_secs(30),
+        || server.log().contains("cannot read the profiles"),
+    );
+    assert_eq!(server.wait_ready("Clip.mp4")["state"], "ready");
+    std::fs::remove_file(&broken).unwrap();
+
+    // Renamed (standard → hd): the standard package is served until hd's is published.
+    std::fs::rename(&standard, profiles.join("hd.yaml")).unwrap();
+    server.wait("hd queued", Duration::from_secs(30), || {
+        stats()["claimableByProfile"] == serde_json::json!({"hd": 1})
+    });
+    assert_eq!(
+        uris(&text(&server, &format!("/hls/{id}/master.m3u8")))[0],
+        "standard/source/index.m3u8",
+        "still playable while hd is made"
+    );
+    transcode(&profiles.join("hd.yaml"), "w4");
+    server.wait_ready("Clip.mp4");
+    let master = text(&server, &format!("/hls/{id}/master.m3u8"));
+    assert!(
+        uris(&master).iter().all(|u| u.starts_with("hd/")),
+        "{master}"
+    );
+    assert!(!data.join(format!("hls/{id}/standard")).exists());
 }
