@@ -122,6 +122,15 @@ pub struct Claim {
     pub attempts: u32,
 }
 
+/// One profile's package of an item, as the queue sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackageState {
+    pub profile: String,
+    pub state: State,
+    pub progress: f64,
+    pub error: Option<String>,
+}
+
 /// What changing the library's profiles did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
@@ -384,6 +393,26 @@ impl Catalog {
         changes.dropped.sort_unstable();
         changes.dropped.dedup();
         Ok(changes)
+    }
+
+    /// An item's packages, by profile.
+    pub fn packages_of(&self, id: i64) -> Result<Vec<PackageState>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT profile, state, progress, error FROM packages WHERE item_id = ?1
+             ORDER BY profile",
+        )?;
+        let packages = stmt
+            .query_map([id], |r| {
+                Ok(PackageState {
+                    profile: r.get(0)?,
+                    state: State::parse(&r.get::<_, String>(1)?),
+                    progress: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(packages)
     }
 
     /// The library's profiles, by name.
@@ -819,6 +848,19 @@ mod tests {
         assert_eq!(
             (item.state, item.error.as_deref()),
             (State::Failed, Some("too small"))
+        );
+        let states: Vec<(String, State)> = c
+            .packages_of(1)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.profile, p.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("mobile".to_string(), State::Failed),
+                ("standard".to_string(), State::Ready)
+            ]
         );
         assert!(
             c.claim(&made("hevc", "h1"), 0, 0).unwrap().is_none(),

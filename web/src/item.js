@@ -64,6 +64,15 @@ export function itemView(id) {
             r.source ? h('span', { class: 'chip-tag' }, 'remux') : '',
             profiles.size > 1 ? h('span', { class: 'chip-tag' }, r.profile) : '')))));
     }
+    const packages = item.packages || [];
+    if (packages.length > 1) {
+      blocks.push(h('div', { class: 'section', id: 'profile-packages' },
+        h('h2', {}, 'Profiles'),
+        h('ul', { class: 'chips' }, packages.map((p) =>
+          h('li', { class: 'chip', title: p.error || '' },
+            h('strong', {}, p.profile), ' ', badge(p.state),
+            isBusy(p.state) ? ` ${percentOf(p.progress)}%` : '')))));
+    }
     if (audio.length) {
       blocks.push(h('div', { class: 'section', id: 'audio-tracks' },
         h('h2', {}, 'Audio'),

@@ -76,6 +76,9 @@ test('the master offers both profiles; switching to the other profile keeps play
     `mobile's 180p, standard's 240p and its 360p source rung: ${JSON.stringify(levels)}`);
   const chips = await page.locator('.chip').allTextContents();
   assert.ok(chips.some((c) => /180p.*mobile/i.test(c)), `rendition chips name their profile: ${chips}`);
+  const packages = await page.locator('#profile-packages .chip').allTextContents();
+  assert.deepEqual(packages.map((c) => c.replace(/\s+/g, ' ').trim()), ['mobile Ready', 'standard Ready'],
+    'each profile\'s package and its state');
 
   await page.evaluate(() => { window.manofwarPlayer.video.muted = true; return window.manofwarPlayer.video.play(); });
   await page.waitForFunction(() => window.manofwarPlayer.video.currentTime > 1.0, null, { timeout: 20_000 });

@@ -55,6 +55,8 @@ pub struct ItemDetail {
     item: Item,
     streams: Vec<crate::probe::Stream>,
     container: Option<String>,
+    /// Each profile's package of the item: its state, progress and error.
+    packages: Vec<catalog::PackageState>,
     renditions: Vec<hls::Variant>,
     audio: Vec<hls::AudioRendition>,
     subtitles: Vec<SubtitleInfo>,
@@ -81,6 +83,7 @@ pub async fn detail(
             .map(|p| p.streams.clone())
             .unwrap_or_default(),
         container: probe.as_ref().map(|p| p.container.clone()),
+        packages: state.catalog.packages_of(id)?,
         renditions: package
             .as_ref()
             .map(|p| p.variants.clone())

@@ -212,6 +212,13 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     assert!(transcode(&mobile, "w1").contains("queue empty after 1 item(s)"));
     let item = server.json(&format!("/api/v1/items/{id}"));
     assert_eq!(item["state"], "pending", "standard is still to be made");
+    let packages: Vec<(&str, &str)> = item["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["profile"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(packages, [("mobile", "ready"), ("standard", "pending")]);
     assert_eq!(item["hls_url"], format!("/hls/{id}/master.m3u8"));
     let master = text(&server, &format!("/hls/{id}/master.m3u8"));
     let uris = |master: &str| -> Vec<String> {
