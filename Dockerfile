@@ -9,7 +9,9 @@
 #
 # NOTE: the machines this repository is developed and tested on have no Docker engine, so this
 # file is not built by `make test`; keep it in step with e2e/deps.sh (the FFmpeg packages) and
-# the workspace's binaries by hand.
+# the workspace's binaries by hand. The runtime stage is checked by `make image-check`
+# (e2e/image/runtime_check.sh: debootstrap and chroot, no engine): its RUN, ldd, a transcode and
+# `manofwar up` as uid 65532.
 
 # --- web app: web/ needs Node.js >= 20 (Debian 12's nodejs is 18), so it builds in its own stage.
 FROM node:20-bookworm-slim AS web

@@ -47,6 +47,13 @@ e2e-k8s:
 	bash operator/tests/e2e_k8s.sh
 	bash e2e/k8s/cluster_test.sh
 
+.PHONY: image-check
+# The Dockerfile's runtime stage without a Docker engine (needs root): a debootstrap'd bookworm
+# root filesystem (cached in ~/.cache/manofwar/image-rootfs), the stage's RUN, then ldd, --help,
+# a transcode and `manofwar up` as uid 65532 in a chroot. Not part of `make test`.
+image-check:
+	bash e2e/image/runtime_check.sh
+
 bench: build
 	bash e2e/bench/run.sh
 

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Checks the Dockerfile's runtime stage for real without a Docker engine (`make image-check`).
+# The machines this repository is developed on have the Docker CLI but no engine, so the image
+# is never built; this script builds the same runtime root filesystem with debootstrap instead:
+#   1. debootstrap --variant=minbase of the runtime stage's base (debian:bookworm-slim ->
+#      bookworm), from the mirror this machine's apt uses; cached pristine in
+#      ${XDG_CACHE_HOME:-$HOME/.cache}/manofwar/image-rootfs/, each run works on a fresh copy;
+#   2. the stage's RUN instructions, read from the Dockerfile and run verbatim in the chroot
+#      (apt-get install of its packages, the 65532 user, /data and /media), then the binaries
+#      (target/debug, or target/release with --release) copied where its COPY puts them;
+#   3. checks, as the stage's USER with a clean environment: ldd finds every library, both
+#      binaries run, the ENTRYPOINT (tini) exists, `manofwar transcode` makes an HLS package (one
+#      rung encoded with the image's libx264) that the host's FFmpeg decodes, and ENTRYPOINT +
+#      CMD (`manofwar up`, on a free port) serves /healthz and lists the probed clip in
+#      /api/v1/items, then exits 0 on SIGTERM.
+# Needs root (debootstrap, chroot, mount), the host's ffmpeg, curl, jq and python3 (e2e/deps.sh).
+# Not a complete image test: the kernel, network and /dev are the host's.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+profile=debug
+case "${1:-}" in
+  "") ;;
+  --release) profile=release ;;
+  *) echo "usage: $0 [--release]" >&2; exit 2 ;;
+esac
+[ "$(id -u)" -eq 0 ] || { echo "$0 needs root (debootstrap, chroot, mount)" >&2; exit 1; }
+for tool in ffmpeg curl jq python3; do
+  command -v "$tool" >/dev/null || { echo "$tool not found: run bash e2e/deps.sh" >&2; exit 1; }
+done
+
+# --- the runtime stage: everything after the Dockerfile's last FROM, comments dropped and
+# continuation lines joined.
+stage=$(awk '/^FROM[ \t]/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' Dockerfile |
+  grep -v '^[[:space:]]*#' | sed -e ':a' -e '/\\$/{N;s/\\\n//;ba}')
+base=$(awk '$1 == "FROM" { print $2 }' <<<"$stage")
+[[ $base =~ ^debian:([a-z]+)(-slim)?$ ]] || { echo "runtime stage base $base is not debian:SUITE[-slim]" >&2; exit 1; }
+suite=${BASH_REMATCH[1]}
+mapfile -t runs < <(sed -n 's/^RUN[[:space:]]\{1,\}//p' <<<"$stage")
+read -ra packages <<<"$(grep -o 'apt-get install[^&;|]*' <<<"${runs[*]}" |
+  tr -s ' \t' '\n' | grep -v -e '^-' -e '^apt-get$' -e '^install$' | tr '\n' ' ')"
+user=$(awk '$1 == "USER" { u = $2 } END { print u }' <<<"$stage")
+workdir=$(awk '$1 == "WORKDIR" { w = $2 } END { print w }' <<<"$stage")
+bindir=$(awk '$1 == "COPY" && /manofwar/ { print $NF }' <<<"$stage")
+mapfile -t entrypoint < <(sed -n 's/^ENTRYPOINT[[:space:]]*//p' <<<"$stage" | jq -r '.[]')
+mapfile -t cmd < <(sed -n 's/^CMD[[:space:]]*//p' <<<"$stage" | jq -r '.[]')
+if ((${#packages[@]} == 0)) || [ -z "$user" ] || [ -z "$workdir" ] || [ -z "$bindir" ] ||
+  ((${#entrypoint[@]} == 0 || ${#cmd[@]} == 0)); then
+  echo "could not read the runtime stage (apt-get install, USER, WORKDIR, COPY, ENTRYPOINT, CMD):" >&2
+  printf '%s\n' "$stage" >&2
+  exit 1
+fi
+echo "runtime stage: FROM $base; packages: ${packages[*]}; USER $user"
+
+# --- the binaries
+bins=("target/$profile/manofwar" "target/$profile/manofwar-operator")
+if [ ! -x "${bins[0]}" ] || [ ! -x "${bins[1]}" ]; then
+  flag=(); [ "$profile" = release ] && flag=(--release)
+  cargo build "${flag[@]}" -p manofwar-node -p manofwar-operator
+fi
+
+# --- the pristine root filesystem
+if ! command -v debootstrap >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
+# The first URI of an enabled apt source (one-line .list or deb822 .sources) for suite $1.
+mirror_for() {
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed 's/\[[^]]*\]//' | awk -v s="$1" '$1 == "deb" && $3 == s { print $2 }'
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$1" '
+      function flush() { if (ok && on && uri != "") print uri; uri = ""; ok = 0; on = 1 }
+      BEGIN { on = 1 }
+      /^[ \t]*$/ { flush(); next }
+      $1 == "URIs:" { uri = $2 }
+      $1 == "Enabled:" && $2 == "no" { on = 0 }
+      $1 == "Suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
+      END { flush() }'
+  } | sed -n 1p
+}
+mirror=$(mirror_for "$suite")
+[ -n "$mirror" ] || { echo "no apt source for $suite in /etc/apt/sources.list{,.d/}" >&2; exit 1; }
+security=$(mirror_for "$suite-security")
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/manofwar/image-rootfs
+if [ ! -d "$cache/$suite" ]; then
+  echo "debootstrap --variant=minbase $suite from $mirror (cached in $cache/$suite)"
+  rm -rf "$cache/$suite.partial"
+  mkdir -p "$cache"
+  debootstrap --variant=minbase "$suite" "$cache/$suite.partial" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
+  rm -f "$cache/$suite.partial"/var/cache/apt/archives/*.deb   # as in the debian image
+  mv "$cache/$suite.partial" "$cache/$suite"
+fi
+
+tmp=$(mktemp -d)
+root=$tmp/root
+# Stops what still runs in the chroot (an interrupted apt-get, the server), unmounts, removes.
+cleanup() {
+  local p left
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    left=0
+    for p in /proc/[0-9]*; do
+      if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then kill -KILL "${p#/proc/}" 2>/dev/null; left=1; fi
+    done
+    ((left)) || break
+    sleep 0.2
+  done
+  if mountpoint -q "$root/proc"; then umount "$root/proc" || umount -l "$root/proc"; fi
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+cp -a "$cache/$suite" "$root"
+mount -t proc proc "$root/proc"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The sources of the debian image: $suite, $suite-updates and $suite-security (main).
+rm -f "$root/etc/apt/sources.list"
+{
+  printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$suite" "$suite"
+  printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+  if [ -n "$security" ]; then
+    printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
+    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+  fi
+} >"$root/etc/apt/sources.list.d/debian.sources"
+# The last run's downloaded packages (apt checks them against the fresh lists).
+mkdir -p "$cache/debs"
+find "$cache/debs" -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
+
+# --- the stage's RUN instructions, as `docker build` runs them (/bin/sh -c, as root)
+for run in "${runs[@]}"; do
+  echo "RUN ${run:0:100}..."
+  if ! chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root DEBIAN_FRONTEND=noninteractive /bin/sh -c "$run" </dev/null >"$tmp/run.log" 2>&1; then
+    tail -n 30 "$tmp/run.log"
+    echo "FAIL the runtime stage's RUN failed in the chroot"
+    exit 1
+  fi
+done
+find "$cache/debs" -name '*.deb' -delete
+find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$cache/debs/" {} +
+install -m 0755 "${bins[@]}" "$root/$bindir/"
+
+# --- checks
+passed=0 failed=0
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+# As the image's USER, in its WORKDIR, with the environment `docker run` gives.
+as_user=(chroot --userspec="$user" "$root" /usr/bin/env -i -C "$workdir" HOME="$workdir"
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+
+missing_pkgs=()
+for p in "${packages[@]}"; do
+  # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+  chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing_pkgs+=("$p")
+done
+check "packages installed: ${packages[*]}" test ${#missing_pkgs[@]} -eq 0
+check "user 65532:65532 with home /data" \
+  test "$(chroot "$root" getent passwd 65532 | cut -d: -f3,4,6)" = "65532:65532:/data"
+
+for bin in manofwar manofwar-operator; do
+  if chroot "$root" ldd "$bindir/$bin" >"$tmp/ldd" 2>&1 && ! grep -q 'not found' "$tmp/ldd"; then
+    ok "ldd $bin: every library found"
+  else
+    fail "ldd $bin:"; grep 'not found' "$tmp/ldd" || cat "$tmp/ldd"
+  fi
+  if "${as_user[@]}" "$bin" --help >"$tmp/help" 2>&1; then
+    ok "$bin --help as $user"
+  else
+    fail "$bin --help as $user:"; tail -n 5 "$tmp/help"
+  fi
+done
+check "ENTRYPOINT ${entrypoint[0]} exists" test -x "$root/${entrypoint[0]}"
+
+# A 2-second 320x240 H.264/AAC clip, transcoded as the image's user. The default ladder only
+# remuxes a source this small (no rung is taller than 240 lines), so a 180p rung is asked for
+# too: libx264 and libswscale from the image really encode.
+ffmpeg -v error -f lavfi -i testsrc2=size=320x240:rate=24:duration=2 -f lavfi -i sine=duration=2 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "$root/media/clip.mp4"
+printf 'renditions:\n  - {name: 180p, height: 180, videoBitrateKbps: 300}\n' >"$root/tmp/profile.yaml"
+if "${as_user[@]}" manofwar transcode --input /media/clip.mp4 --output /tmp/clip-hls \
+  --profile /tmp/profile.yaml >"$tmp/transcode.log" 2>&1 &&
+  grep -q 'RESOLUTION=320x240' "$root/tmp/clip-hls/master.m3u8" &&
+  grep -q 'RESOLUTION=240x180' "$root/tmp/clip-hls/master.m3u8"; then
+  ok "manofwar transcode as $user: master.m3u8 with the source and an encoded 180p rung"
+  if ffmpeg -nostdin -v error -i "$root/tmp/clip-hls/master.m3u8" -map 0 -f null - 2>"$tmp/decode" &&
+    [ ! -s "$tmp/decode" ]; then
+    ok "host ffmpeg decodes the package without errors"
+  else
+    fail "host ffmpeg decodes the package:"; head -n 20 "$tmp/decode"
+  fi
+else
+  fail "manofwar transcode as $user:"; tail -n 20 "$tmp/transcode.log" "$root/tmp/clip-hls/master.m3u8"
+fi
+
+# ENTRYPOINT + CMD, with --listen moved to a free port on 127.0.0.1.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+argv=("${entrypoint[@]}" "${cmd[@]}")
+for i in "${!argv[@]}"; do
+  if [ "${argv[i]}" = --listen ]; then argv[i + 1]=127.0.0.1:$port; fi
+done
+"${as_user[@]}" "${argv[@]}" >"$tmp/up.log" 2>&1 &
+pid=$!
+url=http://127.0.0.1:$port
+for _ in $(seq 60); do
+  curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
+  ok "${argv[*]}: GET /healthz 200 within 30 s"
+  # The scan (and its probe, with the image's libavformat) may finish after /healthz answers.
+  listed='.items | any(.path == "/media/clip.mp4" and .duration_s > 1.9)'
+  for _ in $(seq 20); do
+    curl -fsS "$url/api/v1/items" >"$tmp/items" 2>/dev/null && jq -e "$listed" "$tmp/items" >/dev/null && break
+    sleep 0.5
+  done
+  if jq -e "$listed" "$tmp/items" >/dev/null 2>&1; then
+    ok "GET /api/v1/items lists /media/clip.mp4, probed (2 s)"
+  else
+    fail "GET /api/v1/items lists /media/clip.mp4, probed (2 s):"; head -c 600 "$tmp/items"; echo
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "stops within 15 s of SIGTERM"
+  else
+    wait "$pid" && status=0 || status=$?
+    check "stops on SIGTERM (exit $status)" test "$status" -eq 0
+  fi
+else
+  fail "${argv[*]}: GET /healthz within 30 s:"; tail -n 20 "$tmp/up.log"
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))
