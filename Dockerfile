@@ -28,7 +28,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       pkg-config clang libclang-dev \
       libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
-      libavfilter-dev libavdevice-dev \
+      libavfilter-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -44,7 +44,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavfilter8 \
-      libavdevice59 ca-certificates tini \
+      ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 manofwar \
  && useradd --system --uid 65532 --gid 65532 --home-dir /data --no-create-home \

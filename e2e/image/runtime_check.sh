@@ -138,6 +138,10 @@ for run in "${runs[@]}"; do
 done
 find "$cache/debs" -name '*.deb' -delete
 find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$cache/debs/" {} +
+# What the image would weigh without the binaries (the stage's RUN removes the apt lists; the
+# .deb files are apt's cache here, which `docker build` keeps in a cache mount).
+echo "runtime root filesystem: $(chroot "$root" dpkg-query -W -f '.\n' | wc -l) packages," \
+  "$(($(du -smx "$root" | cut -f1) - $(du -smx "$root/var/cache/apt" | cut -f1))) MiB"
 install -m 0755 "${bins[@]}" "$root/$bindir/"
 
 # --- checks
