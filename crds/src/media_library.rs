@@ -41,7 +41,8 @@ pub struct MediaLibrarySpec {
     #[serde(default, skip_serializing_if = "Storage::is_default")]
     pub storage: Storage,
     /// Names of the TranscodeProfiles (in this namespace) every item is transcoded with: 1-8,
-    /// unique. A missing profile sets the library `Stalled`.
+    /// unique. Each profile makes its own package of every item, and the item's master playlist
+    /// offers them all. A missing profile sets the library `Stalled`.
     #[schemars(length(max = 8), inner(length(max = 253)))]
     #[x_kube(
         validation = Rule::new("size(self) >= 1").message("profiles must name at least one TranscodeProfile"),
