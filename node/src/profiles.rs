@@ -82,6 +82,13 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         }
         let spec = load_profile(Some(&path))?;
         let made = Made::of(Some(&path), &spec);
+        if found.contains_key(&made.profile) {
+            anyhow::bail!(
+                "two profiles in {} have the folder name {:?} ({name} is one); rename one of them",
+                dir.display(),
+                made.profile
+            );
+        }
         found.insert(made.profile, made.fingerprint);
     }
     Ok(found)
@@ -114,6 +121,11 @@ mod tests {
 
         write("HEVC 4k.v2.yaml", ladder);
         assert!(load_dir(dir.path()).unwrap().contains_key("hevc-4k-v2"));
+
+        write("hevc.4k.v2.yaml", ladder);
+        let clash = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(clash.contains("\"hevc-4k-v2\""), "{clash}");
+        std::fs::remove_file(dir.path().join("hevc.4k.v2.yaml")).unwrap();
 
         write("broken.yaml", "renditions: 7");
         assert!(load_dir(dir.path()).is_err());
