@@ -106,8 +106,8 @@ k apply -f examples/namespace.yaml -f examples/profiles/standard.yaml -f example
 library home-videos home-videos-data "standard, mobile" | k apply -f - >/dev/null
 eventually 240 "MediaLibrary Ready with 2 of 2 items ready" bash -c \
   "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 2/2' ]"
-for profile in standard mobile; do
-  check "the $profile transcoder Job succeeded" bash -c \
+for profile in standard mobile; do # the Job controller may see its pod finish after the library
+  eventually 60 "the $profile transcoder Job succeeded" bash -c \
     "kubectl get jobs -n media -l manofwar.io/profile=$profile -o jsonpath='{.items[*].status.succeeded}' | grep -Eq '[1-9]'"
 done
 check "the server pod's data is on the provisioned volume" bash -c \
