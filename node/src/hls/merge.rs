@@ -31,6 +31,11 @@ pub fn merge(item_dir: &Path, profiles: &[String]) -> std::io::Result<()> {
     let wanted: Vec<&String> = profiles.iter().filter(|p| names.contains(p)).collect();
     let mut packages = read_packages(item_dir, wanted);
     if packages.is_empty() {
+        // A package from before profiles had folders is the whole folder: it stays as it is
+        // until a package of a current profile replaces it.
+        if Package::read(item_dir).is_ok_and(|p| p.profiles.is_empty()) {
+            return Ok(());
+        }
         packages = read_packages(
             item_dir,
             names.iter().filter(|n| !is_merged_file(n)).collect(),
@@ -303,5 +308,20 @@ standard/360p/index.m3u8\n\
         std::fs::remove_dir_all(item.join("hevc")).unwrap();
         merge(&item, &["hevc".to_string()]).unwrap();
         assert!(!item.exists(), "no package left, nothing to serve");
+    }
+
+    #[test]
+    fn a_package_of_the_older_layout_stays_until_a_new_one_replaces_it() {
+        let root = tempfile::tempdir().unwrap();
+        let item = root.path().join("3");
+        package(&item, STANDARD, 720, 3_000_000);
+        std::fs::create_dir_all(item.join("720p")).unwrap();
+        merge(&item, &["standard".to_string()]).unwrap();
+        assert!(item.join("720p").is_dir() && item.join(MASTER).is_file());
+
+        package(&item.join("standard"), STANDARD, 720, 3_000_000);
+        merge(&item, &["standard".to_string()]).unwrap();
+        assert!(!item.join("720p").exists());
+        assert_eq!(Package::read(&item).unwrap().profiles, ["standard"]);
     }
 }
