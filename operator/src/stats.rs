@@ -52,10 +52,15 @@ impl Stats {
         self.claimable.unwrap_or(self.pending)
     }
 
-    /// Packages a transcoder Job of `profile` could make now.
+    /// Packages a transcoder Job of the TranscodeProfile `profile` could make now. The server
+    /// names profiles as its package folders (`manofwar`'s `profiles::folder_name`): for
+    /// Kubernetes names, `.` becomes `-`.
     pub fn workable_for(&self, profile: &str) -> u64 {
         match &self.claimable_by_profile {
-            Some(by_profile) => by_profile.get(profile).copied().unwrap_or(0),
+            Some(by_profile) => by_profile
+                .get(&profile.replace('.', "-"))
+                .copied()
+                .unwrap_or(0),
             None => self.workable(),
         }
     }
@@ -156,6 +161,13 @@ mod tests {
             by_profile.workable_for("hevc"),
             0,
             "none for a profile the server does not use"
+        );
+        let dotted: Stats =
+            serde_json::from_str(r#"{"claimable":1,"claimableByProfile":{"hevc-4k":1}}"#).unwrap();
+        assert_eq!(
+            dotted.workable_for("hevc.4k"),
+            1,
+            "the server's folder name"
         );
     }
 
