@@ -32,15 +32,6 @@ fn make(media: &Path, name: &str, video: Option<(&str, &[&str])>, audio: bool) {
     ffmpeg(&args);
 }
 
-fn variants(master: &str) -> Vec<(String, String)> {
-    let lines: Vec<&str> = master.lines().collect();
-    lines
-        .windows(2)
-        .filter(|w| w[0].starts_with("#EXT-X-STREAM-INF:"))
-        .map(|w| (w[0].to_owned(), w[1].to_owned()))
-        .collect()
-}
-
 fn resolution(inf: &str) -> (u32, u32) {
     let r = inf
         .split("RESOLUTION=")

@@ -36,6 +36,16 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// A master playlist's variants: (`#EXT-X-STREAM-INF` line, URI).
+pub fn variants(master: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = master.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].starts_with("#EXT-X-STREAM-INF:"))
+        .map(|w| (w[0].to_owned(), w[1].to_owned()))
+        .collect()
+}
+
 /// The text of a URL on the server.
 pub fn text(server: &Server, path: &str) -> String {
     let (status, body) = server.get(path);

@@ -3,21 +3,57 @@
 //! taken over by the next one.
 
 use crate::support::*;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TOKEN: &str = "s3cret-worker-token";
 
-fn worker(server: &Server, work: &std::path::Path, token: &str) -> Command {
+fn worker(server: &Server, profile: &Path, work: &Path, token: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["transcode", "--server", &server.base, "--work-dir"])
         .arg(work)
         .arg("--profile")
-        .arg(&server.profile)
+        .arg(profile)
         .env("MANOFWAR_TOKEN", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// Run a worker with `profile` until the queue is empty; it must exit 0. Returns its stdout.
+fn transcode(server: &Server, profile: &Path, work: &Path) -> String {
+    let out = worker(server, profile, work, TOKEN).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The server's `/internal/v1/stats`, with the worker token.
+fn stats(server: &Server) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-sf", "-H", &format!("Authorization: Bearer {TOKEN}")])
+        .arg(format!("{}/internal/v1/stats", server.base))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `serve` with a profiles folder, as the operator mounts it: one `NAME.yaml` per profile.
+fn serve_with_profiles(tmp: &Path, profiles: &[(&str, &str)]) -> (Server, PathBuf) {
+    let dir = tmp.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, yaml) in profiles {
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    let role = ["serve", "--token", TOKEN];
+    let extra = ["--profiles", dir.to_str().unwrap()];
+    let (media, data) = (tmp.join("media"), tmp.join("data"));
+    let server = Server::start_role(&role, &media, &data, TEST_PROFILE, &extra);
+    (server, dir)
 }
 
 #[test]
@@ -34,7 +70,7 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
     });
 
     // Without the token the queue is closed.
-    let out = worker(&server, &tmp.path().join("w0"), "wrong")
+    let out = worker(&server, &server.profile, &tmp.path().join("w0"), "wrong")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -43,7 +79,7 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
     assert_eq!(status, 401);
 
     // A worker dies mid-item: its lease runs out and the item goes back to the queue.
-    let mut doomed = worker(&server, &tmp.path().join("w1"), TOKEN)
+    let mut doomed = worker(&server, &server.profile, &tmp.path().join("w1"), TOKEN)
         .spawn()
         .unwrap();
     server.wait_item("A long one.mp4", Duration::from_secs(30), |i| {
@@ -56,12 +92,8 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
     });
 
     // The next worker finishes everything and exits 0 when the queue is empty.
-    let out = worker(&server, &tmp.path().join("w2"), TOKEN)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("queue empty after 2 item(s)"));
+    let stdout = transcode(&server, &server.profile, &tmp.path().join("w2"));
+    assert!(stdout.contains("queue empty after 2 item(s)"));
     for name in ["A long one.mp4", "B.mp4"] {
         let item = server.wait_ready(name);
         decode_all(&format!("{}/hls/{}/master.m3u8", server.base, item["id"]));
@@ -78,11 +110,7 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
         "upload staging left behind"
     );
 
-    let mut stats = Command::new("curl");
-    stats
-        .args(["-sf", "-H", &format!("Authorization: Bearer {TOKEN}")])
-        .arg(format!("{}/internal/v1/stats", server.base));
-    let stats: serde_json::Value = serde_json::from_slice(&stats.output().unwrap().stdout).unwrap();
+    let stats = stats(&server);
     assert_eq!(
         (stats["total"].as_i64(), stats["ready"].as_i64()),
         (Some(2), Some(2)),
@@ -100,30 +128,8 @@ fn editing_a_profile_queues_what_it_made_again() {
     let tmp = tempfile::tempdir().unwrap();
     let media = tmp.path().join("media");
     clip(&media.join("Clip.mp4"), 6, "640x360");
-    let data = tmp.path().join("data");
-    // What the operator mounts: the library's profiles, one NAME.yaml each.
-    let profiles = tmp.path().join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
+    let (server, profiles) = serve_with_profiles(tmp.path(), &[("standard", TEST_PROFILE)]);
     let standard = profiles.join("standard.yaml");
-    std::fs::write(&standard, TEST_PROFILE).unwrap();
-    let role = ["serve", "--token", TOKEN];
-    let extra = ["--profiles", profiles.to_str().unwrap()];
-    let server = Server::start_role(&role, &media, &data, TEST_PROFILE, &extra);
-    let transcode = |work: &str| {
-        let out = Command::new(BIN)
-            .args(["transcode", "--server", &server.base, "--work-dir"])
-            .arg(tmp.path().join(work))
-            .arg("--profile")
-            .arg(&standard)
-            .env("MANOFWAR_TOKEN", TOKEN)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     let segments = |id: &serde_json::Value| {
         text(&server, &format!("/hls/{id}/standard/source/index.m3u8"))
             .lines()
@@ -133,7 +139,7 @@ fn editing_a_profile_queues_what_it_made_again() {
     server.wait_item("Clip.mp4", Duration::from_secs(20), |i| {
         i["state"] == "pending"
     });
-    transcode("w1");
+    transcode(&server, &standard, &tmp.path().join("w1"));
     let id = server.wait_ready("Clip.mp4")["id"].clone();
     assert_eq!(segments(&id), 3, "6 s in 2 s segments");
 
@@ -147,7 +153,7 @@ fn editing_a_profile_queues_what_it_made_again() {
         3,
         "the old package is served until the new one is ready"
     );
-    transcode("w2");
+    transcode(&server, &standard, &tmp.path().join("w2"));
     server.wait_ready("Clip.mp4");
     assert_eq!(segments(&id), 2, "6 s in 3 s segments");
     assert!(
@@ -163,41 +169,17 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     let media = tmp.path().join("media");
     clip(&media.join("Clip.mp4"), 4, "640x360");
     let data = tmp.path().join("data");
-    let profiles = tmp.path().join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    let standard = profiles.join("standard.yaml");
-    std::fs::write(&standard, TEST_PROFILE).unwrap();
-    let mobile = profiles.join("mobile.yaml");
     let mobile_ladder = "segmentSeconds: 2\npreset: ultrafast\nsourceRung: false\n\
                          renditions:\n  - {name: 180p, height: 180, videoBitrateKbps: 150}\n";
-    std::fs::write(&mobile, mobile_ladder).unwrap();
-    let role = ["serve", "--token", TOKEN];
-    let extra = ["--profiles", profiles.to_str().unwrap()];
-    let server = Server::start_role(&role, &media, &data, TEST_PROFILE, &extra);
-    let transcode = |profile: &std::path::Path, work: &str| {
-        let out = Command::new(BIN)
-            .args(["transcode", "--server", &server.base, "--work-dir"])
-            .arg(tmp.path().join(work))
-            .arg("--profile")
-            .arg(profile)
-            .env("MANOFWAR_TOKEN", TOKEN)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
-    let stats = || -> serde_json::Value {
-        let out = Command::new("curl")
-            .args(["-sf", "-H", &format!("Authorization: Bearer {TOKEN}")])
-            .arg(format!("{}/internal/v1/stats", server.base))
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+    let (server, profiles) = serve_with_profiles(
+        tmp.path(),
+        &[("standard", TEST_PROFILE), ("mobile", mobile_ladder)],
+    );
+    let (standard, mobile) = (profiles.join("standard.yaml"), profiles.join("mobile.yaml"));
+    let work = |name: &str| tmp.path().join(name);
+    let stats = || stats(&server);
+    let uris = |master: &str| -> Vec<String> {
+        variants(master).into_iter().map(|(_, uri)| uri).collect()
     };
     let id = server.wait_item("Clip.mp4", Duration::from_secs(20), |i| {
         i["state"] == "pending"
@@ -209,7 +191,7 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     );
 
     // The mobile package alone: the item plays, with the mobile variant only.
-    assert!(transcode(&mobile, "w1").contains("queue empty after 1 item(s)"));
+    assert!(transcode(&server, &mobile, &work("w1")).contains("queue empty after 1 item(s)"));
     let item = server.json(&format!("/api/v1/items/{id}"));
     assert_eq!(item["state"], "pending", "standard is still to be made");
     let packages: Vec<(&str, &str)> = item["packages"]
@@ -221,13 +203,6 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     assert_eq!(packages, [("mobile", "ready"), ("standard", "pending")]);
     assert_eq!(item["hls_url"], format!("/hls/{id}/master.m3u8"));
     let master = text(&server, &format!("/hls/{id}/master.m3u8"));
-    let uris = |master: &str| -> Vec<String> {
-        master
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
     assert_eq!(uris(&master), ["mobile/180p/index.m3u8"], "{master}");
     assert_eq!(
         stats()["claimableByProfile"],
@@ -235,7 +210,7 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     );
 
     // Then standard: one master over both packages, highest bandwidth first; each decodes.
-    assert!(transcode(&standard, "w2").contains("queue empty after 1 item(s)"));
+    assert!(transcode(&server, &standard, &work("w2")).contains("queue empty after 1 item(s)"));
     let item = server.wait_ready("Clip.mp4");
     let master = text(&server, &format!("/hls/{id}/master.m3u8"));
     assert_eq!(
@@ -275,7 +250,7 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
     // A worker of a profile the library does not use gets nothing.
     let other = profiles.with_file_name("hevc.yaml");
     std::fs::write(&other, TEST_PROFILE).unwrap();
-    assert!(transcode(&other, "w3").contains("queue empty after 0 item(s)"));
+    assert!(transcode(&server, &other, &work("w3")).contains("queue empty after 0 item(s)"));
 
     // The library drops mobile: its package leaves the master and the disk.
     std::fs::remove_file(&mobile).unwrap();
@@ -308,7 +283,7 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
         "standard/source/index.m3u8",
         "still playable while hd is made"
     );
-    transcode(&profiles.join("hd.yaml"), "w4");
+    transcode(&server, &profiles.join("hd.yaml"), &work("w4"));
     server.wait_ready("Clip.mp4");
     let master = text(&server, &format!("/hls/{id}/master.m3u8"));
     assert!(
