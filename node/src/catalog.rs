@@ -1,7 +1,7 @@
 //! The catalog: items and the persisted transcode queue in one SQLite (WAL) file.
 
 use crate::profiles::Made;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -460,19 +460,11 @@ impl Catalog {
     /// Extend a remote worker's lease (and record its progress). False if the lease was lost:
     /// it expired and the package went back to the queue, or the file changed.
     pub fn renew_lease(&self, claim: &Claim, until_ms: i64, progress: f64) -> Result<bool, Error> {
-        let n = self
-            .conn()
-            .prepare_cached(&format!(
-                "UPDATE packages SET lease_until_ms = ?5, progress = ?6 WHERE {HELD}"
-            ))?
-            .execute(params![
-                claim.id,
-                claim.profile,
-                claim.version,
-                claim.attempts,
-                until_ms,
-                progress
-            ])?;
+        let n = self.update_held(
+            "lease_until_ms = ?5, progress = ?6",
+            claim,
+            &[&until_ms, &progress],
+        )?;
         Ok(n == 1)
     }
 
@@ -536,24 +528,17 @@ impl Catalog {
     /// Mark a claimed package ready. False if the file changed meanwhile (the result is
     /// stale). A package made with a profile edited meanwhile is published but queued again.
     pub fn finish_ready(&self, claim: &Claim) -> Result<bool, Error> {
-        let n = self
-            .conn()
-            .prepare_cached(&format!(
-                "UPDATE packages SET progress = 1, error = NULL, lease_until_ms = 0,
-                    state = CASE WHEN fingerprint IS
-                                     (SELECT fingerprint FROM profiles WHERE name = profile)
-                                 THEN 'ready' ELSE 'pending' END,
-                    attempts = CASE WHEN fingerprint IS
-                                        (SELECT fingerprint FROM profiles WHERE name = profile)
-                                    THEN attempts ELSE 0 END
-                 WHERE {HELD}"
-            ))?
-            .execute(params![
-                claim.id,
-                claim.profile,
-                claim.version,
-                claim.attempts
-            ])?;
+        let n = self.update_held(
+            "progress = 1, error = NULL, lease_until_ms = 0,
+             state = CASE WHEN fingerprint IS
+                              (SELECT fingerprint FROM profiles WHERE name = profile)
+                          THEN 'ready' ELSE 'pending' END,
+             attempts = CASE WHEN fingerprint IS
+                                 (SELECT fingerprint FROM profiles WHERE name = profile)
+                             THEN attempts ELSE 0 END",
+            claim,
+            &[],
+        )?;
         Ok(n == 1)
     }
 
@@ -568,22 +553,25 @@ impl Catalog {
             Some(at) => ("pending", at),
             None => ("failed", 0),
         };
-        self.conn()
-            .prepare_cached(&format!(
-                "UPDATE packages SET state = ?5, error = ?6, not_before_ms = ?7, progress = 0,
-                    lease_until_ms = 0
-                 WHERE {HELD}"
-            ))?
-            .execute(params![
-                claim.id,
-                claim.profile,
-                claim.version,
-                claim.attempts,
-                state,
-                error,
-                not_before
-            ])?;
+        self.update_held(
+            "state = ?5, error = ?6, not_before_ms = ?7, progress = 0, lease_until_ms = 0",
+            claim,
+            &[&state, &error, &not_before],
+        )?;
         Ok(())
+    }
+
+    /// `UPDATE packages SET {set}` on the package `claim` names while it is still that claim's
+    /// (see [`HELD`]); `set` takes `extra` as ?5, ?6, …. Returns the rows changed (0 or 1).
+    fn update_held(&self, set: &str, claim: &Claim, extra: &[&dyn ToSql]) -> Result<usize, Error> {
+        let mut values: Vec<&dyn ToSql> =
+            vec![&claim.id, &claim.profile, &claim.version, &claim.attempts];
+        values.extend_from_slice(extra);
+        let n = self
+            .conn()
+            .prepare_cached(&format!("UPDATE packages SET {set} WHERE {HELD}"))?
+            .execute(values.as_slice())?;
+        Ok(n)
     }
 
     /// Move an item to the front of the queue. Its pending packages get the top priority;
