@@ -269,6 +269,12 @@ impl Catalog {
         Ok(stmt.query_row([id], item_from_row).optional()?)
     }
 
+    pub fn item_path(&self, id: i64) -> Result<Option<String>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT path FROM items WHERE id = ?1")?;
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+    }
+
     /// Every file the catalog knows under `root`, by path.
     pub fn known_under(&self, root: &str) -> Result<HashMap<String, Known>, Error> {
         let conn = self.conn();

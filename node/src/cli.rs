@@ -42,13 +42,72 @@ pub enum Command {
     },
     /// Scan media folders and print the catalog as a table.
     Scan(ScanArgs),
+    /// Manage the accounts of a data folder (also while `manofwar up` runs on it).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens (for scripts, TVs and players: `Authorization: Bearer TOKEN`).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user. The password is read from standard input (e.g.
+    /// `echo "$PASSWORD" | manofwar user add ann --data DIR --role member`).
+    Add(UserAddArgs),
+    /// List the users.
+    List {
+        #[arg(long, env = "MANOFWAR_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UserAddArgs {
+    /// The user name (letters, digits, '.', '_', '@', '-').
+    pub name: String,
+    /// The data folder of the server (`manofwar up --data`).
+    #[arg(long, env = "MANOFWAR_DATA")]
+    pub data: PathBuf,
+    /// admin: everything; member: watches and queues transcodes; guest: watches.
+    #[arg(long, value_enum)]
+    pub role: crate::auth::Role,
+    /// A library the user may see (its `--media NAME=`); repeat for several. Default: all.
+    #[arg(long = "library")]
+    pub libraries: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (it is shown only this once).
+    Create(TokenCreateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TokenCreateArgs {
+    #[arg(long, env = "MANOFWAR_DATA")]
+    pub data: PathBuf,
+    /// The user the token acts as.
+    #[arg(long)]
+    pub user: String,
+    /// What the token is for ("living-room TV", "backup script").
+    #[arg(long, default_value = "command line")]
+    pub label: String,
+    /// Limit the token to these scopes; default: all that the user's role has.
+    #[arg(long = "scope", value_enum)]
+    pub scopes: Vec<crate::auth::Scope>,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
-    /// A folder of videos to serve; repeat for several (env: colon-separated list).
+    /// A library: a folder of videos, named `NAME=DIR` (default: the folder's name); repeat
+    /// for several (env: colon-separated list). Grants (`user add --library`) use the names.
     #[arg(long, required = true, env = "MANOFWAR_MEDIA", value_delimiter = ':')]
-    pub media: Vec<PathBuf>,
+    pub media: Vec<crate::libraries::MediaArg>,
     /// Folder for the catalog (SQLite) and the HLS packages; created if missing.
     #[arg(long, env = "MANOFWAR_DATA")]
     pub data: PathBuf,
@@ -71,6 +130,13 @@ pub struct UpArgs {
     /// Seconds before the first retry of a failed transcode; doubles with each attempt.
     #[arg(long, env = "MANOFWAR_RETRY_BACKOFF", default_value_t = 30.0)]
     pub retry_backoff: f64,
+    /// Hours a signed media URL (`hls_url`) plays without a login (1-168).
+    #[arg(long, env = "MANOFWAR_SIGNED_URL_HOURS", default_value_t = 12)]
+    pub signed_url_hours: u64,
+    /// A reverse proxy (address or range) whose X-Forwarded-For is believed; repeat for
+    /// several. Without it, forwarded headers are ignored.
+    #[arg(long, env = "MANOFWAR_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<crate::http::Cidr>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -133,11 +199,13 @@ pub struct ScanArgs {
 pub fn run(args: Args) -> ExitCode {
     init_tracing(&args.log, args.log_json);
     let result = match args.command {
-        Command::Up(a) => commands::up(a, None),
+        Command::Up(a) => commands::up(a),
         Command::Serve(a) => commands::serve(a),
         Command::Transcode(a) => commands::transcode(a),
         Command::Probe { file } => commands::probe(&file),
         Command::Scan(a) => commands::scan(a),
+        Command::User { command } => commands::user(command),
+        Command::Token { command } => commands::token(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

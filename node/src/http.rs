@@ -1,18 +1,25 @@
-//! The HTTP server: JSON API, HLS files, metrics, health and the web app, in one `router()`.
+//! The HTTP server: JSON API, HLS files, metrics, health and the web app, in one `router()`,
+//! behind one access check (`guard`) that every request passes before it is routed.
 
+mod account;
 mod api;
 mod files;
+pub mod guard;
 pub mod internal;
 mod web;
 
+use crate::auth::Auth;
 use crate::catalog::Catalog;
+use crate::libraries::Libraries;
 use crate::metrics::Metrics;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+pub use guard::Cidr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,27 +37,103 @@ pub struct AppState {
     pub queue: Arc<tokio::sync::Notify>,
     /// The remote workers' API, when the server has a worker token.
     pub internal: Option<internal::Internal>,
+    /// Accounts: with them every route checks who asks (`up`); without, the server answers
+    /// anyone who reaches it (a cluster's library server, behind its NetworkPolicy).
+    pub auth: Option<Arc<Auth>>,
+    pub libraries: Arc<Libraries>,
+    /// Proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+    pub trusted_proxies: Arc<[Cidr]>,
 }
 
+/// JSON bodies are small: a login, a user, a token label.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The server: `routes` behind `guard::check`, which runs before routing (it maps a signed
+/// URL onto the route it signs).
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new();
+    let (routes, _) = routes(state.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(state, guard::check))
+}
+
+/// A router that remembers which routes it has, so a test can try every one of them.
+struct Routes {
+    router: Router<AppState>,
+    list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add(mut self, method: &'static str, path: &'static str, to: MethodRouter<AppState>) -> Self {
+        self.list.push((method, path));
+        self.router = self.router.route(path, to);
+        self
+    }
+}
+
+/// The routes, and the (method, path) of every one of them (`/hls/{id}/{*path}` and
+/// `/internal/v1/…` included).
+pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
+    let mut routes = Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    }
+    .add("GET", "/healthz", get(|| async { "ok\n" }))
+    .add("GET", "/metrics", get(metrics))
+    .add("GET", "/api/v1/items", get(api::list))
+    .add("GET", "/api/v1/libraries", get(api::libraries))
+    .add("GET", "/api/v1/items/{id}", get(api::detail))
+    .add("POST", "/api/v1/items/{id}/transcode", post(api::transcode))
+    .add("GET", "/api/v1/items/{id}/poster", get(api::poster));
+    if state.auth.is_some() {
+        routes = routes
+            .add("POST", "/api/v1/auth/login", post(account::login))
+            .add("POST", "/api/v1/auth/logout", post(account::logout))
+            .add("GET", "/api/v1/auth/me", get(account::me))
+            .add("GET", "/api/v1/auth/setup", get(account::setup_state))
+            .add("POST", "/api/v1/auth/setup", post(account::setup))
+            .add("GET", "/api/v1/users", get(account::users))
+            .add("POST", "/api/v1/users", post(account::add_user))
+            .add("PATCH", "/api/v1/users/{name}", patch(account::update_user))
+            .add(
+                "DELETE",
+                "/api/v1/users/{name}",
+                delete(account::delete_user),
+            )
+            .add("GET", "/api/v1/tokens", get(account::tokens))
+            .add("POST", "/api/v1/tokens", post(account::create_token))
+            .add(
+                "DELETE",
+                "/api/v1/tokens/{id}",
+                delete(account::revoke_token),
+            )
+            .add("GET", "/api/v1/audit", get(account::audit))
+            .add("GET", "/api/v1/sessions", get(account::sessions))
+            .add(
+                "DELETE",
+                "/api/v1/sessions/{id}",
+                delete(account::end_session_by_id),
+            );
+    }
+    let Routes {
+        mut router,
+        mut list,
+    } = routes;
+    router = router.layer(DefaultBodyLimit::max(BODY_LIMIT));
     if state.internal.is_some() {
         router = router.nest("/internal/v1", internal::router(state.clone()));
+        list.extend(internal::ROUTES);
     }
-    router
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/items", get(api::list))
-        .route("/api/v1/items/{id}", get(api::detail))
-        .route("/api/v1/items/{id}/transcode", post(api::transcode))
-        .route("/api/v1/items/{id}/poster", get(api::poster))
+    list.push(("GET", "/hls/{id}/{*path}"));
+    let router = router
         .nest_service(
             "/hls",
             files::service(state.hls_root.clone(), state.tmp_root.clone()),
         )
         .fallback(web::asset)
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .with_state(state)
+        .with_state(state);
+    (router, list)
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, api::ApiError> {
@@ -93,3 +176,6 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .observe(started.elapsed().as_secs_f64());
     response
 }
+
+#[cfg(test)]
+mod tests;

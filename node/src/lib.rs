@@ -1,10 +1,12 @@
 //! manofwar's data plane: scan media folders, probe, catalog, transcode to HLS and serve it.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 mod ffi;
 pub mod hls;
 pub mod http;
+pub mod libraries;
 pub mod metrics;
 pub mod names;
 pub mod probe;

@@ -1,9 +1,11 @@
 //! `manofwar up`: the library server roles wired in one process — scanner, watcher, worker
 //! pool and HTTP server — sharing one catalog and one shutdown signal.
 
+use crate::auth::Auth;
 use crate::catalog::Catalog;
 use crate::cli::UpArgs;
 use crate::http::{self, AppState};
+use crate::libraries::Libraries;
 use crate::metrics::Metrics;
 use crate::profiles::Made;
 use crate::scan;
@@ -21,13 +23,25 @@ use tokio::sync::{Notify, watch};
 const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// Run the library server. With `remote`, the token-protected work queue for remote
-/// transcode workers is served too, and expired worker leases are reclaimed.
+/// transcode workers is served too, and expired worker leases are reclaimed. With
+/// `accounts`, every request must come from a user (`up`); without, it is a cluster's
+/// library server, which answers whoever reaches it.
 pub async fn run(
     args: UpArgs,
     profile: TranscodeProfileSpec,
     remote: Option<RemoteWorkers>,
+    accounts: bool,
 ) -> anyhow::Result<()> {
-    let roots = media_roots(&args.media)?;
+    let libraries = Arc::new(Libraries::resolve(&args.media)?);
+    let roots = libraries.roots();
+    let auth = if accounts {
+        let mut auth = Auth::open(&args.data)
+            .with_context(|| format!("cannot open the accounts in {}", args.data.display()))?;
+        auth.url_lifetime = Duration::from_secs(args.signed_url_hours.clamp(1, 24 * 7) * 3600);
+        Some(Arc::new(auth))
+    } else {
+        None
+    };
     let catalog = Catalog::open(&args.data)
         .with_context(|| format!("cannot open the catalog in {}", args.data.display()))?;
     let hls_root = args.data.join("hls");
@@ -108,6 +122,9 @@ pub async fn run(
         ));
     }
     let state = AppState {
+        auth: auth.clone(),
+        libraries,
+        trusted_proxies: args.trusted_proxy.clone().into(),
         internal,
         catalog,
         hls_root,
@@ -116,8 +133,12 @@ pub async fn run(
         queue,
     };
     tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open http://{}", args.listen);
+    if let Some(auth) = &auth {
+        announce_setup(auth, args.listen)?;
+    }
     let mut http_shutdown = shutdown.clone();
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = http_shutdown.changed().await;
     });
     let server = tokio::spawn(async move { server.await });
@@ -228,19 +249,23 @@ async fn reclaim_leases(
     }
 }
 
-/// Check the media folders before binding a port, so a typo fails at once.
-fn media_roots(media: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    media
-        .iter()
-        .map(|m| {
-            m.canonicalize().with_context(|| {
-                format!(
-                    "media folder {} does not exist or is not readable",
-                    m.display()
-                )
-            })
-        })
-        .collect()
+/// With no account yet, print the one-time URL that creates the admin (its token is in the
+/// fragment, so it never reaches a server log).
+fn announce_setup(auth: &Auth, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let Some(token) = auth.setup_token()? else {
+        return Ok(());
+    };
+    let host = if listen.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], listen.port()))
+    } else {
+        listen
+    };
+    let url = format!("http://{host}/#/setup?token={token}");
+    println!(
+        "\nFirst run: open this link to create the admin account (it works once):\n\n    {url}\n"
+    );
+    tracing::info!("no account yet: the setup link is printed on standard output");
+    Ok(())
 }
 
 /// After a crash: drop half-written staging folders and queue interrupted work again.

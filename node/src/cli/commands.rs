@@ -1,16 +1,24 @@
 //! What each subcommand does, wired from the library's modules.
 
-use super::{ScanArgs, ServeArgs, TranscodeArgs, UpArgs, load_profile};
+use super::{ScanArgs, ServeArgs, TokenCommand, TranscodeArgs, UpArgs, UserCommand, load_profile};
 use crate::{probe, publish::Staging, transcode};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn up(args: UpArgs, remote: Option<crate::up::RemoteWorkers>) -> anyhow::Result<()> {
+pub fn up(args: UpArgs) -> anyhow::Result<()> {
+    up_with(args, None, true)
+}
+
+fn up_with(
+    args: UpArgs,
+    remote: Option<crate::up::RemoteWorkers>,
+    accounts: bool,
+) -> anyhow::Result<()> {
     let profile = load_profile(args.profile.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(crate::up::run(args, profile, remote))
+    runtime.block_on(crate::up::run(args, profile, remote, accounts))
 }
 
 /// `up` without local transcoding by default, plus the remote workers' queue.
@@ -27,7 +35,94 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
-    up(args.up, remote)
+    up_with(args.up, remote, false)
+}
+
+pub fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add(args) => {
+            let auth = crate::auth::Auth::open(&args.data)?;
+            let password = read_password()?;
+            let libraries = if args.libraries.is_empty() {
+                vec!["*".to_owned()]
+            } else {
+                args.libraries
+            };
+            let user = auth.add_user(&args.name, args.role, &libraries, &password)?;
+            let sees = if libraries == ["*"] {
+                "every library".to_owned()
+            } else {
+                libraries.join(", ")
+            };
+            eprintln!(
+                "added {} ({}), who sees {sees}",
+                user.name,
+                user.role.as_str()
+            );
+        }
+        UserCommand::List { data } => {
+            let auth = crate::auth::Auth::open(&data)?;
+            println!("{:<24} {:<7} {:<9} LIBRARIES", "NAME", "ROLE", "STATE");
+            for u in auth.store().users()? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<24} {:<7} {:<9} {}",
+                    u.name,
+                    u.role.as_str(),
+                    state,
+                    u.libraries.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let TokenCommand::Create(args) = command;
+    let auth = crate::auth::Auth::open(&args.data)?;
+    let (user, _) = auth.store().user_by_name(&args.user)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no user named {:?} (manofwar user list --data {})",
+            args.user,
+            args.data.display()
+        )
+    })?;
+    let allowed = user.role.scopes();
+    let scopes = if args.scopes.is_empty() {
+        allowed.clone()
+    } else {
+        args.scopes
+    };
+    if let Some(s) = scopes.iter().find(|s| !allowed.contains(s)) {
+        anyhow::bail!(
+            "a {} cannot have a token with the {} scope",
+            user.role.as_str(),
+            s.as_str()
+        );
+    }
+    let (token, _) = auth.create_token(&user, &args.label, &scopes)?;
+    println!("{token}");
+    Ok(())
+}
+
+/// The password on standard input: its first line.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (shown as typed; pipe it in to hide it): ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input (echo \"$PASSWORD\" | manofwar user add …)");
+    }
+    Ok(password)
 }
 
 pub fn probe(file: &Path) -> anyhow::Result<()> {

@@ -1,20 +1,24 @@
 //! `/api/v1/items`: the library and its queue.
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::catalog::{self, Item};
 use crate::hls;
 use crate::transcode::POSTER;
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 
 /// The one error type handlers return: a status and a message, never internals.
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    Unauthorized(String),
+    Forbidden(String),
     NotFound(String),
+    TooMany(String),
     Conflict(String),
     Internal(String),
 }
@@ -30,7 +34,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
@@ -38,15 +45,114 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Serialize)]
-pub struct ItemList {
-    items: Vec<Item>,
+/// Whom an answer is for: with accounts, only the libraries they may see, and media URLs
+/// signed for them; without (a cluster's library server), everything, with plain URLs.
+pub struct Viewer<'a> {
+    state: &'a AppState,
+    principal: Option<&'a Principal>,
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
-    Ok(Json(ItemList {
-        items: state.catalog.items()?,
-    }))
+impl<'a> Viewer<'a> {
+    pub fn new(state: &'a AppState, principal: Option<&'a Extension<Principal>>) -> Self {
+        Self {
+            state,
+            principal: principal.map(|p| &p.0),
+        }
+    }
+
+    pub fn sees(&self, library: Option<&str>) -> bool {
+        match (self.principal, library) {
+            (Some(p), Some(library)) => p.user.may_see(library),
+            (Some(_), None) => false,
+            (None, _) => self.state.auth.is_none(),
+        }
+    }
+
+    /// `path` (no leading `/`) of item `id`, signed for the viewer.
+    pub fn url(&self, id: i64, path: &str) -> String {
+        match (self.principal, &self.state.auth) {
+            (Some(p), Some(auth)) => auth.sign(&p.user, id, path),
+            _ => format!("/{path}"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    item: Item,
+    library: Option<String>,
+    /// The item's master playlist, once a package is published (signed with accounts).
+    hls_url: Option<String>,
+    poster_url: String,
+}
+
+#[derive(Serialize)]
+pub struct ItemList {
+    items: Vec<Listed>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<ItemList>, ApiError> {
+    let viewer = Viewer::new(&state, principal.as_ref());
+    let items = state
+        .catalog
+        .items()?
+        .into_iter()
+        .filter_map(|item| {
+            let library = state.libraries.of_path(&item.path).map(str::to_owned);
+            if !viewer.sees(library.as_deref()) {
+                return None;
+            }
+            let id = item.id;
+            let master = state.hls_root.join(id.to_string()).join(hls::MASTER);
+            Some(Listed {
+                library,
+                hls_url: master
+                    .is_file()
+                    .then(|| viewer.url(id, &format!("hls/{id}/{}", hls::MASTER))),
+                poster_url: viewer.url(id, &format!("api/v1/items/{id}/poster")),
+                item,
+            })
+        })
+        .collect();
+    Ok(Json(ItemList { items }))
+}
+
+#[derive(Serialize)]
+pub struct LibraryInfo {
+    name: String,
+    items: usize,
+}
+
+#[derive(Serialize)]
+pub struct LibraryList {
+    libraries: Vec<LibraryInfo>,
+}
+
+/// The libraries the viewer may see, with their item counts.
+pub async fn libraries(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<LibraryList>, ApiError> {
+    let viewer = Viewer::new(&state, principal.as_ref());
+    let items = state.catalog.items()?;
+    let libraries = state
+        .libraries
+        .list()
+        .iter()
+        .filter(|l| viewer.sees(Some(&l.name)))
+        .map(|l| LibraryInfo {
+            name: l.name.clone(),
+            items: items
+                .iter()
+                .filter(|i| state.libraries.of_path(&i.path) == Some(l.name.as_str()))
+                .count(),
+        })
+        .collect();
+    Ok(Json(LibraryList { libraries }))
 }
 
 #[derive(Serialize)]
@@ -61,16 +167,21 @@ pub struct ItemDetail {
     audio: Vec<hls::AudioRendition>,
     subtitles: Vec<SubtitleInfo>,
     warnings: Vec<String>,
+    library: Option<String>,
     hls_url: Option<String>,
     /// WebVTT index of thumbnail sprites for scrubbing previews.
     thumbnails_url: Option<String>,
+    poster_url: String,
 }
 
 pub async fn detail(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<i64>,
 ) -> Result<Json<ItemDetail>, ApiError> {
+    let viewer = Viewer::new(&state, principal.as_ref());
     let item = find(&state, id)?;
+    let library = state.libraries.of_path(&item.path).map(str::to_owned);
     let probe: Option<crate::probe::MediaInfo> = item
         .probe
         .as_deref()
@@ -97,10 +208,17 @@ pub async fn detail(
             .map(|p| p.warnings.clone())
             .unwrap_or_default(),
         audio: package.map(|p| p.audio).unwrap_or_default(),
-        hls_url: shown.as_ref().map(|s| s.master_url.clone()),
-        thumbnails_url: shown
-            .filter(|s| s.dir.join(THUMBNAILS).is_file())
-            .map(|s| format!("{}/{THUMBNAILS}", s.url)),
+        hls_url: shown
+            .as_ref()
+            .map(|s| viewer.url(id, s.master_url.trim_start_matches('/'))),
+        thumbnails_url: shown.filter(|s| s.dir.join(THUMBNAILS).is_file()).map(|s| {
+            viewer.url(
+                id,
+                &format!("{}/{THUMBNAILS}", s.url.trim_start_matches('/')),
+            )
+        }),
+        poster_url: viewer.url(id, &format!("api/v1/items/{id}/poster")),
+        library,
         item,
     }))
 }

@@ -32,6 +32,16 @@ pub struct Internal {
     pub retry: Retry,
 }
 
+/// The routes below `/internal/v1`, for the route inventory.
+pub const ROUTES: [(&str, &str); 6] = [
+    ("POST", "/internal/v1/claim"),
+    ("GET", "/internal/v1/stats"),
+    ("POST", "/internal/v1/items/{id}/heartbeat"),
+    ("GET", "/internal/v1/items/{id}/source"),
+    ("PUT", "/internal/v1/items/{id}/package"),
+    ("POST", "/internal/v1/items/{id}/fail"),
+];
+
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/claim", post(claim))

@@ -33,11 +33,11 @@ fn killed_mid_transcode_resumes_after_restart() {
     assert_eq!(entries(&data.join("tmp")), 0, "staging folders left behind");
     decode_all(&format!(
         "{}/hls/{id}/{PROFILE}/source/index.m3u8",
-        server.base
+        server.media_base(&id.into())
     ));
     decode_all(&format!(
         "{}/hls/{id}/{PROFILE}/360p/index.m3u8",
-        server.base
+        server.media_base(&id.into())
     ));
     assert!(
         server.log().contains("resuming transcodes interrupted"),

@@ -21,7 +21,7 @@ fn library_is_transcoded_and_served_as_valid_hls() {
     );
     assert_eq!(item["progress"], 1.0);
     let id = item["id"].as_i64().unwrap();
-    let hls = format!("{}/hls/{id}/{PROFILE}", server.base);
+    let hls = format!("{}/hls/{id}/{PROFILE}", server.media_base(&id.into()));
 
     // Master playlist per the authoring spec; the 720p rung is skipped (no upscaling).
     let (status, master) = server.get(&format!("/hls/{id}/master.m3u8"));

@@ -140,7 +140,7 @@ fn odd_sources_all_play() {
         let master = text(&server, &format!("/hls/{id}/master.m3u8"));
         let source_s = duration(&media.join(name));
         for (inf, uri) in variants(&master) {
-            let url = format!("{}/hls/{id}/{uri}", server.base);
+            let url = format!("{}/hls/{id}/{uri}", server.media_base(&id.into()));
             decode_all(&url);
             let probe = ffprobe(&url, &["-show_entries", "format=duration:stream=pix_fmt"]);
             let got = format_duration(&probe);

@@ -110,7 +110,55 @@ pub struct Server {
     pub data: PathBuf,
     /// The profile file it runs with (`…/test.yaml`).
     pub profile: PathBuf,
+    /// An admin's API token, sent with every request (`up` has accounts; `serve` does not).
+    pub token: Option<String>,
     agent: ureq::Agent,
+}
+
+/// The password test users get.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// `manofwar user add NAME --data DATA --role ROLE [--library L…]`, password on stdin.
+pub fn add_user(data: &Path, name: &str, role: &str, libraries: &[&str]) {
+    use std::io::Write as _;
+    let mut cmd = Command::new(BIN);
+    cmd.args(["user", "add", name, "--role", role, "--data"])
+        .arg(data);
+    for l in libraries {
+        cmd.args(["--library", l]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("manofwar user add runs");
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `manofwar token create --data DATA --user NAME`: the token.
+pub fn create_token(data: &Path, user: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "create", "--user", user, "--data"])
+        .arg(data)
+        .output()
+        .expect("manofwar token create runs");
+    assert!(
+        out.status.success(),
+        "token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 impl Server {
@@ -142,6 +190,12 @@ impl Server {
         std::fs::create_dir_all(profile.parent().unwrap()).unwrap();
         std::fs::write(&profile, profile_yaml).unwrap();
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
+        let token = (role[0] == "up").then(|| {
+            if !data.join("auth.sqlite").exists() {
+                add_user(data, "admin", "admin", &[]);
+            }
+            create_token(data, "admin")
+        });
         let child = Command::new(BIN)
             .args(role)
             .arg("--media")
@@ -167,6 +221,7 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_owned(),
             profile,
+            token,
             agent,
         };
         server.wait("healthz", Duration::from_secs(20), || {
@@ -185,13 +240,16 @@ impl Server {
         Some((status, r.body_mut().read_to_vec().ok()?))
     }
 
-    /// GET a path: status, headers, body.
+    /// GET a path (as the admin, on `up`): status, headers, body.
     pub fn get_full(
         &self,
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
         let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -217,13 +275,26 @@ impl Server {
     }
 
     pub fn post(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .send_empty()
-            .unwrap();
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let mut r = req.send_empty().unwrap();
         let body: Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
         (r.status().as_u16(), body)
+    }
+
+    /// What a player without headers puts before `/hls/{id}/…`: the item's signed prefix
+    /// (`BASE/s/SIGNATURE`) on `up`, the plain base on a library server.
+    pub fn media_base(&self, id: &Value) -> String {
+        if self.token.is_none() {
+            return self.base.clone();
+        }
+        let detail = self.json(&format!("/api/v1/items/{id}"));
+        let url = detail["hls_url"].as_str().expect("the item has an hls_url");
+        let prefix = url.split("/hls/").next().unwrap();
+        assert!(prefix.starts_with("/s/"), "hls_url is signed: {url}");
+        format!("{}{prefix}", self.base)
     }
 
     pub fn items(&self) -> Vec<Value> {

@@ -122,7 +122,7 @@ fn audio_tracks_and_subtitles_become_renditions() {
     // Every audio rendition decodes with the right channel count.
     for line in &audio {
         let uri = line.split("URI=\"").nth(1).unwrap().trim_end_matches('"');
-        let url = format!("{}/hls/{id}/{uri}", server.base);
+        let url = format!("{}/hls/{id}/{uri}", server.media_base(&id.into()));
         decode_all(&url);
         let probe = ffprobe(&url, &["-show_entries", "stream=channels,codec_name"]);
         let channels = if line.contains("CHANNELS=\"6\"") {
@@ -213,7 +213,10 @@ renditions:
     assert!(master.contains("CODECS=\"av01.0."), "{master}");
     let mut extinfs = Vec::new();
     for (rung, codec) in [("h264", "h264"), ("hevc", "hevc"), ("av1", "av1")] {
-        let url = format!("{}/hls/{id}/{PROFILE}/{rung}/index.m3u8", server.base);
+        let url = format!(
+            "{}/hls/{id}/{PROFILE}/{rung}/index.m3u8",
+            server.media_base(&id.into())
+        );
         decode_all(&url);
         let probe = ffprobe(
             &url,
@@ -268,6 +271,6 @@ renditions:
     );
     decode_all(&format!(
         "{}/hls/{id}/{PROFILE}/240p/index.m3u8",
-        server.base
+        server.media_base(&id.into())
     ));
 }

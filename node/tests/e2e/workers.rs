@@ -96,7 +96,11 @@ fn remote_workers_drain_the_queue_and_survive_a_killed_worker() {
     assert!(stdout.contains("queue empty after 2 item(s)"));
     for name in ["A long one.mp4", "B.mp4"] {
         let item = server.wait_ready(name);
-        decode_all(&format!("{}/hls/{}/master.m3u8", server.base, item["id"]));
+        decode_all(&format!(
+            "{}/hls/{}/master.m3u8",
+            server.media_base(&item["id"]),
+            item["id"]
+        ));
     }
     let a = server
         .items()
@@ -223,7 +227,7 @@ fn every_profile_makes_its_own_package_and_the_master_offers_them_all() {
         "{master}"
     );
     for uri in uris(&master) {
-        decode_all(&format!("{}/hls/{id}/{uri}", server.base));
+        decode_all(&format!("{}/hls/{id}/{uri}", server.media_base(&id)));
     }
     for group in ["standard-aac", "mobile-aac"] {
         assert!(
