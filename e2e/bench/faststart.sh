@@ -35,11 +35,11 @@ first_segment() {
   start=$(now)
   mv "$file" "$WORK/media/$name"
   deadline=$(($(date +%s) + 120))
-  until id=$(curl -fsS "$BASE/api/v1/items" | jq -er --arg n "$name" '.items[] | select(.path | endswith($n)) | .id'); do
+  until id=$(curl -fsS -H "$AUTH" "$BASE/api/v1/items" | jq -er --arg n "$name" '.items[] | select(.path | endswith($n)) | .id'); do
     (($(date +%s) < deadline)) || die "$name never appeared in the library"; sleep 0.02
   done
   # What the web app opens: the API's hls_url (the package being written, while it is).
-  until url=$(curl -fsS "$BASE/api/v1/items/$id" | jq -er '.hls_url // empty') &&
+  until url=$(curl -fsS -H "$AUTH" "$BASE/api/v1/items/$id" | jq -er '.hls_url // empty') &&
     master=$(curl -fsS "$BASE$url" 2>/dev/null) && grep -q '^#EXT-X-STREAM-INF' <<<"$master"; do
     (($(date +%s) < deadline)) || die "$name: no playable master in 120 s"; sleep 0.02
   done
@@ -54,6 +54,7 @@ first_segment() {
 }
 
 mkdir -p "$WORK/media" "$WORK/data"
+AUTH="Authorization: Bearer $(api_token "$WORK/data")"
 PORT=$(free_port); BASE=http://127.0.0.1:$PORT
 "$MANOFWAR_BIN" up --media "$WORK/media" --data "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/up.log" 2>&1 &
 BENCH_PIDS+=($!)
@@ -63,7 +64,7 @@ log "H.264 1080p source: file appears → first playable segment"
 read -r H264_S H264_VARIANT < <(first_segment "$WORK/h264.mp4" "H264 Source (2024).mp4")
 log "  $H264_S s (first variant: $H264_VARIANT)"
 # Let the first transcode finish so the HEVC measurement starts from an idle worker.
-until curl -fsS "$BASE/api/v1/items" | jq -e 'all(.items[]; .state == "ready" or .state == "failed")' >/dev/null; do sleep 0.5; done
+until curl -fsS -H "$AUTH" "$BASE/api/v1/items" | jq -e 'all(.items[]; .state == "ready" or .state == "failed")' >/dev/null; do sleep 0.5; done
 log "HEVC 1080p source: file appears → first playable segment"
 read -r HEVC_S HEVC_VARIANT < <(first_segment "$WORK/hevc.mkv" "HEVC Source (2024).mkv")
 log "  $HEVC_S s (first variant: $HEVC_VARIANT)"

@@ -140,6 +140,18 @@ wait_quiet() {
 }
 
 # A free TCP port on 127.0.0.1.
+# api_token DATA: an admin's API token for a `manofwar up` on DATA (a `bench` admin is created
+# the first time). Use it as: curl -H "Authorization: Bearer $TOKEN".
+api_token() {
+  local data=$1
+  mkdir -p "$data"
+  if ! "$MANOFWAR_BIN" user list --data "$data" | awk '{ print $1 }' | grep -qx bench; then
+    echo 'bench password, not secret' | "$MANOFWAR_BIN" user add bench --data "$data" --role admin 2>/dev/null \
+      || die "cannot add the bench user to $data"
+  fi
+  "$MANOFWAR_BIN" token create --data "$data" --user bench --label bench
+}
+
 free_port() {
   local p
   for _ in $(seq 1 200); do

@@ -72,9 +72,9 @@ frag "" \
   "Library: $NFILES copies of one $(stat -c %s "$TINY")-byte H.264/AAC clip (0.5 s, 64x64) in 100 folders (50 \`Show Name NN/Show Name NN SxxEyy.mp4\`, 50 \`Movies NN/Movie N (YYYY).mp4\`), generated at bench time; files are in the page cache (\"cold\" = empty catalog)." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|"
 
-count_items() {   # number of items GET /api/v1/items reports, or -1
+count_items() {   # count_items BASE TOKEN: number of items GET /api/v1/items reports, or -1
   local body
-  body=$(curl -fsS --max-time 10 "$1/api/v1/items" 2>/dev/null) || { echo -1; return; }
+  body=$(curl -fsS --max-time 10 -H "Authorization: Bearer $2" "$1/api/v1/items" 2>/dev/null) || { echo -1; return; }
   jq -r 'if type == "array" then length
          elif (.total? | type) == "number" then .total
          elif (.items? | type) == "array" then (.items | length)
@@ -98,8 +98,9 @@ if use_manofwar; then
 
   # --- 3. idle RSS of `up --workers 0` -----------------------------------------------------------
   idle_rss() {   # idle_rss DATA_DIR LABEL: sets IDLE_KB, HWM_KB, READY_S
-    local data=$1 label=$2 port base pid t0 n=-1 deadline
+    local data=$1 label=$2 port base pid t0 n=-1 deadline token
     port=$(free_port); base=http://127.0.0.1:$port
+    token=$(api_token "$data")
     t0=$(now)
     "$MANOFWAR_BIN" up --media "$MEDIA" --data "$data" --listen "127.0.0.1:$port" --workers 0 \
       >"$WORK/up-$label.log" 2>&1 &
@@ -107,7 +108,7 @@ if use_manofwar; then
     deadline=$(($(date +%s) + UP_TIMEOUT))
     while :; do
       kill -0 "$pid" 2>/dev/null || { tail -n 20 "$WORK/up-$label.log" >&2; die "manofwar up exited early"; }
-      n=$(count_items "$base")
+      n=$(count_items "$base" "$token")
       ((n >= NFILES)) && break
       (($(date +%s) < deadline)) || { tail -n 20 "$WORK/up-$label.log" >&2; die "GET /api/v1/items listed $n of $NFILES items after ${UP_TIMEOUT}s"; }
       sleep 0.5

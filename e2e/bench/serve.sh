@@ -4,6 +4,9 @@
 #   nginx (sendfile on, 2 workers, access log off) serves DATA/hls as its root. wrk (-t2 -c32
 #   -d10s) hits one segment of the top rendition on each, then rotates over every segment of
 #   every rendition (lua script). Target: manofwar / nginx requests/s >= 0.8 (single segment).
+#   manofwar is measured as a viewer reaches it: `up` (accounts on) through the item's signed
+#   URL (/s/SIGNATURE/hls/…). The same files from `manofwar serve` (no accounts, so no access
+#   check) are the baseline for the check's cost. Target: signed / unchecked >= 0.95.
 # Both servers and wrk share the machine's cores.
 #
 # Env: BENCH_SERVE_SECONDS (clip length, default 12), BENCH_WRK_ARGS (default "-t2 -c32 -d10s"),
@@ -33,6 +36,7 @@ bench_init serve
 
 MEDIA=$WORK/media
 DATA=$WORK/data
+PPREFIX=
 mkdir -p "$MEDIA" "$DATA"
 CLIP=$MEDIA/Bench\ Clip\ \(2024\).mp4
 ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
@@ -43,8 +47,16 @@ ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1920x1
 start_up() {   # start_up MEDIA_DIR [ARGS...]: manofwar up in the background on a free port
   local media=$1; shift
   MPORT=$(free_port); MBASE=http://127.0.0.1:$MPORT
+  AUTH="Authorization: Bearer $(api_token "$DATA")"
   "$MANOFWAR_BIN" up --media "$media" --data "$DATA" --listen "127.0.0.1:$MPORT" "$@" >"$WORK/up.log" 2>&1 &
   MPID=$!; BENCH_PIDS+=("$MPID")
+}
+# start_plain MEDIA_DIR: `manofwar serve` (no accounts, no access check) on the same data
+start_plain() {
+  PPORT=$(free_port); PBASE=http://127.0.0.1:$PPORT
+  "$MANOFWAR_BIN" serve --media "$1" --data "$DATA" --listen "127.0.0.1:$PPORT" --workers 0 >"$WORK/serve.log" 2>&1 &
+  PPID_=$!; BENCH_PIDS+=("$PPID_")
+  wait_http "$PBASE/healthz" 30 || { tail -n 20 "$WORK/serve.log" >&2; die "manofwar serve did not come up"; }
 }
 if use_manofwar && [[ $PACKAGER == manofwar ]]; then
   start_up "$MEDIA"
@@ -52,7 +64,7 @@ if use_manofwar && [[ $PACKAGER == manofwar ]]; then
   t0=$(now); deadline=$(($(date +%s) + READY_TIMEOUT)); state=none
   while :; do
     kill -0 "$MPID" 2>/dev/null || { tail -n 20 "$WORK/up.log" >&2; die "manofwar up exited"; }
-    body=$(curl -fsS --max-time 5 "$MBASE/api/v1/items" 2>/dev/null || true)
+    body=$(curl -fsS --max-time 5 -H "$AUTH" "$MBASE/api/v1/items" 2>/dev/null || true)
     state=$(jq -r '(if type == "array" then . else .items end)[0].state // "none"' <<<"${body:-null}" 2>/dev/null || echo none)
     [[ $state == ready ]] && break
     [[ $state == failed ]] && { echo "$body" >&2; die "the item failed to transcode"; }
@@ -63,7 +75,12 @@ if use_manofwar && [[ $PACKAGER == manofwar ]]; then
   log "item $ID ready after $(since "$t0")s"
   PKG=$DATA/hls/$ID
   [[ -f $PKG/master.m3u8 ]] || die "no $PKG/master.m3u8 (layout changed? $(find "$DATA" -name master.m3u8 | head -3))"
-  MPREFIX=/hls/$ID
+  # What a player gets: the item's signed URL.
+  SIGNED=$(jq -r '.items[0].hls_url' <<<"$body")
+  [[ $SIGNED == /s/*/hls/$ID/master.m3u8 ]] || die "hls_url is not a signed URL: $SIGNED"
+  MPREFIX=${SIGNED%/master.m3u8}
+  start_plain "$MEDIA"
+  PPREFIX=/hls/$ID
   PKG_NOTE="packaged by manofwar up (default profile)"
 else
   ID=1; PKG=$DATA/hls/$ID
@@ -78,11 +95,10 @@ else
     -var_stream_map 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:720p v:2,agroup:aud,name:540p v:3,agroup:aud,name:360p a:0,agroup:aud,name:audio,default:yes' \
     "$PKG/%v/index.m3u8"
   PKG_NOTE="packaged by the ffmpeg CLI (BENCH_SERVE_PACKAGE=ffmpeg)"
-  if use_manofwar; then   # serve that package: up on an empty media folder
+  if use_manofwar; then   # serve that package: serve (no catalog item to sign) on an empty folder
     mkdir -p "$WORK/no-media"
-    start_up "$WORK/no-media" --workers 0
-    wait_http "$MBASE/healthz" 30 || { tail -n 20 "$WORK/up.log" >&2; die "manofwar up did not come up"; }
-    MPREFIX=/hls/$ID
+    start_plain "$WORK/no-media"
+    MBASE=$PBASE; MPID=$PPID_; MPREFIX=/hls/$ID; PPREFIX=
   fi
 fi
 
@@ -147,6 +163,8 @@ EXPECT=$(sha256sum "$DATA/hls/$TOP" | cut -d' ' -f1)
 [[ $(sum_of "$NBASE/$TOP") == "$EXPECT" ]] || die "nginx served different bytes for $TOP"
 if use_manofwar; then
   [[ $(sum_of "$MBASE$MPREFIX/${TOP#"$ID"/}") == "$EXPECT" ]] || die "manofwar served different bytes for $TOP"
+  [[ -z $PPREFIX || $(sum_of "$PBASE$PPREFIX/${TOP#"$ID"/}") == "$EXPECT" ]] || die "manofwar serve served different bytes for $TOP"
+  [[ -z $PPREFIX || $(curl -s -o /dev/null -w '%{http_code}' "$MBASE/hls/$TOP") == 401 ]] || die "up served $TOP without a signature or login"
 fi
 
 # --- wrk -------------------------------------------------------------------------------------------
@@ -188,10 +206,12 @@ best() {
   if ((RPS > ${BEST_RPS[$key]:-0})); then BEST_RPS[$key]=$RPS; BEST_MBPS[$key]=$MBPS; BEST_P99[$key]=$P99; fi
 }
 if use_manofwar; then MSEG=$MBASE$MPREFIX/${TOP#"$ID"/}; warm "$MSEG"; fi
+if use_manofwar && [[ -n $PPREFIX ]]; then PSEG=$PBASE$PPREFIX/${TOP#"$ID"/}; warm "$PSEG"; fi
 warm "$NBASE/$TOP"
 for r in $(seq 1 "$ROUNDS"); do   # interleaved, so that drift hits both servers alike
   best nginx-one "nginx-one-$r" "$NBASE/$TOP"
   if use_manofwar; then best mow-one "mow-one-$r" "$MSEG"; fi
+  if use_manofwar && [[ -n $PPREFIX ]]; then best plain-one "plain-one-$r" "$PSEG"; fi
   best nginx-all "nginx-all-$r" "$NBASE/" "/$ID/"
   if use_manofwar; then best mow-all "mow-all-$r" "$MBASE/" "$MPREFIX/"; fi
 done
@@ -213,6 +233,12 @@ if use_manofwar; then
   R2=$(ratio "$M2" "$N2")
   result_line "manofwar/nginx, one segment = $R1 ($M1 / $N1 req/s; target >= 0.8) $V1"
   result_line "manofwar/nginx, all segments = $R2 ($M2 / $N2 req/s; for information)"
+  if [[ -n $PPREFIX ]]; then
+    P1=${BEST_RPS[plain-one]}
+    R3=$(ratio "$M1" "$P1"); verdict "$R3" '>=' 0.95; V3=$VERDICT
+    result_line "signed URL (up) / no access check (serve), one segment = $R3 ($M1 / $P1 req/s; target >= 0.95) $V3"
+    frag "| signed URL through the access check (up) / same files without it (serve), one segment | **$R3** ($M1 vs $P1 req/s; all runs: ${ALL_RPS[plain-one]} without) | ≥ 0.95 | $V3 | $(today) | $(machine) |"
+  fi
   frag "| manofwar / nginx req/s, one segment (headline) | **$R1** ($M1 vs $N1 req/s; $M1M vs $N1M MiB/s; p99 $M1P vs $N1P) | ≥ 0.8 | $V1 | $(today) | $(machine) |" \
        "| manofwar / nginx req/s, rotating over all segments | $R2 ($M2 vs $N2 req/s; $M2M vs $N2M MiB/s; p99 $M2P vs $N2P) | — | — | $(today) | $(machine) |" \
        "| manofwar RSS after the runs | $MRSS MiB (peak $MHWM MiB) | — | — | $(today) | $(machine) |"
@@ -223,9 +249,10 @@ else
        "| nginx req/s, rotating over all segments | $N2 ($N2M MiB/s; p99 $N2P) | — | — | $(today) | $(machine) |"
 fi
 frag "" "<details><summary>Commands</summary>" "" '```sh' \
-  "manofwar up --media \$WORK/media --data \$WORK/data --listen 127.0.0.1:MPORT   # wait for items[0].state == ready" \
+  "manofwar up --media \$WORK/media --data \$WORK/data --listen 127.0.0.1:MPORT   # wait for items[0].state == ready; its hls_url is /s/SIG/hls/ID/master.m3u8" \
+  "manofwar serve --media \$WORK/media --data \$WORK/data --listen 127.0.0.1:PPORT --workers 0   # the same files, no access check" \
   "nginx -c \$WORK/nginx/nginx.conf -p \$WORK/nginx   # daemon off, user root, worker_processes 2, sendfile on, tcp_nopush on, access_log off, root \$WORK/data/hls" \
-  "wrk ${WRK_ARGS[*]} --latency http://127.0.0.1:MPORT/hls/$TOP   # and http://127.0.0.1:NPORT/$TOP" \
+  "wrk ${WRK_ARGS[*]} --latency http://127.0.0.1:MPORT/s/SIG/hls/$TOP   # and http://127.0.0.1:PPORT/hls/$TOP, http://127.0.0.1:NPORT/$TOP" \
   "wrk ${WRK_ARGS[*]} --latency -s rotate.lua http://127.0.0.1:PORT/ -- PREFIX   # round-robin over all segments" \
   '```' "" "</details>" ""
 bench_finish
