@@ -204,6 +204,10 @@ argv=("${entrypoint[@]}" "${cmd[@]}")
 for i in "${!argv[@]}"; do
   if [ "${argv[i]}" = --listen ]; then argv[i + 1]=127.0.0.1:$port; fi
 done
+# An account to ask with (up lets nobody in without one), made by the image's binary as $user.
+echo 'image check password' | "${as_user[@]}" manofwar user add check --data /data --role admin >"$tmp/user.log" 2>&1 \
+  || { cat "$tmp/user.log"; fail "manofwar user add as $user"; }
+token=$("${as_user[@]}" manofwar token create --data /data --user check 2>>"$tmp/user.log") || true
 "${as_user[@]}" "${argv[@]}" >"$tmp/up.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port
@@ -217,7 +221,7 @@ if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
   # The scan (and its probe, with the image's libavformat) may finish after /healthz answers.
   listed='.items | any(.path == "/media/clip.mp4" and .duration_s > 1.9)'
   for _ in $(seq 20); do
-    curl -fsS "$url/api/v1/items" >"$tmp/items" 2>/dev/null && jq -e "$listed" "$tmp/items" >/dev/null && break
+    curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/items" >"$tmp/items" 2>/dev/null && jq -e "$listed" "$tmp/items" >/dev/null && break
     sleep 0.5
   done
   if jq -e "$listed" "$tmp/items" >/dev/null 2>&1; then

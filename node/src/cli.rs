@@ -137,6 +137,13 @@ pub struct UpArgs {
     /// several. Without it, forwarded headers are ignored.
     #[arg(long, env = "MANOFWAR_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<crate::http::Cidr>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); session cookies then
+    /// become `__Host-` and `Secure`, and responses carry HSTS.
+    #[arg(long, env = "MANOFWAR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "MANOFWAR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -6,6 +6,7 @@ mod api;
 mod files;
 pub mod guard;
 pub mod internal;
+pub mod tls;
 mod web;
 
 use crate::auth::Auth;

@@ -33,11 +33,16 @@ pub async fn run(
     accounts: bool,
 ) -> anyhow::Result<()> {
     let libraries = Arc::new(Libraries::resolve(&args.media)?);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(http::tls::config(cert, key)?),
+        _ => None,
+    };
     let roots = libraries.roots();
     let auth = if accounts {
         let mut auth = Auth::open(&args.data)
             .with_context(|| format!("cannot open the accounts in {}", args.data.display()))?;
         auth.url_lifetime = Duration::from_secs(args.signed_url_hours.clamp(1, 24 * 7) * 3600);
+        auth.secure_cookies = tls.is_some();
         Some(Arc::new(auth))
     } else {
         None
@@ -132,16 +137,29 @@ pub async fn run(
         metrics,
         queue,
     };
-    tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open http://{}", args.listen);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open {scheme}://{}", args.listen);
     if let Some(auth) = &auth {
-        announce_setup(auth, args.listen)?;
+        announce_setup(auth, scheme, args.listen)?;
     }
     let mut http_shutdown = shutdown.clone();
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = http_shutdown.changed().await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let app = http::router(state);
+    let server = match tls {
+        Some(config) => {
+            let served = http::tls::serve(listener, config, app, shutdown.clone());
+            tokio::spawn(async move {
+                served.await;
+                Ok(())
+            })
+        }
+        None => {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = http_shutdown.changed().await;
+            });
+            tokio::spawn(async move { server.await })
+        }
+    };
     shutdown_signal().await;
     tracing::info!("shutting down; running transcodes resume at the next start");
     stopping.store(true, Ordering::Relaxed);
@@ -251,7 +269,7 @@ async fn reclaim_leases(
 
 /// With no account yet, print the one-time URL that creates the admin (its token is in the
 /// fragment, so it never reaches a server log).
-fn announce_setup(auth: &Auth, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+fn announce_setup(auth: &Auth, scheme: &str, listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let Some(token) = auth.setup_token()? else {
         return Ok(());
     };
@@ -260,7 +278,7 @@ fn announce_setup(auth: &Auth, listen: std::net::SocketAddr) -> anyhow::Result<(
     } else {
         listen
     };
-    let url = format!("http://{host}/#/setup?token={token}");
+    let url = format!("{scheme}://{host}/#/setup?token={token}");
     println!(
         "\nFirst run: open this link to create the admin account (it works once):\n\n    {url}\n"
     );

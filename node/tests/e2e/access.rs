@@ -391,3 +391,77 @@ fn every_response_carries_the_security_headers() {
         "tokens never reach the log"
     );
 }
+
+#[test]
+fn https_serves_secure_host_cookies_and_hsts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let data = tmp.path().join("data");
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Server::start_role(
+        &["up"],
+        &media,
+        &data,
+        TEST_PROFILE,
+        &["--workers", "0", "--tls-cert", c, "--tls-key", k],
+    );
+    add_user(&data, "ann", "member", &[]);
+    let https = server.base.replace("http://", "https://");
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--cacert", c, "--resolve"])
+        .arg(format!(
+            "localhost:{}:127.0.0.1",
+            https.rsplit(':').next().unwrap()
+        ))
+        .args(["-H", "content-type: application/json", "-d"])
+        .arg(format!(
+            "{{\"username\":\"ann\",\"password\":\"{PASSWORD}\"}}"
+        ))
+        .arg(format!(
+            "{}/api/v1/auth/login",
+            https.replace("127.0.0.1", "localhost")
+        ))
+        .output()
+        .unwrap();
+    let response = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        response.starts_with("http/1.1 200"),
+        "{response}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        response.contains("set-cookie: __host-manofwar_session="),
+        "{response}"
+    );
+    assert!(response.contains("; secure"), "{response}");
+    assert!(
+        response.contains("strict-transport-security: max-age="),
+        "{response}"
+    );
+    // Plain HTTP on the TLS port gets nothing.
+    let plain = curl_status(&[&format!("{}/healthz", server.base)]);
+    assert_ne!(plain, "200");
+}

@@ -224,9 +224,16 @@ impl Server {
             token,
             agent,
         };
-        server.wait("healthz", Duration::from_secs(20), || {
-            server.try_get("/healthz").is_some_and(|(s, _)| s == 200)
-        });
+        if extra.contains(&"--tls-cert") {
+            let addr = format!("127.0.0.1:{port}");
+            server.wait("the TLS port", Duration::from_secs(20), || {
+                std::net::TcpStream::connect(&addr).is_ok()
+            });
+        } else {
+            server.wait("healthz", Duration::from_secs(20), || {
+                server.try_get("/healthz").is_some_and(|(s, _)| s == 200)
+            });
+        }
         server
     }
 
