@@ -313,6 +313,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// A master playlist offering only the variants (and I-frame playlists) of at most
+/// `max_bps`; when none is that low, the lowest one stays, so the item still plays.
+pub fn cap_master(master: &str, max_bps: u64) -> String {
+    // The peak BANDWIDTH attribute (not AVERAGE-BANDWIDTH).
+    let bandwidth = |line: &str| -> Option<u64> {
+        let at = line.find(":BANDWIDTH=").or_else(|| line.find(",BANDWIDTH="))?;
+        let rest = &line[at + ":BANDWIDTH=".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let is_variant = |l: &str| l.starts_with("#EXT-X-STREAM-INF:");
+    let is_iframe = |l: &str| l.starts_with("#EXT-X-I-FRAME-STREAM-INF:");
+    let lowest = |pick: &dyn Fn(&str) -> bool| {
+        let found = master.lines().filter(|l| pick(l)).filter_map(bandwidth).min();
+        found.unwrap_or(0)
+    };
+    let (min_variant, min_iframe) = (lowest(&is_variant), lowest(&is_iframe));
+    let keep = |line: &str, min: u64| bandwidth(line).is_none_or(|b| b <= max_bps.max(min));
+    let mut out = String::with_capacity(master.len());
+    let mut skip_uri = false;
+    for line in master.lines() {
+        if skip_uri && !line.starts_with('#') && !line.trim().is_empty() {
+            skip_uri = false;
+            continue;
+        }
+        if is_variant(line) && !keep(line, min_variant) {
+            skip_uri = true;
+            continue;
+        }
+        if is_iframe(line) && !keep(line, min_iframe) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 pub fn segment_name(index: usize) -> String {
     format!("seg_{index:05}.m4s")
 }

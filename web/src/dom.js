@@ -32,18 +32,72 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-class HttpError extends Error {
-  constructor(status, message) {
+export class HttpError extends Error {
+  constructor(status, message, headers) {
     super(message);
     this.status = status;
+    this.headers = headers;
   }
 }
 
+// ---------------------------------------------------------------- the signed-in user
+
+/**
+ * Who is signed in: `user` ({name, role, libraries}) and the `csrf` token that every
+ * state-changing request carries. `accounts` is false on a server without accounts (`manofwar
+ * serve`, behind its cluster's network policy), where nobody signs in.
+ */
+export const session = { user: null, csrf: null, accounts: true };
+const sessionListeners = new Set();
+
+/** Calls `fn` whenever the signed-in user changes (sign in, sign out, session expired). */
+export function onSessionChange(fn) {
+  sessionListeners.add(fn);
+  return () => sessionListeners.delete(fn);
+}
+
+/** Sets the session from a login / setup / me answer ({user, csrf}), or clears it (null). */
+export function setSession(signedIn) {
+  session.user = (signedIn && signedIn.user) || null;
+  session.csrf = (signedIn && signedIn.csrf) || null;
+  for (const fn of sessionListeners) fn(session);
+}
+
+export const isAdmin = () => Boolean(session.user && session.user.role === 'admin');
+
+/** The current route, e.g. "/items/12", for coming back to it after signing in. */
+export const currentRoute = () => location.hash.replace(/^#/, '') || '/';
+
+/** A route that may be returned to after signing in (never the login or setup page itself). */
+export function safeNext(next) {
+  const route = String(next || '');
+  return route.startsWith('/') && !route.startsWith('//') && !/^\/(login|setup)\b/.test(route) ? route : '/';
+}
+
+/** Sends the browser to the login page, to come back to `next` (default: where it is now). */
+export function goToLogin(next = currentRoute()) {
+  const back = safeNext(next);
+  location.hash = back === '/' ? '#/login' : `#/login?next=${encodeURIComponent(back)}`;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The JSON API client. `json` is sent as the request body; a state-changing request carries
+ * the session's CSRF token. A 401 (signed out, or the session expired) clears the session and
+ * goes to the login page, to come back here afterwards; pass `{auth: false}` to handle 401s
+ * yourself (the login and setup calls do). Errors are `HttpError`s with the server's message.
+ */
 export async function api(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: { Accept: 'application/json', ...(options.headers || {}) },
-  });
+  const { json, auth = true, headers: extra, ...rest } = options;
+  const method = String(rest.method || 'GET').toUpperCase();
+  const headers = { Accept: 'application/json', ...(extra || {}) };
+  if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    rest.body = JSON.stringify(json);
+  }
+  if (!SAFE_METHODS.has(method) && session.csrf) headers['X-CSRF-Token'] = session.csrf;
+  const res = await fetch(path, { ...rest, method, headers, credentials: 'same-origin' });
   const text = await res.text();
   if (!res.ok) {
     let message = text.trim();
@@ -53,7 +107,11 @@ export async function api(path, options = {}) {
     } catch {
       // Plain-text error body: use it as is.
     }
-    throw new HttpError(res.status, message || `${res.status} ${res.statusText}`);
+    if (res.status === 401 && auth && session.accounts) {
+      setSession(null);
+      if (!/^\/(login|setup)\b/.test(currentRoute())) goToLogin();
+    }
+    throw new HttpError(res.status, message || `${res.status} ${res.statusText}`, res.headers);
   }
   return text ? JSON.parse(text) : null;
 }
@@ -102,7 +160,9 @@ export function badge(state) {
 
 export function progressBar(progress) {
   const pct = percentOf(progress);
-  const bar = h('div', { class: 'progress-bar', style: `width:${pct}%` });
+  const bar = h('div', { class: 'progress-bar' });
+  // Through the CSSOM: the server's Content-Security-Policy refuses style attributes.
+  bar.style.width = `${pct}%`;
   return h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct }, bar);
 }
 
@@ -112,8 +172,14 @@ export function setProgress(el, progress) {
   el.firstChild.style.width = `${pct}%`;
 }
 
-export function posterUrl(id, bust) {
-  return `/api/v1/items/${encodeURIComponent(id)}/poster${bust ? `?v=${bust}` : ''}`;
+/**
+ * The item's poster: the API's `poster_url` (signed for the user, so an <img> or a <video
+ * poster> needs no cookie); `bust` asks for it again. '' while the API has none.
+ */
+export function posterUrl(item, bust) {
+  const url = (item && item.poster_url) || '';
+  if (!url || !bust) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}v=${bust}`;
 }
 
 /** A poster that falls back to a neutral tile with the title while the image 404s. */
@@ -126,14 +192,15 @@ export function poster(item, className) {
   const wrap = h('div', { class: `${className} poster is-missing` }, fallback, img);
   img.addEventListener('load', () => wrap.classList.remove('is-missing'));
   img.addEventListener('error', () => wrap.classList.add('is-missing'));
-  img.src = posterUrl(item.id);
-  // Poster generation usually finishes with the transcode: ask again once it is ready.
+  if (posterUrl(item)) img.src = posterUrl(item);
+  // Poster generation usually finishes with the transcode: ask again once it is ready (with
+  // the fresh item's URL: a signed URL expires).
   let lastState = item.state;
-  wrap.refresh = (state) => {
-    if (state === 'ready' && lastState !== 'ready' && wrap.classList.contains('is-missing')) {
-      img.src = posterUrl(item.id, Date.now());
+  wrap.refresh = (fresh) => {
+    if (fresh.state === 'ready' && lastState !== 'ready' && wrap.classList.contains('is-missing') && posterUrl(fresh)) {
+      img.src = posterUrl(fresh, Date.now());
     }
-    lastState = state;
+    lastState = fresh.state;
   };
   return wrap;
 }

@@ -2,10 +2,13 @@
 
 import {
   POLL_MS, FAST_POLL_MS, ERROR_RETRY_MS, h, api, formatDuration, formatMbps, subtitleOf, titleOf,
-  isBusy, percentOf, badge, progressBar, poster,
+  isBusy, percentOf, badge, progressBar, poster, session,
 } from './dom.js';
 import { describeStream, languageName, channelsLabel, codecName } from './labels.js';
 import { createPlayer } from './player.js';
+
+/** Guests watch, but may not queue transcodes (the server answers 403). */
+const isGuest = () => Boolean(session.user && session.user.role === 'guest');
 
 export function itemView(id) {
   const back = h('a', { class: 'back', href: '#/' }, '← Library');
@@ -121,7 +124,7 @@ export function itemView(id) {
       stage.replaceChildren(art, panel);
       statusPanel = { art, panel };
     }
-    statusPanel.art.refresh(item.state);
+    statusPanel.art.refresh(item);
     const pct = percentOf(item.progress);
     const children = [];
     if (item.state === 'transcoding') {
@@ -133,6 +136,9 @@ export function itemView(id) {
         h('p', { class: 'status-text' }, ahead
           ? ['First in the queue, right after ', h('strong', {}, titleOf(ahead)), ` (${percentOf(ahead.progress)}% done). It plays by itself as soon as its first seconds are ready.`]
           : 'First in the queue. Playback starts as soon as the first seconds are ready.'));
+    } else if (item.state === 'pending' && isGuest()) {
+      children.push(h('div', { class: 'status-title' }, 'Not transcoded yet'),
+        h('p', { class: 'status-text' }, 'It plays here once it is transcoded; a member or an admin can move it to the front of the queue.'));
     } else if (item.state === 'pending') {
       const play = h('button', { class: 'play-big', id: 'play-now', type: 'button', 'aria-label': 'Play now', onclick: playNow });
       play.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M8 5.5v13l11-6.5z"/></svg>';
@@ -142,7 +148,7 @@ export function itemView(id) {
     } else if (item.state === 'failed') {
       children.push(h('div', { class: 'status-title' }, 'Transcoding failed'),
         h('p', { class: 'status-error', id: 'item-error' }, item.error || 'Unknown error.'),
-        h('button', { class: 'button button-primary', id: 'transcode', type: 'button', onclick: playNow }, 'Retry'));
+        isGuest() ? null : h('button', { class: 'button button-primary', id: 'transcode', type: 'button', onclick: playNow }, 'Retry'));
     }
     statusPanel.panel.replaceChildren(...children);
   }
@@ -163,7 +169,9 @@ export function itemView(id) {
       const note = statusPanel.panel.querySelector('.status-note') || h('p', { class: 'status-note', role: 'alert' });
       note.textContent = err.status === 409
         ? 'The server cannot transcode this file as it is. Replace or repair it; changed files are picked up again automatically.'
-        : `Could not start the transcode: ${err.message}`;
+        : err.status === 403
+          ? 'Your account may not start transcodes: ask a member or an admin.'
+          : `Could not start the transcode: ${err.message}`;
       statusPanel.panel.append(note);
     }
   }
@@ -181,7 +189,9 @@ export function itemView(id) {
       item = fresh;
       banner.hidden = true;
       renderDetails();
-      const src = item.hls_url || (item.state === 'ready' ? `/hls/${encodeURIComponent(item.id)}/master.m3u8` : null);
+      // The API's URLs only: signed for this user, they work without a cookie (and so do the
+      // playlists' relative URLs below them).
+      const src = item.hls_url || null;
       if (player) {
         player.update(item);
       } else if (src) {

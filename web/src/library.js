@@ -1,29 +1,71 @@
 // The library view: a grid of items with posters, states and progress, polled while busy.
+// With more than one library (`manofwar up --media NAME=DIR` …), a row of chips filters the grid
+// by library (#/?library=NAME), and each card names its library.
 
 import {
   POLL_MS, IDLE_POLL_MS, ERROR_RETRY_MS, h, api, formatDuration, subtitleOf, titleOf, STATE_LABELS,
-  isBusy, percentOf, badge, progressBar, setProgress, poster, setTopbarStatus,
+  isBusy, percentOf, badge, progressBar, setProgress, poster, setTopbarStatus, session,
 } from './dom.js';
 
-export function libraryView() {
+export function libraryView({ library = null } = {}) {
   const heading = h('div', { class: 'page-head' },
     h('h1', {}, 'Library'),
     h('p', { class: 'page-sub', id: 'library-summary' }, ''));
   const banner = h('div', { class: 'banner banner-error', hidden: true, role: 'alert' });
+  const filters = h('div', { class: 'filters', id: 'library-filters', role: 'group', 'aria-label': 'Show library', hidden: true });
   const grid = h('div', { class: 'grid', id: 'library-grid' });
+  const filteredEmpty = h('div', { class: 'empty empty-small', id: 'library-filter-empty', hidden: true });
   const empty = h('div', { class: 'empty', hidden: true },
     h('div', { class: 'empty-icon', 'aria-hidden': 'true' }),
     h('h2', {}, 'Your library is empty'),
-    h('p', {}, 'No media yet — put video files in the folder you passed with ', h('code', {}, '--media'), '.'),
+    h('p', { class: 'empty-text' }, 'No media yet — put video files in the folder you passed with ', h('code', {}, '--media'), '.'),
     h('p', { class: 'muted' }, 'New files are picked up automatically; this page refreshes on its own.'));
   empty.querySelector('.empty-icon').innerHTML =
     '<svg viewBox="0 0 48 48"><rect x="5" y="10" width="38" height="28" rx="5"/><path d="M20 18v12l10-6z"/></svg>';
   const loading = h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading library…');
-  const root = h('section', { class: 'library' }, heading, banner, loading, empty, grid);
+  const root = h('section', { class: 'library' }, heading, filters, banner, loading, empty, filteredEmpty, grid);
 
   const cards = new Map();
   let timer = null;
   let destroyed = false;
+  let selected = library; // the library shown, or null for all of them
+  let libraries = []; // [{name, items}] from /api/v1/libraries: the ones this user may see
+  let lastItems = [];
+  const several = () => libraries.length > 1 || new Set(lastItems.map((i) => i.library).filter(Boolean)).size > 1;
+
+  /** The chips: "All" and one per library, with counts; the selected one aria-pressed. */
+  const chips = new Map(); // library name ('' for all) -> button, kept across polls (focus stays)
+  function renderFilters() {
+    const names = libraries.map((l) => l.name);
+    for (const item of lastItems) if (item.library && !names.includes(item.library)) names.push(item.library);
+    if (selected !== null && !names.includes(selected)) selected = null;
+    filters.hidden = !several();
+    if (filters.hidden) return;
+    const keys = ['', ...names];
+    if (keys.join('\n') !== [...chips.keys()].join('\n')) {
+      chips.clear();
+      for (const key of keys) {
+        chips.set(key, h('button', {
+          class: 'filter', type: 'button', dataset: { library: key }, onclick: () => select(key === '' ? null : key),
+        }, h('span', { class: 'filter-name' }, key === '' ? 'All' : key), h('span', { class: 'filter-count' })));
+      }
+      filters.replaceChildren(...chips.values());
+    }
+    for (const [key, chip] of chips) {
+      const n = lastItems.filter((i) => key === '' || i.library === key).length;
+      chip.setAttribute('aria-pressed', String((selected === null ? '' : selected) === key));
+      chip.querySelector('.filter-count').textContent = String(n);
+      chip.setAttribute('aria-label', `${key === '' ? 'All libraries' : key}, ${n} ${n === 1 ? 'item' : 'items'}`);
+    }
+  }
+
+  function select(name) {
+    selected = name;
+    // Keep the choice in the address (a reload or a link shows the same library) without a
+    // hashchange, which would build the view again.
+    history.replaceState(null, '', name === null ? '#/' : `#/?library=${encodeURIComponent(name)}`);
+    render(lastItems);
+  }
 
   function buildCard(item) {
     const art = poster(item, 'card-poster');
@@ -36,21 +78,27 @@ export function libraryView() {
     play.innerHTML = '<svg viewBox="0 0 24 24"><path d="M8 5.5v13l11-6.5z"/></svg>';
     art.append(state, duration, overlay, play);
     const title = h('div', { class: 'card-title' });
-    const sub = h('div', { class: 'card-sub' });
+    const sub = h('span', { class: 'card-subtitle' });
     const error = h('div', { class: 'card-error' });
+    const from = h('span', { class: 'card-library' });
     const card = h('a', { class: 'card', href: `#/items/${item.id}`, dataset: { id: item.id } },
-      art, h('div', { class: 'card-meta' }, title, sub, error));
-    card.parts = { art, state, duration, progress, progressLabel, overlay, title, sub, error };
+      art, h('div', { class: 'card-meta' }, title, h('div', { class: 'card-sub' }, sub, from), error));
+    card.parts = { art, state, duration, progress, progressLabel, overlay, title, sub, from, error };
     return card;
   }
 
   function updateCard(card, item) {
     const p = card.parts;
     card.dataset.state = item.state;
+    card.dataset.library = item.library || '';
     card.title = item.path || '';
-    card.setAttribute('aria-label', `${titleOf(item)}${subtitleOf(item) ? ` (${subtitleOf(item)})` : ''}, ${STATE_LABELS[item.state] || item.state}`);
+    const showLibrary = several() && item.library;
+    card.setAttribute('aria-label', `${titleOf(item)}${subtitleOf(item) ? ` (${subtitleOf(item)})` : ''}, ` +
+      `${STATE_LABELS[item.state] || item.state}${showLibrary ? `, in ${item.library}` : ''}`);
     p.title.textContent = titleOf(item);
     p.sub.textContent = subtitleOf(item);
+    p.from.textContent = showLibrary ? item.library : '';
+    p.from.hidden = !showLibrary;
     p.duration.textContent = formatDuration(item.duration_s);
     p.duration.hidden = !p.duration.textContent;
     p.state.replaceChildren(badge(item.state));
@@ -59,12 +107,20 @@ export function libraryView() {
     p.progressLabel.textContent = `${percentOf(item.progress)}%`;
     p.error.hidden = item.state !== 'failed' || !item.error;
     p.error.textContent = item.error || '';
-    p.art.refresh(item.state);
+    p.art.refresh(item);
   }
 
-  function render(items) {
+  function render(all) {
+    lastItems = all;
     loading.remove();
-    empty.hidden = items.length > 0;
+    renderFilters();
+    const items = selected === null ? all : all.filter((i) => i.library === selected);
+    empty.hidden = all.length > 0;
+    filteredEmpty.hidden = all.length === 0 || items.length > 0;
+    if (!filteredEmpty.hidden) {
+      filteredEmpty.replaceChildren(h('h2', {}, `Nothing in ${selected} yet`),
+        h('p', {}, 'New files in its folder are picked up automatically.'));
+    }
     grid.hidden = items.length === 0;
     const seen = new Set();
     let previous = null;
@@ -94,7 +150,24 @@ export function libraryView() {
     if (counts.pending) summary.push(`${counts.pending} queued`);
     if (counts.failed) summary.push(`${counts.failed} failed`);
     heading.querySelector('#library-summary').textContent = items.length ? summary.join(' · ') : '';
-    setTopbarStatus(items);
+    setTopbarStatus(all);
+  }
+
+  /** The libraries this user may see (for the chips, and the empty page). */
+  async function loadLibraries() {
+    try {
+      const data = await api('/api/v1/libraries');
+      if (destroyed) return;
+      libraries = (data && data.libraries) || [];
+      const none = session.accounts && session.user && libraries.length === 0;
+      empty.querySelector('h2').textContent = none ? 'No library for you yet' : 'Your library is empty';
+      empty.querySelector('.empty-text').replaceChildren(...(none
+        ? ['Your account may not see any library yet: ask an admin to give you one.']
+        : ['No media yet — put video files in the folder you passed with ', h('code', {}, '--media'), '.']));
+      if (lastItems.length || !loading.isConnected) render(lastItems);
+    } catch {
+      // The chips are a nicety: without them, the grid shows everything.
+    }
   }
 
   async function load() {
@@ -119,6 +192,7 @@ export function libraryView() {
   }
 
   document.title = 'Library · manofwar';
+  loadLibraries();
   load();
   return {
     root,

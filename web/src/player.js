@@ -18,10 +18,11 @@ function control(label, select, id) {
   return h('label', { class: 'control', id }, h('span', { class: 'control-label' }, label), select);
 }
 
-export function createPlayer(initialItem, src, { stage, shell, bar, autoplay }) {
+export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autoplay }) {
   let item = initialItem;
+  let src = initialSrc; // the master playlist: the API's signed hls_url
   const video = h('video', {
-    id: 'player', controls: true, playsinline: true, preload: 'auto', poster: posterUrl(item.id),
+    id: 'player', controls: true, playsinline: true, preload: 'auto', poster: posterUrl(item) || null,
   });
   const overlay = h('div', { class: 'player-error', hidden: true, role: 'alert' });
   stage.replaceChildren(h('div', { class: 'player' }, video, overlay));
@@ -216,6 +217,8 @@ export function createPlayer(initialItem, src, { stage, shell, bar, autoplay }) 
         subtitle: hls.subtitleDisplay ? hls.subtitleTracks[hls.subtitleTrack] || null : null,
       };
       hls.config.startPosition = video.currentTime;
+      // The fresh item's URL: the signed one the player started with may be near its expiry.
+      src = fresh.hls_url || src;
       hls.loadSource(src);
       return true;
     };

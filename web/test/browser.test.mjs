@@ -7,13 +7,14 @@
 // 2. A 10 s MKV with two audio streams (English, French) and a sidecar `.en.srt`: switch the audio
 //    track, show a subtitle cue at the right time, hover the scrub bar for a thumbnail, seek with it.
 //
+// The browser signs in as the harness's admin first (the server has accounts).
 // Screenshots, the server log and every hls.js event land in web/test-results/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cleanup, ffmpeg, launchBrowser, openPage, setup, startServer, stopServer, stopwatch, videoState,
+  cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch, videoState,
 } from './harness.mjs';
 
 const CLIP_NAME = 'Test Pattern (2024).mp4';
@@ -89,6 +90,7 @@ before(async () => {
   server = await startServer({ media, data, profile, logPath: join(results, 'server.log') });
   log(`server healthy at ${server.base}`);
   context = await launchBrowser(tmp);
+  await login(context, server);
 });
 
 after(async () => {

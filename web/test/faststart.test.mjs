@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cleanup, ffmpeg, launchBrowser, openPage, setup, startServer, stopServer, stopwatch, videoState,
+  cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch, videoState,
 } from './harness.mjs';
 
 const BIG_NAME = 'Long Take (2022).mp4';
@@ -59,6 +59,7 @@ before(async () => {
   server = await startServer({ media, data, profile, logPath: join(results, 'server.log'), args: ['--workers', '1'] });
   log(`server healthy at ${server.base}`);
   context = await launchBrowser(tmp);
+  await login(context, server);
 });
 
 after(async () => {

@@ -5,6 +5,11 @@
 //   MANOFWAR_BIN     the binary (default ../target/debug/manofwar relative to web/)
 //   CHROMIUM_PATH    the browser (default /usr/bin/chromium)
 //   MANOFWAR_KEEP=1  keep the temporary media/data folders for inspection
+//
+// Accounts: `startServer` creates the admin (ADMIN) in the data folder before `manofwar up`
+// starts, and an API token that `server.json()` sends; `login(page, server)` signs a browser
+// context in. `admin: false` starts with no account (the setup test, and `manofwar serve`,
+// which has no accounts).
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +30,9 @@ const CHROMIUM_ARGS = [
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The account the tests sign in with. */
+export const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
 
 /** A stopwatch for progress lines: `[12.3s] message`. */
 export function stopwatch() {
@@ -60,16 +68,56 @@ export async function ffmpeg(...args) {
   await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args.flat()]);
 }
 
-/** Starts `manofwar up`; resolves once /healthz answers. */
-export async function startServer({ media, data, profile, logPath, role = ['up'], args = [] }) {
+/** Runs the binary with `input` on stdin; resolves with its stdout (rejects with its stderr). */
+export function runBin(args, input = '') {
+  return new Promise((res, rej) => {
+    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('error', rej);
+    child.on('exit', (code) => (code === 0 ? res(stdout)
+      : rej(new Error(`manofwar ${args.join(' ')}: exit ${code}\n${stderr.trim()}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** Adds a user to a data folder (`manofwar user add`, the password on stdin). */
+export async function addUser(data, { username, password }, role = 'admin', libraries = []) {
+  mkdirSync(data, { recursive: true });
+  await runBin(['user', 'add', username, '--data', data, '--role', role, ...libraries.flatMap((l) => ['--library', l])], `${password}\n`);
+}
+
+/** An API token for a user of a data folder (`manofwar token create`: its first line). */
+export async function createToken(data, user, label = 'browser tests') {
+  const stdout = await runBin(['token', 'create', '--data', data, '--user', user, '--label', label]);
+  const token = stdout.split('\n')[0].trim();
+  assert.match(token, /^\S+$/, `manofwar token create printed ${JSON.stringify(stdout)}`);
+  return token;
+}
+
+/**
+ * Starts `manofwar up`; resolves once /healthz answers. With `admin` (default: for `up`), the
+ * data folder gets the ADMIN account first and `server.token` an API token for it.
+ */
+export async function startServer({ media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up' }) {
+  let token = null;
+  if (admin) {
+    await addUser(data, ADMIN, 'admin');
+    token = await createToken(data, ADMIN.username);
+  }
   const port = await freePort();
   const log = createWriteStream(logPath);
   let tailText = '';
+  let output = '';
+  const medias = (Array.isArray(media) ? media : [media]).flatMap((m) => ['--media', m]);
   const child = spawn(BIN, [
-    ...role, '--media', media, '--data', data, '--listen', `127.0.0.1:${port}`, '--profile', profile, ...args,
+    ...role, ...medias, '--data', data, '--listen', `127.0.0.1:${port}`, '--profile', profile, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const onData = (chunk) => {
     log.write(chunk);
+    output += chunk.toString();
     tailText = (tailText + chunk.toString()).slice(-4000);
   };
   child.stdout.on('data', onData);
@@ -78,14 +126,20 @@ export async function startServer({ media, data, profile, logPath, role = ['up']
     child,
     base: `http://127.0.0.1:${port}`,
     logPath,
+    token,
     exited: null,
+    /** Everything the server has written to stdout and stderr so far. */
+    output: () => output,
     tail: () => tailText.trim().split('\n').slice(-25).join('\n'),
     context() {
       const status = server.exited ? `server exited: ${JSON.stringify(server.exited)}\n` : '';
       return `\n${status}--- last lines of ${logPath} ---\n${server.tail()}`;
     },
-    async json(path, options) {
-      const res = await fetch(server.base + path, options);
+    /** An API call as the admin (Authorization: Bearer, when the server has accounts). */
+    async json(path, options = {}) {
+      const headers = { ...(options.headers || {}) };
+      if (server.token && !headers.Authorization) headers.Authorization = `Bearer ${server.token}`;
+      const res = await fetch(server.base + path, { ...options, headers });
       if (!res.ok) throw new Error(`${(options && options.method) || 'GET'} ${path}: HTTP ${res.status} ${await res.text().catch(() => '')}`);
       const text = await res.text();
       return text ? JSON.parse(text) : null;
@@ -132,6 +186,17 @@ export async function startServer({ media, data, profile, logPath, role = ['up']
   });
   await server.waitFor('/healthz', 30_000, async () => (await fetch(`${server.base}/healthz`)).ok);
   return server;
+}
+
+/**
+ * Signs a page's browser context in (POST /api/v1/auth/login: the session cookie lands in the
+ * context's cookie jar, which all its pages share); `target` is a page or a context. Resolves
+ * with the answer ({user, csrf}).
+ */
+export async function login(target, server, credentials = ADMIN) {
+  const res = await target.request.post(`${server.base}/api/v1/auth/login`, { data: credentials });
+  assert.equal(res.status(), 200, `POST /api/v1/auth/login as ${credentials.username}: ${res.status()} ${await res.text()}`);
+  return res.json();
 }
 
 export async function stopServer(server) {

@@ -144,3 +144,25 @@ fn stamping_versions_every_media_uri() {
     let segs = parse_segments(&stamped);
     assert_eq!(segs[1].uri, "seg_00001.m4s?v=k3");
 }
+
+#[test]
+fn a_capped_master_offers_only_variants_under_the_cap_or_else_the_lowest() {
+    let master = "#EXTM3U
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"Audio\",URI=\"audio/index.m3u8\"
+#EXT-X-STREAM-INF:BANDWIDTH=6000000,AVERAGE-BANDWIDTH=5000000,CODECS=\"avc1\"
+1080p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=800000,CODECS=\"avc1\"
+360p/index.m3u8
+#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1500000,URI=\"1080p/iframes.m3u8\"
+#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI=\"360p/iframes.m3u8\"
+";
+    let capped = cap_master(master, 1_000_000);
+    assert!(!capped.contains("1080p"), "{capped}");
+    assert!(capped.contains("360p/index.m3u8") && capped.contains("360p/iframes.m3u8"));
+    assert!(capped.contains("audio/index.m3u8"));
+    let tiny = cap_master(master, 100_000);
+    assert!(tiny.contains("360p/index.m3u8"), "the lowest variant stays: {tiny}");
+    assert!(!tiny.contains("1080p/index.m3u8"));
+    assert_eq!(cap_master(master, 10_000_000), master);
+}

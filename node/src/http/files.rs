@@ -60,6 +60,19 @@ async fn serve(
     } else {
         roots.in_progress.join(&id)
     };
+    let cap = req
+        .extensions()
+        .get::<crate::auth::Principal>()
+        .and_then(|p| p.user.max_kbps);
+    if let Some(kbps) = cap
+        && path.ends_with(crate::hls::MASTER)
+    {
+        // A user with a bit-rate limit gets a master playlist without the variants above it.
+        return match tokio::fs::read_to_string(dir.join(relative)).await {
+            Ok(master) => crate::hls::cap_master(&master, u64::from(kbps) * 1000).into_response(),
+            Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        };
+    }
     // Segments are megabytes: large reads mean fewer hops to the blocking file threads.
     let file = ServeFile::new(dir.join(relative)).with_buf_chunk_size(READ_CHUNK);
     match file.oneshot(req).await {

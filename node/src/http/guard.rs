@@ -22,7 +22,7 @@ pub const SECURE_COOKIE_NAME: &str = "__Host-manofwar_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; \
+img-src 'self' data: blob:; media-src 'self' blob: data:; connect-src 'self'; worker-src 'self' blob:; \
 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The address a request came from (behind a trusted proxy: the client the proxy names).

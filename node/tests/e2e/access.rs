@@ -77,7 +77,7 @@ impl<'a> Browser<'a> {
 fn two_libraries(tmp: &Path) -> Server {
     let films = tmp.join("films");
     let home = tmp.join("home");
-    clip(&films.join("Film (2001).mp4"), 3, "320x240");
+    clip(&films.join("Film (2001).mp4"), 3, "640x360");
     clip(&home.join("Birthday.mp4"), 3, "320x240");
     let server = Server::start(
         &films,
@@ -169,9 +169,21 @@ fn a_guest_sees_only_granted_libraries_and_plays_through_signed_urls() {
     );
     assert_eq!(curl_status(&[&other]), "403");
 
-    // Disabling her ends her session and her signed URLs.
+    // A bit-rate limit: her master playlist offers only the lowest variant.
     let mut admin = Browser::new(&server);
     assert_eq!(admin.login("admin", PASSWORD), 200);
+    let master = |url: &str| {
+        let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+        variants(&String::from_utf8(out.stdout).unwrap()).len()
+    };
+    let offered = master(&signed);
+    assert!(offered >= 2, "the test clip has several variants");
+    let limit = json!({"max_kbps": 1});
+    assert_eq!(admin.send("PATCH", "/api/v1/users/ann", Some(limit), true).0, 200);
+    assert_eq!(master(&signed), 1, "only the lowest variant under a tiny limit");
+    decode_all(&signed);
+
+    // Disabling her ends her session and her signed URLs.
     let (status, user) = admin.send(
         "PATCH",
         "/api/v1/users/ann",
