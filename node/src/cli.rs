@@ -141,6 +141,10 @@ pub struct UpArgs {
     /// become `__Host-` and `Secure`, and responses carry HSTS.
     #[arg(long, env = "MANOFWAR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// Also serve /metrics, without a login, on this address (for Prometheus; keep it off
+    /// the internet). Without it, /metrics wants an admin's token.
+    #[arg(long, env = "MANOFWAR_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "MANOFWAR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,

@@ -318,7 +318,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn cap_master(master: &str, max_bps: u64) -> String {
     // The peak BANDWIDTH attribute (not AVERAGE-BANDWIDTH).
     let bandwidth = |line: &str| -> Option<u64> {
-        let at = line.find(":BANDWIDTH=").or_else(|| line.find(",BANDWIDTH="))?;
+        let at = line
+            .find(":BANDWIDTH=")
+            .or_else(|| line.find(",BANDWIDTH="))?;
         let rest = &line[at + ":BANDWIDTH=".len()..];
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok()
@@ -326,7 +328,11 @@ pub fn cap_master(master: &str, max_bps: u64) -> String {
     let is_variant = |l: &str| l.starts_with("#EXT-X-STREAM-INF:");
     let is_iframe = |l: &str| l.starts_with("#EXT-X-I-FRAME-STREAM-INF:");
     let lowest = |pick: &dyn Fn(&str) -> bool| {
-        let found = master.lines().filter(|l| pick(l)).filter_map(bandwidth).min();
+        let found = master
+            .lines()
+            .filter(|l| pick(l))
+            .filter_map(bandwidth)
+            .min();
         found.unwrap_or(0)
     };
     let (min_variant, min_iframe) = (lowest(&is_variant), lowest(&is_iframe));

@@ -137,6 +137,13 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
     (router, list)
 }
 
+/// `/metrics` alone, with no access check, for a separate address (`--metrics-listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
 async fn metrics(State(state): State<AppState>) -> Result<Response, api::ApiError> {
     let counts = state.catalog.count_by_state()?;
     let body = state.metrics.render(&counts);

@@ -137,6 +137,21 @@ pub async fn run(
         metrics,
         queue,
     };
+    if let Some(addr) = args.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for --metrics-listen"))?;
+        let app = http::metrics_router(state.clone());
+        let mut stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(metrics, app).with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            });
+            if let Err(error) = served.await {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        });
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open {scheme}://{}", args.listen);
     if let Some(auth) = &auth {

@@ -162,7 +162,10 @@ fn a_capped_master_offers_only_variants_under_the_cap_or_else_the_lowest() {
     assert!(capped.contains("360p/index.m3u8") && capped.contains("360p/iframes.m3u8"));
     assert!(capped.contains("audio/index.m3u8"));
     let tiny = cap_master(master, 100_000);
-    assert!(tiny.contains("360p/index.m3u8"), "the lowest variant stays: {tiny}");
+    assert!(
+        tiny.contains("360p/index.m3u8"),
+        "the lowest variant stays: {tiny}"
+    );
     assert!(!tiny.contains("1080p/index.m3u8"));
     assert_eq!(cap_master(master, 10_000_000), master);
 }

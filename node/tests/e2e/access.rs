@@ -179,8 +179,17 @@ fn a_guest_sees_only_granted_libraries_and_plays_through_signed_urls() {
     let offered = master(&signed);
     assert!(offered >= 2, "the test clip has several variants");
     let limit = json!({"max_kbps": 1});
-    assert_eq!(admin.send("PATCH", "/api/v1/users/ann", Some(limit), true).0, 200);
-    assert_eq!(master(&signed), 1, "only the lowest variant under a tiny limit");
+    assert_eq!(
+        admin
+            .send("PATCH", "/api/v1/users/ann", Some(limit), true)
+            .0,
+        200
+    );
+    assert_eq!(
+        master(&signed),
+        1,
+        "only the lowest variant under a tiny limit"
+    );
     decode_all(&signed);
 
     // Disabling her ends her session and her signed URLs.
@@ -385,7 +394,15 @@ fn every_response_carries_the_security_headers() {
     let tmp = tempfile::tempdir().unwrap();
     let media = tmp.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
-    let server = Server::start(&media, &tmp.path().join("data"), &["--workers", "0"]);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let server = Server::start(
+        &media,
+        &tmp.path().join("data"),
+        &["--workers", "0", "--metrics-listen", &metrics],
+    );
+    // /metrics wants an admin on the main address, and nothing on its own one.
+    assert_eq!(curl_status(&[&format!("{}/metrics", server.base)]), "401");
+    assert_eq!(curl_status(&[&format!("http://{metrics}/metrics")]), "200");
     for path in ["/", "/api/v1/items", "/api/v1/auth/me", "/healthz"] {
         let (_, headers, _) = server.get_full(path, &[]);
         let csp = headers["content-security-policy"].to_str().unwrap();
