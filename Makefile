@@ -4,7 +4,7 @@ MEDIA ?= .cache/sample-media
 DATA ?= .cache/data
 LISTEN ?= 127.0.0.1:8096
 
-.PHONY: deps web build run test test-rust test-browser lint bench clean
+.PHONY: deps web build run test test-rust test-browser test-fuzz lint bench clean
 
 deps:
 	bash e2e/deps.sh
@@ -30,7 +30,13 @@ test-browser: web
 	cargo build -p manofwar-node
 	cd web && MANOFWAR_BIN=../target/debug/manofwar npm test
 
-test: web lint test-rust test-browser test-k8s-static
+# schemathesis against a running `up`, from its OpenAPI document: no 5xx, no route open that the
+# document says needs a login.
+test-fuzz: deps
+	cargo build -p manofwar-node
+	bash e2e/fuzz/openapi.sh
+
+test: web lint test-rust test-browser test-fuzz test-k8s-static
 
 .PHONY: test-k8s-static
 # Chart lint + offline schema validation of the chart and examples/, Argo CD health.lua tests.

@@ -39,7 +39,7 @@ pub enum Error {
     Hash(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including users, grants, tokens and the audit log.
@@ -78,7 +78,7 @@ impl Role {
 }
 
 /// What a credential may be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The API (listings, details, the user's own actions).
@@ -109,7 +109,7 @@ impl Scope {
 }
 
 /// An account. `libraries` lists the libraries it may see; `"*"` is all of them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     #[serde(skip)]
     pub id: i64,

@@ -22,7 +22,7 @@ pub enum Error {
 }
 
 /// Where an item is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Pending,
@@ -59,7 +59,7 @@ impl State {
 }
 
 /// One media file in the library.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Item {
     pub id: i64,
     pub path: String,
@@ -123,7 +123,7 @@ pub struct Claim {
 }
 
 /// One profile's package of an item, as the queue sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PackageState {
     pub profile: String,
     pub state: State,

@@ -25,7 +25,7 @@ const AUDIO_GROUP: &str = "aac";
 const SUBTITLE_GROUP: &str = "subs";
 
 /// A video rendition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rendition {
     pub name: String,
     pub width: u32,
@@ -39,7 +39,7 @@ pub struct Rendition {
 }
 
 /// An audio rendition (`EXT-X-MEDIA TYPE=AUDIO`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AudioRendition {
     pub name: String,
     pub language: Option<String>,
@@ -82,7 +82,7 @@ pub struct Bandwidth {
     pub average: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Variant {
     #[serde(flatten)]
     pub rendition: Rendition,

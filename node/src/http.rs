@@ -6,6 +6,7 @@ mod api;
 mod files;
 pub mod guard;
 pub mod internal;
+pub mod openapi;
 pub mod tls;
 mod web;
 
@@ -85,7 +86,8 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
     .add("GET", "/api/v1/libraries", get(api::libraries))
     .add("GET", "/api/v1/items/{id}", get(api::detail))
     .add("POST", "/api/v1/items/{id}/transcode", post(api::transcode))
-    .add("GET", "/api/v1/items/{id}/poster", get(api::poster));
+    .add("GET", "/api/v1/items/{id}/poster", get(api::poster))
+    .add("GET", "/api/openapi.json", get(openapi::document));
     if state.auth.is_some() {
         routes = routes
             .add("POST", "/api/v1/auth/login", post(account::login))

@@ -28,7 +28,7 @@ pub struct MediaInfo {
 }
 
 /// One stream of a file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stream {
     pub index: usize,
     /// video, audio, subtitle, data or attachment

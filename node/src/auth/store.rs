@@ -84,7 +84,7 @@ pub struct Store {
 }
 
 /// An API token as listed (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub user: String,
@@ -95,7 +95,7 @@ pub struct TokenInfo {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: i64,
     pub user: String,
@@ -104,7 +104,7 @@ pub struct SessionInfo {
     pub last_seen: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub time: i64,
     pub actor: String,

@@ -3,7 +3,7 @@
 //! `/api/v1/tokens`. Who may call which is decided by `guard`, not here.
 
 use super::AppState;
-use super::api::ApiError;
+use super::api::{ApiError, ErrorBody};
 use super::guard::{COOKIE_NAME, ClientAddr, SECURE_COOKIE_NAME, session_cookie};
 use crate::auth::{self, Auth, Principal, Role, Scope, User, UserPatch, Via};
 use axum::extract::{Path, State};
@@ -45,7 +45,7 @@ fn accounts(state: &AppState) -> Result<&Arc<Auth>, ApiError> {
         .ok_or_else(|| ApiError::NotFound("this server has no accounts".into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
@@ -53,12 +53,13 @@ pub struct Credentials {
 }
 
 /// What login, setup and `me` answer: the user and the CSRF token for state-changing calls.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     user: User,
     csrf: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = Credentials, responses((status = 200, description = "signed in; sets the session cookie", body = SignedIn), (status = 401, body = ErrorBody), (status = 429, description = "throttled; see Retry-After", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -132,6 +133,7 @@ fn end_session(auth: &Auth, headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()), responses((status = 204, description = "the session ended and its cookie is cleared"), (status = 403, description = "missing X-CSRF-Token", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -156,6 +158,7 @@ pub async fn logout(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = SignedIn), (status = 401, description = "not signed in", body = ErrorBody)))]
 pub async fn me(principal: Option<Extension<Principal>>) -> Result<Json<SignedIn>, ApiError> {
     let Some(Extension(principal)) = principal else {
         return Err(ApiError::Unauthorized("not signed in".into()));
@@ -170,18 +173,19 @@ pub async fn me(principal: Option<Extension<Principal>>) -> Result<Json<SignedIn
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SetupState {
     needed: bool,
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/setup", tag = "auth", security(()), responses((status = 200, body = SetupState)))]
 pub async fn setup_state(State(state): State<AppState>) -> Result<Json<SetupState>, ApiError> {
     Ok(Json(SetupState {
         needed: accounts(&state)?.setup_needed()?,
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     token: String,
@@ -190,6 +194,7 @@ pub struct Setup {
 }
 
 /// The first run: the setup URL's token creates the admin account and signs it in.
+#[utoipa::path(post, path = "/api/v1/auth/setup", tag = "auth", security(()), request_body = Setup, responses((status = 200, description = "the admin exists and is signed in", body = SignedIn), (status = 400, body = ErrorBody), (status = 403, description = "wrong or used setup token", body = ErrorBody)))]
 pub async fn setup(
     State(state): State<AppState>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -214,18 +219,19 @@ pub async fn setup(
     start_session(&auth, user, address)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
     users: Vec<User>,
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "admin", responses((status = 200, body = UserList), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody)))]
 pub async fn users(State(state): State<AppState>) -> Result<Json<UserList>, ApiError> {
     Ok(Json(UserList {
         users: accounts(&state)?.store().users()?,
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     name: String,
@@ -235,6 +241,7 @@ pub struct NewUser {
     libraries: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = NewUser, responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 409, description = "the name is taken", body = ErrorBody)))]
 pub async fn add_user(
     State(state): State<AppState>,
     Extension(admin): Extension<Principal>,
@@ -260,7 +267,7 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(created?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     role: Option<Role>,
@@ -271,6 +278,7 @@ pub struct UserChange {
     password: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "admin", params(("name" = String, Path, description = "user name")), request_body = UserChange, responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
     Extension(admin): Extension<Principal>,
@@ -308,6 +316,7 @@ pub async fn update_user(
     Ok(Json(user))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "admin", params(("name" = String, Path, description = "user name")), responses((status = 204), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Extension(admin): Extension<Principal>,
@@ -339,12 +348,13 @@ fn check_libraries(state: &AppState, libraries: &[String]) -> Result<(), ApiErro
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     tokens: Vec<auth::store::TokenInfo>,
 }
 
 /// The caller's own tokens.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = TokenList), (status = 401, description = "not signed in", body = ErrorBody)))]
 pub async fn tokens(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -354,7 +364,7 @@ pub async fn tokens(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     label: String,
@@ -362,7 +372,7 @@ pub struct NewToken {
     scopes: Option<Vec<Scope>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     id: i64,
     label: String,
@@ -371,6 +381,7 @@ pub struct CreatedToken {
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken, responses((status = 201, description = "the secret is shown this once", body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -412,6 +423,7 @@ pub async fn create_token(
 }
 
 /// Revoke one of the caller's tokens (an admin may revoke anyone's).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "token id")), responses((status = 204), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -433,28 +445,31 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditList {
     events: Vec<auth::AuditEvent>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", responses((status = 200, body = AuditList), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody)))]
 pub async fn audit(State(state): State<AppState>) -> Result<Json<AuditList>, ApiError> {
     Ok(Json(AuditList {
         events: accounts(&state)?.store().audit_events(500)?,
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionList {
     sessions: Vec<auth::store::SessionInfo>,
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "admin", responses((status = 200, body = SessionList), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody)))]
 pub async fn sessions(State(state): State<AppState>) -> Result<Json<SessionList>, ApiError> {
     Ok(Json(SessionList {
         sessions: accounts(&state)?.store().sessions()?,
     }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "admin", params(("id" = i64, Path, description = "session id")), responses((status = 204), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn end_session_by_id(
     State(state): State<AppState>,
     Extension(admin): Extension<Principal>,

@@ -11,6 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 
+/// What every error answer holds.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what to do.
+    pub error: String,
+}
+
 /// The one error type handlers return: a status and a message, never internals.
 #[derive(Debug)]
 pub enum ApiError {
@@ -77,7 +84,7 @@ impl<'a> Viewer<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Listed {
     #[serde(flatten)]
     item: Item,
@@ -87,11 +94,12 @@ pub struct Listed {
     poster_url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemList {
     items: Vec<Listed>,
 }
 
+#[utoipa::path(get, path = "/api/v1/items", tag = "library", responses((status = 200, body = ItemList), (status = 401, description = "not signed in", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -121,18 +129,19 @@ pub async fn list(
     Ok(Json(ItemList { items }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LibraryInfo {
     name: String,
     items: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LibraryList {
     libraries: Vec<LibraryInfo>,
 }
 
 /// The libraries the viewer may see, with their item counts.
+#[utoipa::path(get, path = "/api/v1/libraries", tag = "library", responses((status = 200, body = LibraryList), (status = 401, description = "not signed in", body = ErrorBody)))]
 pub async fn libraries(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -155,7 +164,7 @@ pub async fn libraries(
     Ok(Json(LibraryList { libraries }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemDetail {
     #[serde(flatten)]
     item: Item,
@@ -174,6 +183,7 @@ pub struct ItemDetail {
     poster_url: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/items/{id}", tag = "library", params(("id" = i64, Path, description = "item id")), responses((status = 200, body = ItemDetail), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "no such item, or not yours to see", body = ErrorBody)))]
 pub async fn detail(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -224,7 +234,7 @@ pub async fn detail(
 }
 
 /// A subtitle track of the source: converted to WebVTT, or why not.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SubtitleInfo {
     source: String,
     codec: String,
@@ -271,6 +281,7 @@ fn subtitles(
 }
 
 /// Move an item to the front of the queue (or queue it again if it failed or is ready).
+#[utoipa::path(post, path = "/api/v1/items/{id}/transcode", tag = "library", params(("id" = i64, Path, description = "item id")), responses((status = 202, description = "queued first", body = crate::catalog::Item), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such item, or not yours to see", body = ErrorBody), (status = 409, description = "the file cannot be transcoded", body = ErrorBody)))]
 pub async fn transcode(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -289,6 +300,7 @@ pub async fn transcode(
     Ok((StatusCode::ACCEPTED, Json(item)))
 }
 
+#[utoipa::path(get, path = "/api/v1/items/{id}/poster", tag = "library", params(("id" = i64, Path, description = "item id")), responses((status = 200, description = "JPEG", content_type = "image/jpeg"), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "no such item, or not yours to see", body = ErrorBody)))]
 pub async fn poster(
     State(state): State<AppState>,
     Path(id): Path<i64>,

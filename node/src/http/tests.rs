@@ -6,6 +6,7 @@ use crate::auth::{Role, Scope, Store};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use tower::ServiceExt as _;
+use utoipa::OpenApi as _;
 
 /// The only routes that answer without a login.
 const PUBLIC: &[&str] = &[
@@ -199,4 +200,28 @@ async fn a_signed_url_opens_its_item_s_media_and_nothing_else() {
         status(&app, "GET", &tampered, None).await,
         StatusCode::FORBIDDEN
     );
+}
+
+#[test]
+fn the_openapi_document_describes_exactly_the_api_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, list) = routes(state(tmp.path()));
+    let doc = serde_json::to_value(openapi::Doc::openapi()).unwrap();
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let routed: std::collections::BTreeSet<(String, String)> = list
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/v1/"))
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, routed);
 }
