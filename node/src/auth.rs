@@ -16,12 +16,14 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 pub use store::{AuditEvent, Store, UserPatch};
 pub use throttle::Throttled;
 
 /// The shortest password accepted (OWASP ASVS 2.1.1 asks for at least 8; we ask for more).
 pub const MIN_PASSWORD: usize = 10;
+/// A stream is over this long after its last segment request.
+const STREAM_IDLE: Duration = Duration::from_secs(30);
 /// API tokens start with this, so secret scanners and people recognise them.
 const TOKEN_PREFIX: &str = "mow_";
 
@@ -39,7 +41,9 @@ pub enum Error {
     Hash(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including users, grants, tokens and the audit log.
@@ -78,7 +82,9 @@ impl Role {
 }
 
 /// What a credential may be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The API (listings, details, the user's own actions).
@@ -121,6 +127,8 @@ pub struct User {
     pub generation: i64,
     /// Highest streaming bit rate offered to this user, kbit/s.
     pub max_kbps: Option<u32>,
+    /// How many items this user may stream at once.
+    pub max_streams: Option<u32>,
     pub created: i64,
 }
 
@@ -176,6 +184,8 @@ pub struct Auth {
     setup: Mutex<Option<Vec<u8>>>,
     /// Users by id, for the signed-URL path (no database read per segment).
     users: Mutex<std::collections::HashMap<i64, Arc<User>>>,
+    /// Per user, the items whose segments they fetched lately, and when.
+    streams: Mutex<std::collections::HashMap<i64, std::collections::HashMap<i64, Instant>>>,
     pub url_lifetime: Duration,
     /// Cookies get `Secure` and the `__Host-` prefix (served over TLS).
     pub secure_cookies: bool,
@@ -202,6 +212,7 @@ impl Auth {
             throttle: throttle::Throttle::default(),
             setup: Mutex::new(None),
             users: Mutex::default(),
+            streams: Mutex::default(),
             url_lifetime: Duration::from_secs(12 * 3600),
             secure_cookies: false,
         })
@@ -374,6 +385,23 @@ impl Auth {
         self.signer
             .verify(&parsed, user.generation, item, now_ms() / 1000)?;
         Ok(user)
+    }
+
+    /// Count a segment of `item` as `user` streaming it; false when that would be one stream
+    /// more than the user may have at once. A stream ends `STREAM_IDLE` after its last segment.
+    pub fn admit_stream(&self, user: &User, item: i64) -> bool {
+        let Some(limit) = user.max_streams else {
+            return true;
+        };
+        let now = Instant::now();
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let active = streams.entry(user.id).or_default();
+        active.retain(|_, last| now.duration_since(*last) < STREAM_IDLE);
+        if !active.contains_key(&item) && active.len() >= limit as usize {
+            return false;
+        }
+        active.insert(item, now);
+        true
     }
 
     /// When no user exists yet: a one-time token that lets its holder create the admin.

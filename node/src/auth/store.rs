@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS users (
     -- Bumped on disable and password change: signed URLs carry it, so old ones stop working.
     generation INTEGER NOT NULL DEFAULT 0,
     max_kbps INTEGER,
+    max_streams INTEGER,
     created_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -70,7 +71,8 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 ";
 
-const USER_COLUMNS: &str = "id, name, role, libraries, disabled, generation, max_kbps, created_ms";
+const USER_COLUMNS: &str =
+    "id, name, role, libraries, disabled, generation, max_kbps, max_streams, created_ms";
 
 /// Sessions end after this long without a request, and after `SESSION_MAX` in any case.
 pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -124,6 +126,8 @@ pub struct UserPatch {
     pub password_hash: Option<String>,
     /// Maximum streaming bit rate in kbit/s; 0 removes the limit.
     pub max_kbps: Option<u32>,
+    /// Maximum concurrent streams; 0 removes the limit.
+    pub max_streams: Option<u32>,
 }
 
 impl Store {
@@ -145,6 +149,15 @@ impl Store {
     fn init(conn: Connection) -> Result<Self, Error> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Added after the first release of this file: older files lack the column.
+        let has_streams: i64 = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'max_streams'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_streams == 0 {
+            conn.execute_batch("ALTER TABLE users ADD COLUMN max_streams INTEGER")?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -223,7 +236,7 @@ impl Store {
             "SELECT {USER_COLUMNS}, password FROM users WHERE name = ?1"
         ))?;
         Ok(stmt
-            .query_row([name], |r| Ok((user_from_row(r)?, r.get(8)?)))
+            .query_row([name], |r| Ok((user_from_row(r)?, r.get(9)?)))
             .optional()?)
     }
 
@@ -264,6 +277,13 @@ impl Store {
             tx.execute(
                 "UPDATE users SET max_kbps = ?2 WHERE id = ?1",
                 params![id, kbps],
+            )?;
+        }
+        if let Some(streams) = patch.max_streams {
+            let streams = (streams > 0).then_some(streams);
+            tx.execute(
+                "UPDATE users SET max_streams = ?2 WHERE id = ?1",
+                params![id, streams],
             )?;
         }
         if let Some(hash) = &patch.password_hash {
@@ -485,7 +505,8 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         disabled: r.get(4)?,
         generation: r.get(5)?,
         max_kbps: r.get(6)?,
-        created: r.get(7)?,
+        max_streams: r.get(7)?,
+        created: r.get(8)?,
     })
 }
 

@@ -122,3 +122,20 @@ fn grants_decide_which_libraries_a_user_sees() {
     let admin = auth.add_user("a", Role::Admin, &[], PASSWORD).unwrap();
     assert!(admin.may_see("home-videos"));
 }
+
+#[test]
+fn a_stream_limit_refuses_one_item_too_many_and_frees_up_after_idle() {
+    let auth = auth();
+    let mut ann = auth
+        .add_user("ann", Role::Member, &["*".into()], PASSWORD)
+        .unwrap();
+    assert!(
+        auth.admit_stream(&ann, 1) && auth.admit_stream(&ann, 2),
+        "no limit"
+    );
+    ann.max_streams = Some(1);
+    ann.id += 1000; // a fresh bookkeeping slot for the limited user
+    assert!(auth.admit_stream(&ann, 1));
+    assert!(auth.admit_stream(&ann, 1), "more segments of the same item");
+    assert!(!auth.admit_stream(&ann, 2), "a second item at once");
+}

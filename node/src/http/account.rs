@@ -275,6 +275,8 @@ pub struct UserChange {
     disabled: Option<bool>,
     /// Maximum streaming bit rate, kbit/s; 0 removes the limit.
     max_kbps: Option<u32>,
+    /// Maximum concurrent streams; 0 removes the limit.
+    max_streams: Option<u32>,
     password: Option<String>,
 }
 
@@ -302,6 +304,7 @@ pub async fn update_user(
         libraries: body.libraries,
         disabled: body.disabled,
         max_kbps: body.max_kbps,
+        max_streams: body.max_streams,
         password_hash: None,
     };
     let a = Arc::clone(&auth);

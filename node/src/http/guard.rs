@@ -143,6 +143,15 @@ fn admit(state: &AppState, auth: &Auth, req: &mut Request) -> Result<(), Refusal
         }
     }
     allowed(state, need, principal.as_ref())?;
+    if let (Need::Media(item), Some(p)) = (need, &principal)
+        && req.uri().path().ends_with(".m4s")
+        && !auth.admit_stream(&p.user, item)
+    {
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "you are watching as many items at once as your account may: stop one first",
+        ));
+    }
     if let Some(principal) = principal {
         req.extensions_mut().insert(principal);
     }

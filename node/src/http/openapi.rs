@@ -49,7 +49,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token (`manofwar token create`, POST /api/v1/tokens)"))
+                    .description(Some(
+                        "An API token (`manofwar token create`, POST /api/v1/tokens)",
+                    ))
                     .build(),
             ),
         );

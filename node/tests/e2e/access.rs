@@ -192,6 +192,36 @@ fn a_guest_sees_only_granted_libraries_and_plays_through_signed_urls() {
     );
     decode_all(&signed);
 
+    // A stream limit of one: the admin's second item at once is refused.
+    let limit = json!({"max_streams": 1});
+    assert_eq!(
+        admin
+            .send("PATCH", "/api/v1/users/admin", Some(limit), true)
+            .0,
+        200
+    );
+    let segment_of = |id: &Value| {
+        let base = format!("{}/hls/{id}/", server.media_base(id));
+        let master =
+            String::from_utf8(server.get_full(&format!("/hls/{id}/master.m3u8"), &[]).2).unwrap();
+        let (_, variant) = variants(&master).remove(0);
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{base}{variant}")])
+            .output()
+            .unwrap();
+        let playlist = String::from_utf8(out.stdout).unwrap();
+        let segment = playlist
+            .lines()
+            .find(|l| !l.starts_with('#') && !l.is_empty())
+            .unwrap();
+        let dir = variant.rsplit_once('/').unwrap().0;
+        format!("{base}{dir}/{segment}")
+    };
+    let (film, other) = (segment_of(&film_id), segment_of(&birthday["id"]));
+    assert_eq!(curl_status(&[&film]), "200");
+    assert_eq!(curl_status(&[&film]), "200", "the same item goes on");
+    assert_eq!(curl_status(&[&other]), "429", "a second item at once");
+
     // Disabling her ends her session and her signed URLs.
     let (status, user) = admin.send(
         "PATCH",
