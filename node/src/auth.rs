@@ -2,6 +2,7 @@
 //! tokens and server-side sessions (both stored hashed), signed media URLs, the login
 //! throttle and the audit log. The HTTP side (who may call what) is `http::guard`.
 
+pub mod oidc;
 pub mod signed;
 pub mod store;
 mod throttle;
@@ -39,6 +40,14 @@ pub enum Error {
     NoSuchUser(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("the account {0:?} is disabled: ask an admin")]
+    Disabled(String),
+    #[error(
+        "a local account named {0:?} exists already: an admin can rename or delete it, or sign in with its password"
+    )]
+    NameTaken(String),
+    #[error(transparent)]
+    Oidc(#[from] oidc::Error),
 }
 
 #[derive(
@@ -189,6 +198,8 @@ pub struct Auth {
     pub url_lifetime: Duration,
     /// Cookies get `Secure` and the `__Host-` prefix (served over TLS).
     pub secure_cookies: bool,
+    /// Sign-in through an OpenID Connect provider, when configured.
+    pub oidc: Option<oidc::Provider>,
 }
 
 /// A new session: the cookie value and its CSRF token.
@@ -215,6 +226,7 @@ impl Auth {
             streams: Mutex::default(),
             url_lifetime: Duration::from_secs(12 * 3600),
             secure_cookies: false,
+            oidc: None,
         })
     }
 
@@ -384,6 +396,46 @@ impl Auth {
             .ok_or("the signature's user is gone or disabled")?;
         self.signer
             .verify(&parsed, user.generation, item, now_ms() / 1000)?;
+        Ok(user)
+    }
+
+    /// The local user of an OpenID Connect identity: the one it signed in as before (its role
+    /// follows the provider's claims at every sign-in), or a new one with every library.
+    pub fn oidc_user(&self, identity: &oidc::Identity) -> Result<User, Error> {
+        if let Some(user) = self.store.user_by_subject(&identity.subject)? {
+            if user.disabled {
+                return Err(Error::Disabled(user.name));
+            }
+            if user.role == identity.role {
+                return Ok(user);
+            }
+            let patch = UserPatch {
+                role: Some(identity.role),
+                ..UserPatch::default()
+            };
+            return self
+                .update_user(&user.name, patch, None)?
+                .ok_or(Error::NoSuchUser(user.name));
+        }
+        let name: String = identity
+            .username
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._@-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(64)
+            .collect();
+        if self.store.user_by_name(&name)?.is_some() {
+            return Err(Error::NameTaken(name));
+        }
+        // A password nobody knows: this account signs in through the provider only.
+        let password = self.random_token();
+        let user = self.add_user(&name, identity.role, &["*".to_owned()], &password)?;
+        self.store.link_subject(user.id, &identity.subject)?;
         Ok(user)
     }
 

@@ -145,9 +145,86 @@ pub struct UpArgs {
     /// the internet). Without it, /metrics wants an admin's token.
     #[arg(long, env = "MANOFWAR_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How browsers reach this server (e.g. https://media.example.org), when it is not the
+    /// address they ask for (behind a proxy); single sign-on's redirect URI is built from it.
+    #[arg(long, env = "MANOFWAR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "MANOFWAR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+/// Single sign-on through an OpenID Connect provider (Authelia, Authentik, Keycloak, Dex, …).
+/// Register `{public URL}/api/v1/auth/oidc/callback` as the client's redirect URI.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).
+    #[arg(long, env = "MANOFWAR_OIDC_ISSUER", requires = "oidc_client_id")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "MANOFWAR_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret (better: --oidc-client-secret-file, or the environment variable).
+    #[arg(long, env = "MANOFWAR_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// A file holding the client secret (a mounted Secret).
+    #[arg(long, env = "MANOFWAR_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// What the login page's button says: "Sign in with NAME".
+    #[arg(long, env = "MANOFWAR_OIDC_NAME", default_value = "single sign-on")]
+    pub oidc_name: String,
+    /// The claim (a string or a list of strings) that decides the role.
+    #[arg(long, env = "MANOFWAR_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+    /// VALUE=ROLE: a value of the role claim and the role it gives (admin, member, guest);
+    /// repeat. The most powerful match wins.
+    #[arg(long = "oidc-role", env = "MANOFWAR_OIDC_ROLES", value_delimiter = ',')]
+    pub oidc_roles: Vec<String>,
+    /// The role of users no --oidc-role matches; without it they cannot sign in.
+    #[arg(long, env = "MANOFWAR_OIDC_DEFAULT_ROLE", value_enum)]
+    pub oidc_default_role: Option<crate::auth::Role>,
+}
+
+impl OidcArgs {
+    /// The provider's settings, when --oidc-issuer is given; errors say which flag to fix.
+    pub fn config(&self) -> anyhow::Result<Option<crate::auth::oidc::Config>> {
+        let Some(issuer) = self.oidc_issuer.clone() else {
+            return Ok(None);
+        };
+        let client_secret = match (&self.oidc_client_secret, &self.oidc_client_secret_file) {
+            (_, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the client secret from {}", file.display()))?
+                .trim()
+                .to_owned(),
+            (Some(secret), None) => secret.clone(),
+            (None, None) => anyhow::bail!(
+                "--oidc-issuer needs the client secret: --oidc-client-secret-file or MANOFWAR_OIDC_CLIENT_SECRET"
+            ),
+        };
+        let roles = self
+            .oidc_roles
+            .iter()
+            .map(|pair| {
+                let (value, role) = pair.rsplit_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("--oidc-role {pair:?}: write VALUE=ROLE, e.g. admins=admin")
+                })?;
+                let role = crate::auth::Role::parse(role).ok_or_else(|| {
+                    anyhow::anyhow!("--oidc-role {pair:?}: the role is admin, member or guest")
+                })?;
+                Ok((value.to_owned(), role))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Some(crate::auth::oidc::Config {
+            issuer,
+            client_id: self.oidc_client_id.clone().unwrap_or_default(),
+            client_secret,
+            name: self.oidc_name.clone(),
+            role_claim: self.oidc_role_claim.clone(),
+            roles,
+            default_role: self.oidc_default_role,
+        }))
+    }
 }
 
 #[derive(clap::Args, Debug)]

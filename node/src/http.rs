@@ -7,6 +7,7 @@ mod files;
 pub mod guard;
 pub mod internal;
 pub mod openapi;
+mod sso;
 pub mod tls;
 mod web;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub libraries: Arc<Libraries>,
     /// Proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`).
     pub trusted_proxies: Arc<[Cidr]>,
+    /// How browsers reach this server (`--public-url`), for single sign-on's redirect URI.
+    pub public_url: Option<String>,
 }
 
 /// JSON bodies are small: a login, a user, a token label.
@@ -95,6 +98,9 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
             .add("GET", "/api/v1/auth/me", get(account::me))
             .add("GET", "/api/v1/auth/setup", get(account::setup_state))
             .add("POST", "/api/v1/auth/setup", post(account::setup))
+            .add("GET", "/api/v1/auth/oidc", get(sso::state))
+            .add("GET", "/api/v1/auth/oidc/start", get(sso::start))
+            .add("GET", "/api/v1/auth/oidc/callback", get(sso::callback))
             .add("GET", "/api/v1/users", get(account::users))
             .add("POST", "/api/v1/users", post(account::add_user))
             .add("PATCH", "/api/v1/users/{name}", patch(account::update_user))

@@ -43,6 +43,7 @@ pub async fn run(
             .with_context(|| format!("cannot open the accounts in {}", args.data.display()))?;
         auth.url_lifetime = Duration::from_secs(args.signed_url_hours.clamp(1, 24 * 7) * 3600);
         auth.secure_cookies = tls.is_some();
+        auth.oidc = args.oidc.config()?.map(crate::auth::oidc::Provider::new);
         Some(Arc::new(auth))
     } else {
         None
@@ -130,6 +131,7 @@ pub async fn run(
         auth: auth.clone(),
         libraries,
         trusted_proxies: args.trusted_proxy.clone().into(),
+        public_url: args.public_url.clone(),
         internal,
         catalog,
         hls_root,

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS users (
     generation INTEGER NOT NULL DEFAULT 0,
     max_kbps INTEGER,
     max_streams INTEGER,
+    -- `issuer subject` of a user who signs in through OpenID Connect.
+    oidc_subject TEXT,
     created_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -149,15 +151,29 @@ impl Store {
     fn init(conn: Connection) -> Result<Self, Error> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        // Added after the first release of this file: older files lack the column.
-        let has_streams: i64 = conn.query_row(
-            "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'max_streams'",
-            [],
-            |r| r.get(0),
-        )?;
-        if has_streams == 0 {
-            conn.execute_batch("ALTER TABLE users ADD COLUMN max_streams INTEGER")?;
+        // Columns added after the first release of this file: older files lack them.
+        for (column, ddl) in [
+            (
+                "max_streams",
+                "ALTER TABLE users ADD COLUMN max_streams INTEGER",
+            ),
+            (
+                "oidc_subject",
+                "ALTER TABLE users ADD COLUMN oidc_subject TEXT",
+            ),
+        ] {
+            let has: i64 = conn.query_row(
+                "SELECT count(*) FROM pragma_table_info('users') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )?;
+            if has == 0 {
+                conn.execute_batch(ddl)?;
+            }
         }
+        conn.execute_batch(
+            "CREATE UNIQUE INDEX IF NOT EXISTS users_oidc_subject ON users (oidc_subject)",
+        )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -220,6 +236,24 @@ impl Store {
         let id = conn.last_insert_rowid();
         drop(conn);
         Ok(self.user(id)?.expect("the user just inserted"))
+    }
+
+    /// The user an OpenID Connect identity (`issuer subject`) signed in as before.
+    pub fn user_by_subject(&self, subject: &str) -> Result<Option<User>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE oidc_subject = ?1"
+        ))?;
+        Ok(stmt.query_row([subject], user_from_row).optional()?)
+    }
+
+    /// Tie a user to an OpenID Connect identity.
+    pub fn link_subject(&self, id: i64, subject: &str) -> Result<(), Error> {
+        self.conn().execute(
+            "UPDATE users SET oidc_subject = ?2 WHERE id = ?1",
+            params![id, subject],
+        )?;
+        Ok(())
     }
 
     pub fn user(&self, id: i64) -> Result<Option<User>, Error> {

@@ -24,6 +24,8 @@ impl From<auth::Error> for ApiError {
                 ApiError::Conflict(e.to_string())
             }
             auth::Error::NoSuchUser(_) => ApiError::NotFound(e.to_string()),
+            auth::Error::Disabled(_) => ApiError::Forbidden(e.to_string()),
+            auth::Error::NameTaken(_) => ApiError::Conflict(e.to_string()),
             e => {
                 tracing::error!(error = %e, "account request failed");
                 ApiError::Internal("the account database is unavailable; see the server log".into())
@@ -96,29 +98,28 @@ pub async fn login(
 
 fn start_session(auth: &Auth, user: User, address: std::net::IpAddr) -> Result<Response, ApiError> {
     let session = auth.create_session(&user, address)?;
-    let cookie = if auth.secure_cookies {
-        format!(
-            "{SECURE_COOKIE_NAME}={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
-            session.secret,
-            auth::store::SESSION_MAX_MS / 1000
-        )
-    } else {
-        format!(
-            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-            session.secret,
-            auth::store::SESSION_MAX_MS / 1000
-        )
-    };
     let mut response = Json(SignedIn {
         user,
         csrf: Some(session.csrf),
     })
     .into_response();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
-    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, session_cookie_header(auth, &session.secret));
     Ok(response)
+}
+
+/// `Set-Cookie` for a new session (`__Host-`, `Secure` under TLS).
+pub fn session_cookie_header(auth: &Auth, secret: &str) -> HeaderValue {
+    let max_age = auth::store::SESSION_MAX_MS / 1000;
+    let cookie = if auth.secure_cookies {
+        format!(
+            "{SECURE_COOKIE_NAME}={secret}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+        )
+    } else {
+        format!("{COOKIE_NAME}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+    };
+    HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
 fn end_session(auth: &Auth, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and the
 //! types they answer with; served at `/api/openapi.json`.
 
-use super::{account, api};
+use super::{account, api, sso};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +23,9 @@ use utoipa::{Modify, OpenApi};
         account::me,
         account::setup_state,
         account::setup,
+        sso::state,
+        sso::start,
+        sso::callback,
         account::users,
         account::add_user,
         account::update_user,

@@ -15,6 +15,9 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/logout",
     "/api/v1/auth/me",
     "/api/v1/auth/setup",
+    "/api/v1/auth/oidc",
+    "/api/v1/auth/oidc/start",
+    "/api/v1/auth/oidc/callback",
 ];
 
 const ADMIN_ONLY: &[&str] = &[
@@ -45,6 +48,7 @@ fn state(tmp: &std::path::Path) -> AppState {
         auth: Some(Arc::new(auth)),
         libraries: Arc::default(),
         trusted_proxies: Arc::from(Vec::new()),
+        public_url: None,
     }
 }
 

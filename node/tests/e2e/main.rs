@@ -10,6 +10,7 @@ mod crash;
 mod faststart;
 mod serve;
 mod sources;
+mod sso;
 mod tracks;
 mod watch;
 mod workers;

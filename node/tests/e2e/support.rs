@@ -183,7 +183,16 @@ impl Server {
         profile_yaml: &str,
         extra: &[&str],
     ) -> Server {
-        let port = free_port();
+        // A test that must know the port first passes its own `--listen 127.0.0.1:PORT`.
+        let given = extra.iter().position(|a| *a == "--listen");
+        let port: u16 = match given {
+            Some(i) => extra[i + 1].rsplit(':').next().unwrap().parse().unwrap(),
+            None => free_port(),
+        };
+        let listen: Vec<String> = match given {
+            Some(_) => Vec::new(),
+            None => vec!["--listen".into(), format!("127.0.0.1:{port}")],
+        };
         let profile = data
             .with_extension("profiles")
             .join(format!("{PROFILE}.yaml"));
@@ -202,8 +211,7 @@ impl Server {
             .arg(media)
             .arg("--data")
             .arg(data)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .args(&listen)
             .arg("--profile")
             .arg(&profile)
             .args(extra)
