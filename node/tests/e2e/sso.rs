@@ -38,7 +38,7 @@ fn provider(dir: &std::path::Path, redirect_uri: &str) -> Provider {
     let file = dir.join("users.json");
     std::fs::write(&file, users.to_string()).unwrap();
     let port = free_port();
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .env("PORT", port.to_string())
         .env("USERS_FILE", &file)
         .env("REDIRECT_URI", redirect_uri)
@@ -54,6 +54,8 @@ fn provider(dir: &std::path::Path, redirect_uri: &str) -> Provider {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the example OpenID provider did not start");
 }
 
