@@ -41,10 +41,17 @@ cat >"$WORK/flood.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"username":"ann","password":"not her password"}'
-local counts = {}
-function response(status) counts[status] = (counts[status] or 0) + 1 end
+-- Each wrk thread counts in its own Lua state; done() adds them up.
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) n429 = 0; n401 = 0; nother = 0 end
+function response(status, headers, body)
+  if status == 429 then n429 = n429 + 1 elseif status == 401 then n401 = n401 + 1 else nother = nother + 1 end
+end
 function done(summary, latency, requests)
-  for status, n in pairs(counts) do io.write(string.format("STATUS %d %d\n", status, n)) end
+  local a, b, c = 0, 0, 0
+  for _, t in ipairs(threads) do a = a + t:get("n429"); b = b + t:get("n401"); c = c + t:get("nother") end
+  io.write(string.format("STATUS 429 %d\nSTATUS 401 %d\nSTATUS other %d\n", a, b, c))
 end
 LUA
 wait_quiet 30

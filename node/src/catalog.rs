@@ -13,12 +13,8 @@ pub const FILE: &str = "catalog.sqlite";
 pub enum Error {
     #[error("catalog database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Open(#[from] crate::db::OpenError),
 }
 
 /// Where an item is in its life.
@@ -216,14 +212,8 @@ const ITEM_COLUMNS: &str =
 impl Catalog {
     /// Open (or create) `DATA/catalog.sqlite`.
     pub fn open(data_dir: &Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
-        let conn = Connection::open(data_dir.join(FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let conn = crate::db::open(data_dir, FILE)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Self::init(conn)
     }
 

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+mod db;
 mod ffi;
 pub mod hls;
 pub mod http;

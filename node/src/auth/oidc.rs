@@ -118,20 +118,7 @@ impl Provider {
         if let Some(token) = bearer {
             req = req.header("authorization", format!("Bearer {token}"));
         }
-        let bad = |reason: String| Error::Provider {
-            url: url.to_owned(),
-            reason,
-        };
-        let mut response = req.call().map_err(|e| bad(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| bad(e.to_string()))?;
-        if !status.is_success() {
-            return Err(bad(format!("HTTP {status}")));
-        }
-        serde_json::from_str(&body).map_err(|e| bad(format!("not JSON: {e}")))
+        read_json(req.call(), url)
     }
 
     fn discovery(&self) -> Result<Discovery, Error> {
@@ -260,11 +247,7 @@ impl Provider {
             encode(&self.config.client_id),
             encode(&self.config.client_secret)
         ));
-        let bad = |reason: String| Error::Provider {
-            url: discovery.token_endpoint.clone(),
-            reason,
-        };
-        let mut response = self
+        let response = self
             .agent
             .post(&discovery.token_endpoint)
             .header("authorization", format!("Basic {basic}"))
@@ -274,20 +257,8 @@ impl Provider {
                 ("redirect_uri", pending.redirect_uri.as_str()),
                 ("code_verifier", pending.verifier.as_str()),
                 ("client_id", self.config.client_id.as_str()),
-            ])
-            .map_err(|e| bad(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| bad(e.to_string()))?;
-        if !status.is_success() {
-            return Err(bad(format!(
-                "HTTP {status}: {}",
-                body.chars().take(200).collect::<String>()
-            )));
-        }
-        serde_json::from_str(&body).map_err(|e| bad(format!("not JSON: {e}")))
+            ]);
+        read_json(response, &discovery.token_endpoint)
     }
 
     /// Check an RS256 ID token: signature (by `kid` from the JWKS), issuer, audience, expiry.
@@ -371,6 +342,28 @@ impl Provider {
                 },
             })
     }
+}
+
+/// A provider's JSON answer, or what went wrong (with the start of a non-2xx answer).
+fn read_json(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    url: &str,
+) -> Result<Value, Error> {
+    let bad = |reason: String| Error::Provider {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut response = response.map_err(|e| bad(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| bad(e.to_string()))?;
+    if !status.is_success() {
+        let excerpt: String = body.chars().take(200).collect();
+        return Err(bad(format!("HTTP {status}: {excerpt}")));
+    }
+    serde_json::from_str(&body).map_err(|e| bad(format!("not JSON: {e}")))
 }
 
 const B64_STD: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -13,12 +13,8 @@ pub const FILE: &str = "auth.sqlite";
 pub enum Error {
     #[error("account database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Open(#[from] crate::db::OpenError),
     #[error("a user named {0:?} already exists")]
     UserExists(String),
 }
@@ -134,14 +130,7 @@ pub struct UserPatch {
 
 impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
-        let conn = Connection::open(data_dir.join(FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::init(conn)
+        Self::init(crate::db::open(data_dir, FILE)?)
     }
 
     pub fn in_memory() -> Result<Self, Error> {
