@@ -42,7 +42,18 @@ function submitting(button, busy, idleLabel, busyLabel) {
 
 // ---------------------------------------------------------------- #/login
 
-export function loginView(next) {
+/** Whether single sign-on is on (GET /api/v1/auth/oidc): {enabled, name}; a 404 is a server without it. */
+async function ssoState() {
+  try {
+    const state = await api('/api/v1/auth/oidc', { auth: false });
+    return { enabled: Boolean(state && state.enabled), name: (state && state.name) || '' };
+  } catch {
+    return { enabled: false, name: '' };
+  }
+}
+
+/** `next` leads back there after signing in; `failed` is why a single sign-on did not work. */
+export function loginView(next, failed) {
   const back = safeNext(next);
   document.title = 'Sign in · manofwar';
   const error = h('div', { class: 'banner banner-error', id: 'login-error', role: 'alert', hidden: true });
@@ -55,7 +66,9 @@ export function loginView(next) {
   });
   const submit = h('button', { class: 'button button-primary button-wide', id: 'login-submit', type: 'submit' }, 'Sign in');
   const form = h('form', { class: 'auth-form', id: 'login-form', 'aria-label': 'Sign in' }, username, password, submit);
-  const root = authCard('Sign in', 'Use the account your manofwar admin gave you.', notice, error, form);
+  // Single sign-on, when the server has it: a whole-page visit to the provider and back.
+  const sso = h('div', { class: 'auth-sso', id: 'login-sso', hidden: true });
+  const root = authCard('Sign in', 'Use the account your manofwar admin gave you.', notice, error, form, sso);
   const nameInput = username.querySelector('input');
   const passwordInput = password.querySelector('input');
 
@@ -112,6 +125,14 @@ export function loginView(next) {
     }
   });
 
+  if (failed) {
+    const message = String(failed).trim();
+    showError(message.charAt(0).toUpperCase() + message.slice(1));
+    // Shown once: reloading the page does not bring it back.
+    const query = back === '/' ? '' : `?next=${encodeURIComponent(back)}`;
+    history.replaceState(history.state, '', `#/login${query}`);
+  }
+
   if (!session.accounts) {
     form.hidden = true;
     notice.hidden = false;
@@ -126,6 +147,16 @@ export function loginView(next) {
         'Open the one-time setup link that manofwar printed when it started (it ends in ',
         h('code', {}, '/#/setup?token=…'), ') to create the admin account.');
     }).catch(() => {});
+    ssoState().then(({ enabled, name }) => {
+      if (destroyed || !enabled) return;
+      sso.replaceChildren(
+        h('p', { class: 'auth-or', 'aria-hidden': 'true' }, 'or'),
+        h('a', {
+          class: 'button button-wide', id: 'login-sso-start',
+          href: `/api/v1/auth/oidc/start?next=${encodeURIComponent(back)}`,
+        }, name ? `Sign in with ${name}` : 'Sign in with single sign-on'));
+      sso.hidden = false;
+    });
   }
   setTimeout(() => { if (!destroyed && !form.hidden) nameInput.focus(); }, 0);
 

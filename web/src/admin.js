@@ -1,7 +1,7 @@
 // Accounts: #/admin (admins: users, their own API tokens, the audit log) and #/tokens (anyone
 // signed in: their own API tokens).
 
-import { h, api, session, isAdmin } from './dom.js';
+import { h, api, session, setSession, goToLogin, isAdmin } from './dom.js';
 import { roleLabel } from './account.js';
 
 const AUDIT_SHOWN = 50;
@@ -34,6 +34,35 @@ function librariesLabel(user) {
   if (user.role === 'admin' || list.includes('*')) return 'All libraries';
   return list.length ? list.join(', ') : 'None';
 }
+
+/** A user's limits for the table: ["4,000 kbit/s", "2 streams"], empty for none. */
+function limitsOf(user) {
+  const limits = [];
+  if (user.max_kbps) limits.push(`${Number(user.max_kbps).toLocaleString('en-US')} kbit/s`);
+  if (user.max_streams) limits.push(`${user.max_streams} ${user.max_streams === 1 ? 'stream' : 'streams'}`);
+  return limits;
+}
+
+const limitsCell = (user) => {
+  const limits = limitsOf(user);
+  return limits.length
+    ? h('span', { class: 'limits' }, limits.map((text) => h('span', { class: 'limit' }, text)))
+    : h('span', { class: 'muted', title: 'No limits' }, '—');
+};
+
+const MAX_U32 = 4294967295;
+
+/** A limit from a number input: empty is 0 (no limit); NaN when it is not a whole number >= 0. */
+function limitValue(input) {
+  if (input.validity && input.validity.badInput) return NaN;
+  const text = input.value.trim();
+  if (!text) return 0;
+  const value = Number(text);
+  return Number.isInteger(value) && value >= 0 && value <= MAX_U32 ? value : NaN;
+}
+
+/** A library grant, as the editor shows it: ['*'] is every library. */
+const sameLibraries = (a, b) => [...a].sort().join('\n') === [...b].sort().join('\n');
 
 /** A section of the page with a heading, a status line and a body. */
 function panel(id, title, description) {
@@ -95,7 +124,7 @@ function usersPanel(alive) {
     h('caption', { class: 'sr-only' }, 'Users'),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Libraries'),
-      h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Created'),
+      h('th', { scope: 'col' }, 'Limits'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Created'),
       h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
     tbody));
 
@@ -171,12 +200,173 @@ function usersPanel(alive) {
     await load();
   }
 
+  // The editor of one user's libraries, limits and password: a row under theirs, one at a time.
+  let editor = null; // { name, tr, sync(user) }
+  const COLUMNS = 7;
+  const editButton = (who) => tbody.querySelector(`tr[data-user="${CSS.escape(who)}"] [data-action="edit"]`);
+
+  function closeEditor(focusBack = true) {
+    if (!editor) return;
+    const who = editor.name;
+    editor.tr.remove();
+    editor = null;
+    const button = editButton(who);
+    if (button) {
+      button.setAttribute('aria-expanded', 'false');
+      if (focusBack) button.focus();
+    }
+  }
+
+  function openEditor(user) {
+    const again = editor && editor.name === user.name;
+    closeEditor(again);
+    if (again) return;
+    const me = session.user && session.user.name === user.name;
+    const granted = user.libraries || [];
+    const all = h('input', { type: 'checkbox', id: 'edit-user-all', value: '*', checked: granted.includes('*') });
+    const boxes = libraries.map((l, i) => h('input', {
+      type: 'checkbox', value: l.name, id: `edit-user-library-${i}`, checked: granted.includes(l.name),
+    }));
+    const librariesHint = h('p', { class: 'field-hint', id: 'edit-user-libraries-hint' });
+    const librariesField = h('fieldset', { class: 'field fieldset editor-libraries', 'aria-describedby': 'edit-user-libraries-hint' },
+      h('legend', { class: 'field-label' }, 'Libraries'),
+      h('div', { class: 'checks', id: 'edit-user-libraries' },
+        h('label', { class: 'check check-all' }, all, h('span', {}, 'All libraries'), h('span', { class: 'check-note' }, 'including ones added later')),
+        boxes.map((box, i) => h('label', { class: 'check' }, box, h('span', {}, libraries[i].name)))),
+      librariesHint);
+
+    const number = (id, value, unit) => {
+      const input = h('input', {
+        class: 'input input-number', id, name: id, type: 'number', min: 0, max: MAX_U32, step: 1, inputmode: 'numeric',
+        placeholder: 'No limit', value: value || '', 'aria-describedby': `${id}-hint`,
+      });
+      return { input, wrap: h('div', { class: 'input-unit' }, input, h('span', { class: 'input-unit-label', 'aria-hidden': 'true' }, unit)) };
+    };
+    const kbps = number('edit-user-max-kbps', user.max_kbps, 'kbit/s');
+    const streams = number('edit-user-max-streams', user.max_streams, user.max_streams === 1 ? 'stream' : 'streams');
+    streams.input.addEventListener('input', () => {
+      streams.wrap.lastChild.textContent = Number(streams.input.value) === 1 ? 'stream' : 'streams';
+    });
+    const password = h('input', {
+      class: 'input', id: 'edit-user-password', name: 'password', type: 'password', minlength: 10,
+      autocomplete: 'new-password', placeholder: 'Unchanged', 'aria-describedby': 'edit-user-password-hint',
+    });
+    const save = h('button', { class: 'button button-primary button-small', id: 'edit-user-save', type: 'submit' }, 'Save');
+    const cancel = h('button', { class: 'button button-small', id: 'edit-user-cancel', type: 'button' }, 'Cancel');
+    const error = h('p', { class: 'form-error', id: 'edit-user-error', role: 'alert', hidden: true });
+    const form = h('form', { class: 'user-editor', id: 'user-editor', 'aria-labelledby': 'user-editor-heading', novalidate: true },
+      h('h3', { class: 'form-title', id: 'user-editor-heading' }, `Edit ${user.name}`),
+      librariesField,
+      h('div', { class: 'editor-fields' },
+        h('div', { class: 'field' }, h('label', { class: 'field-label', for: kbps.input.id }, 'Maximum bit rate', h('span', { class: 'sr-only' }, ' in kbit/s')), kbps.wrap,
+          h('p', { class: 'field-hint', id: `${kbps.input.id}-hint` }, 'Only the qualities at or below it are offered. Empty or 0: no limit.')),
+        h('div', { class: 'field' }, h('label', { class: 'field-label', for: streams.input.id }, 'Maximum streams at once'), streams.wrap,
+          h('p', { class: 'field-hint', id: `${streams.input.id}-hint` }, 'Different items played at the same time. Empty or 0: no limit.')),
+        h('div', { class: 'field' }, h('label', { class: 'field-label', for: 'edit-user-password' }, 'New password'), password,
+          h('p', { class: 'field-hint', id: 'edit-user-password-hint' },
+            `At least 10 characters; empty keeps the current one. A new one signs ${me ? 'you' : user.name} out everywhere${me ? ', here too' : ''}.`))),
+      h('div', { class: 'form-actions' }, save, cancel, error));
+    const tr = h('tr', { class: 'editor-row', id: 'user-editor-row', dataset: { editor: user.name } },
+      h('td', { class: 'editor-cell', colspan: COLUMNS }, h('div', { class: 'editor-frame' }, form)));
+
+    let current = user;
+    function sync(fresh) {
+      current = fresh || current;
+      const admin = current.role === 'admin';
+      all.disabled = admin;
+      for (const box of boxes) box.disabled = admin || all.checked;
+      librariesHint.textContent = admin
+        ? 'Admins see every library.'
+        : (libraries.length ? '' : 'No libraries yet: start the server with --media NAME=DIR.');
+    }
+    all.addEventListener('change', () => sync());
+    const fail = (message, focus) => {
+      error.hidden = false;
+      error.textContent = message;
+      if (focus) focus.focus();
+    };
+    for (const input of [kbps.input, streams.input, password, all, ...boxes]) input.addEventListener('input', () => { error.hidden = true; });
+    cancel.addEventListener('click', () => closeEditor());
+    form.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        closeEditor();
+      }
+    });
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      const patch = {};
+      if (current.role !== 'admin') {
+        const chosen = all.checked ? ['*'] : boxes.filter((b) => b.checked).map((b) => b.value);
+        if (!chosen.length) return fail('Pick at least one library, or “All libraries”.', all);
+        if (!sameLibraries(chosen, current.libraries || [])) patch.libraries = chosen;
+      }
+      const maxKbps = limitValue(kbps.input);
+      if (Number.isNaN(maxKbps)) return fail('The bit rate is a whole number of kbit/s (empty or 0: no limit).', kbps.input);
+      if (maxKbps !== (current.max_kbps || 0)) patch.max_kbps = maxKbps;
+      const maxStreams = limitValue(streams.input);
+      if (Number.isNaN(maxStreams)) return fail('The number of streams is a whole number (empty or 0: no limit).', streams.input);
+      if (maxStreams !== (current.max_streams || 0)) patch.max_streams = maxStreams;
+      if (password.value) {
+        if ([...password.value].length < 10) return fail('The new password needs at least 10 characters.', password);
+        patch.password = password.value;
+      }
+      if (!Object.keys(patch).length) {
+        closeEditor();
+        say(`Nothing to change for ${current.name}.`);
+        return;
+      }
+      save.disabled = true;
+      cancel.disabled = true;
+      try {
+        await api(`/api/v1/users/${encodeURIComponent(current.name)}`, { method: 'PATCH', json: patch, auth: !(me && patch.password) });
+      } catch (err) {
+        save.disabled = false;
+        cancel.disabled = false;
+        fail(`Could not save: ${err.message}`);
+        return;
+      }
+      if (!alive()) return;
+      if (me && patch.password) {
+        // The new password ended this session too.
+        setSession(null);
+        goToLogin('/admin');
+        return;
+      }
+      const changed = [
+        patch.libraries && 'libraries',
+        (patch.max_kbps !== undefined || patch.max_streams !== undefined) && 'limits',
+        patch.password && 'password (signed out everywhere)',
+      ].filter(Boolean);
+      closeEditor();
+      say(`Saved ${current.name}: ${changed.join(', ')}.`);
+      await load();
+      const button = editButton(current.name);
+      if (button) button.focus();
+    });
+
+    editor = { name: user.name, tr, sync };
+    sync();
+    const anchor = tbody.querySelector(`tr[data-user="${CSS.escape(user.name)}"]`);
+    anchor.after(tr);
+    const button = editButton(user.name);
+    if (button) button.setAttribute('aria-expanded', 'true');
+    (current.role === 'admin' ? kbps.input : all).focus();
+  }
+
   function row(user) {
     const me = session.user && session.user.name === user.name;
     const roleSelect = h('select', { 'aria-label': `Role of ${user.name}`, class: 'select-small', disabled: me, dataset: { user: user.name } },
       ROLES.map(([value, label]) => h('option', { value, selected: value === user.role }, label)));
     roleSelect.addEventListener('change', () => change(user, { role: roleSelect.value }, `${user.name} is now ${roleLabel(roleSelect.value).toLowerCase()}.`));
-    const actions = me ? [h('span', { class: 'muted' }, 'you')] : [
+    const edit = h('button', {
+      class: 'button button-small', type: 'button', dataset: { action: 'edit' }, 'aria-label': `Edit ${user.name}`,
+      'aria-expanded': 'false', 'aria-controls': 'user-editor-row',
+      onclick: () => openEditor(user),
+    }, 'Edit');
+    const actions = me ? [edit, h('span', { class: 'muted' }, 'you')] : [
+      edit,
       h('button', {
         class: 'button button-small', type: 'button', dataset: { action: user.disabled ? 'enable' : 'disable' },
         'aria-label': `${user.disabled ? 'Enable' : 'Disable'} ${user.name}`,
@@ -200,8 +390,9 @@ function usersPanel(alive) {
       h('th', { scope: 'row' }, user.name),
       h('td', {}, roleSelect),
       h('td', { class: 'cell-wrap' }, librariesLabel(user)),
+      h('td', { class: 'cell-limits' }, limitsCell(user)),
       h('td', {}, h('span', { class: `state ${user.disabled ? 'state-off' : 'state-on'}` }, user.disabled ? 'Disabled' : 'Active')),
-      h('td', { class: 'cell-dim' }, time(user.created)),
+      h('td', { class: 'cell-dim cell-nowrap' }, time(user.created)),
       h('td', { class: 'cell-actions' }, h('div', { class: 'row-actions' }, actions)));
   }
 
@@ -210,7 +401,17 @@ function usersPanel(alive) {
       const data = await api('/api/v1/users');
       if (!alive()) return;
       const users = (data && data.users) || [];
+      // An open editor stays open (with what was typed in it) under its user's fresh row.
+      const open = editor && users.find((u) => u.name === editor.name);
+      if (editor) editor.tr.remove();
       tbody.replaceChildren(...users.map(row));
+      if (open) {
+        tbody.querySelector(`tr[data-user="${CSS.escape(open.name)}"]`).after(editor.tr);
+        editButton(open.name).setAttribute('aria-expanded', 'true');
+        editor.sync(open);
+      } else {
+        editor = null;
+      }
     } catch (err) {
       if (alive()) say(`Could not load the users: ${err.message}`, true);
     }

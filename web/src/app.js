@@ -46,7 +46,7 @@ function route() {
     return;
   }
   let next;
-  if (path === '/login') next = loginView(params.get('next'));
+  if (path === '/login') next = loginView(params.get('next'), params.get('error'));
   else if (path === '/setup') next = setupView(params.get('token'));
   else if (path === '/' || path === '') next = libraryView({ library: params.get('library') });
   else if ((m = path.match(/^\/items\/([^/?#]+)\/?$/))) next = itemView(decodeURIComponent(m[1]));
