@@ -99,15 +99,18 @@ export async function createToken(data, user, label = 'browser tests') {
 
 /**
  * Starts `manofwar up`; resolves once /healthz answers. With `admin` (default: for `up`), the
- * data folder gets the ADMIN account first and `server.token` an API token for it.
+ * data folder gets the ADMIN account first and `server.token` an API token for it. `port`: the
+ * port to listen on (default: a free one), for when something else must know it beforehand.
  */
-export async function startServer({ media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up' }) {
+export async function startServer({
+  media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up', port: wanted,
+}) {
   let token = null;
   if (admin) {
     await addUser(data, ADMIN, 'admin');
     token = await createToken(data, ADMIN.username);
   }
-  const port = await freePort();
+  const port = wanted || await freePort();
   const log = createWriteStream(logPath);
   let tailText = '';
   let output = '';
