@@ -282,44 +282,33 @@ impl Store {
             .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
             .optional()?;
         let Some(id) = id else { return Ok(None) };
-        if let Some(role) = patch.role {
+        // Columns are this function's own names, never input.
+        let set = |column: &str, value: &dyn rusqlite::ToSql| {
             tx.execute(
-                "UPDATE users SET role = ?2 WHERE id = ?1",
-                params![id, role.as_str()],
-            )?;
+                &format!("UPDATE users SET {column} = ?2 WHERE id = ?1"),
+                params![id, value],
+            )
+        };
+        if let Some(role) = patch.role {
+            set("role", &role.as_str())?;
         }
         if let Some(libraries) = &patch.libraries {
-            let json = serde_json::to_string(libraries).unwrap_or_default();
-            tx.execute(
-                "UPDATE users SET libraries = ?2 WHERE id = ?1",
-                params![id, json],
+            set(
+                "libraries",
+                &serde_json::to_string(libraries).unwrap_or_default(),
             )?;
         }
         if let Some(kbps) = patch.max_kbps {
-            let kbps = (kbps > 0).then_some(kbps);
-            tx.execute(
-                "UPDATE users SET max_kbps = ?2 WHERE id = ?1",
-                params![id, kbps],
-            )?;
+            set("max_kbps", &(kbps > 0).then_some(kbps))?;
         }
         if let Some(streams) = patch.max_streams {
-            let streams = (streams > 0).then_some(streams);
-            tx.execute(
-                "UPDATE users SET max_streams = ?2 WHERE id = ?1",
-                params![id, streams],
-            )?;
+            set("max_streams", &(streams > 0).then_some(streams))?;
         }
         if let Some(hash) = &patch.password_hash {
-            tx.execute(
-                "UPDATE users SET password = ?2 WHERE id = ?1",
-                params![id, hash],
-            )?;
+            set("password", hash)?;
         }
         if let Some(disabled) = patch.disabled {
-            tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE id = ?1",
-                params![id, disabled],
-            )?;
+            set("disabled", &disabled)?;
         }
         if patch.password_hash.is_some() || patch.disabled == Some(true) {
             tx.execute(

@@ -40,6 +40,17 @@ impl From<auth::store::Error> for ApiError {
     }
 }
 
+/// Run account work that hashes a password or talks to an identity provider off the async
+/// threads; `what` names it in the error when it panics.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::Internal(format!("{what} crashed")))
+}
+
 fn accounts(state: &AppState) -> Result<&Arc<Auth>, ApiError> {
     state
         .auth
@@ -81,9 +92,7 @@ pub async fn login(
         return Ok(response);
     }
     let (a, name, password) = (Arc::clone(&auth), body.username.clone(), body.password);
-    let verified = tokio::task::spawn_blocking(move || a.verify_password(&name, &password))
-        .await
-        .map_err(|_| ApiError::Internal("login crashed".into()))??;
+    let verified = blocking("login", move || a.verify_password(&name, &password)).await??;
     let Some(user) = verified else {
         auth.throttle_failed(address, &body.username);
         auth.audit(&body.username, "login", "", address, false);
@@ -203,11 +212,10 @@ pub async fn setup(
 ) -> Result<Response, ApiError> {
     let auth = Arc::clone(accounts(&state)?);
     let a = Arc::clone(&auth);
-    let created = tokio::task::spawn_blocking(move || {
+    let created = blocking("setup", move || {
         a.complete_setup(&body.token, &body.username, &body.password)
     })
-    .await
-    .map_err(|_| ApiError::Internal("setup crashed".into()))??;
+    .await??;
     let Some(user) = created else {
         auth.audit("", "setup", "", address, false);
         return Err(ApiError::Forbidden(
@@ -252,11 +260,10 @@ pub async fn add_user(
     let auth = Arc::clone(accounts(&state)?);
     check_libraries(&state, &body.libraries)?;
     let a = Arc::clone(&auth);
-    let created = tokio::task::spawn_blocking(move || {
+    let created = blocking("adding the user", move || {
         a.add_user(&body.name, body.role, &body.libraries, &body.password)
     })
-    .await
-    .map_err(|_| ApiError::Internal("adding the user crashed".into()))?;
+    .await?;
     let target = created.as_ref().map_or(String::new(), |u| u.name.clone());
     auth.audit(
         &admin.user.name,
@@ -310,11 +317,10 @@ pub async fn update_user(
     };
     let a = Arc::clone(&auth);
     let target = name.clone();
-    let updated = tokio::task::spawn_blocking(move || {
+    let updated = blocking("changing the user", move || {
         a.update_user(&target, patch, body.password.as_deref())
     })
-    .await
-    .map_err(|_| ApiError::Internal("changing the user crashed".into()))??;
+    .await??;
     let user = updated.ok_or_else(|| ApiError::NotFound(format!("no user named {name:?}")))?;
     auth.audit(&admin.user.name, "user.change", &name, address, true);
     Ok(Json(user))

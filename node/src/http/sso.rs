@@ -4,7 +4,7 @@
 //! reason when it could not.
 
 use super::AppState;
-use super::account::session_cookie_header;
+use super::account::{blocking, session_cookie_header};
 use super::api::ApiError;
 use super::guard::ClientAddr;
 use crate::auth::oidc::encode;
@@ -53,14 +53,13 @@ pub async fn start(
         .filter(|n| n.starts_with('/'))
         .unwrap_or_else(|| "/".into());
     let a = Arc::clone(&auth);
-    let url = tokio::task::spawn_blocking(move || {
+    let url = blocking("single sign-on", move || {
         a.oidc
             .as_ref()
             .expect("checked")
             .start(&redirect_uri, &next)
     })
-    .await
-    .map_err(|_| ApiError::Internal("single sign-on crashed".into()))?;
+    .await?;
     Ok(match url {
         Ok(url) => redirect(&url),
         Err(error) => to_login(&error.to_string()),
@@ -91,7 +90,7 @@ pub async fn callback(
         return Ok(to_login("the identity provider sent no code: start again"));
     };
     let a = Arc::clone(&auth);
-    let signed_in = tokio::task::spawn_blocking(move || -> Result<_, auth::Error> {
+    let signed_in = blocking("single sign-on", move || -> Result<_, auth::Error> {
         let (identity, next) = a
             .oidc
             .as_ref()
@@ -100,8 +99,7 @@ pub async fn callback(
         let user = a.oidc_user(&identity)?;
         Ok((user, next))
     })
-    .await
-    .map_err(|_| ApiError::Internal("single sign-on crashed".into()))?;
+    .await?;
     let (user, next) = match signed_in {
         Ok(found) => found,
         Err(error) => {
