@@ -4,7 +4,7 @@ MEDIA ?= .cache/sample-media
 DATA ?= .cache/data
 LISTEN ?= 127.0.0.1:8096
 
-.PHONY: deps web build run test test-rust test-browser test-fuzz lint bench clean
+.PHONY: deps web build run test test-rust test-browser test-fuzz oidc-op lint bench clean
 
 deps:
 	bash e2e/deps.sh
@@ -23,10 +23,14 @@ lint: deps
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 
-test-rust: deps
+# The OpenID provider of the single sign-on tests (built from its Go module, cached).
+oidc-op: deps
+	bash e2e/oidc-op.sh
+
+test-rust: deps oidc-op
 	cargo test --workspace
 
-test-browser: web
+test-browser: web oidc-op
 	cargo build -p manofwar-node
 	cd web && MANOFWAR_BIN=../target/debug/manofwar npm test
 

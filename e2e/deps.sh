@@ -29,15 +29,3 @@ if ! command -v node >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
 fi
 
-# The OpenID provider the single sign-on tests sign in at: zitadel/oidc's example provider, a
-# real OP (discovery, JWKS, code flow with PKCE, userinfo), built from its Go module.
-OIDC_OP=$HOME/.cache/manofwar/bin/oidc-example-op
-if [ ! -x "$OIDC_OP" ]; then
-  command -v go >/dev/null || { echo "go not found: install Go (1.22 or newer) first" >&2; exit 1; }
-  echo "building the example OpenID provider (github.com/zitadel/oidc/v3/example/server@v3.52.0)"
-  mkdir -p "$(dirname "$OIDC_OP")"
-  tmp=$(mktemp -d)
-  GOBIN=$tmp go install github.com/zitadel/oidc/v3/example/server@v3.52.0
-  mv "$tmp/server" "$OIDC_OP"
-  rm -rf "$tmp"
-fi

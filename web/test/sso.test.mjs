@@ -1,5 +1,5 @@
 // Single sign-on in the browser through a REAL OpenID provider: zitadel/oidc's example OP (built
-// by `bash e2e/deps.sh` into ~/.cache/manofwar/bin/oidc-example-op), with `manofwar up` as its
+// by `bash e2e/oidc-op.sh` into ~/.cache/manofwar/bin/oidc-example-op), with `manofwar up` as its
 // client `web` (--oidc-role-claim email, ann@home.test=member).
 //
 // 1. Ann, signed out, opens the app: the login page offers "Sign in with Example", which leads
@@ -132,7 +132,7 @@ async function submitProvider(page, username, password) {
 
 before(async () => {
   ({ tmp, results } = setup('sso'));
-  assert.ok(existsSync(OP_BIN), `the example OpenID provider is missing at ${OP_BIN}: run \`bash e2e/deps.sh\` (or set OIDC_EXAMPLE_OP)`);
+  assert.ok(existsSync(OP_BIN), `the example OpenID provider is missing at ${OP_BIN}: run \`bash e2e/oidc-op.sh\` (or set OIDC_EXAMPLE_OP)`);
   const media = join(tmp, 'media');
   mkdirSync(media);
   writeFileSync(join(tmp, 'profile.yaml'), PROFILE_YAML);

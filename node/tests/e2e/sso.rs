@@ -1,5 +1,5 @@
 //! Single sign-on against a real OpenID provider: zitadel/oidc's example OP (built by
-//! `e2e/deps.sh`), with its login form filled in as a browser would, redirect by redirect.
+//! `e2e/oidc-op.sh`), with its login form filled in as a browser would, redirect by redirect.
 
 use crate::support::*;
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ fn provider(dir: &std::path::Path, redirect_uri: &str) -> Provider {
         PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/manofwar/bin/oidc-example-op");
     assert!(
         bin.exists(),
-        "{} is missing: run bash e2e/deps.sh",
+        "{} is missing: run bash e2e/oidc-op.sh",
         bin.display()
     );
     let user = |id: &str, email: &str| {
