@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod commands;
+pub mod p2p;
 
 /// manofwar: a home media server that turns folders of video into adaptive-bitrate HLS and
 /// streams it to any browser.
@@ -52,6 +53,139 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Create a gateway identity (an Ed25519 key) if FILE is missing; print its PeerId, then
+    /// the friend code to give friends.
+    Identity(IdentityArgs),
+    /// Share a library server with friends and watch theirs, peer to peer (one per homelab).
+    Gateway(GatewayArgs),
+    /// Help gateways meet: relay, rendezvous, identify and AutoNAT for a group of friends (run
+    /// it where it has a public address).
+    Coordinator(CoordinatorArgs),
+    /// Keep one rendition of a friend's item on this gateway, so it plays while they are
+    /// offline.
+    Pin(PinArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct IdentityArgs {
+    /// The key file (libp2p protobuf encoding, mode 0600).
+    #[arg(long, env = "MANOFWAR_IDENTITY")]
+    pub key: PathBuf,
+    /// A coordinator friends meet us through (its multiaddr with /p2p/ID), for the friend code.
+    #[arg(long = "coordinator")]
+    pub coordinators: Vec<libp2p::Multiaddr>,
+}
+
+/// Sharing with friends (see `docs/p2p.md`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct P2pArgs {
+    /// This gateway's identity key (created when missing). Turns sharing on, with --peers.
+    #[arg(long, env = "MANOFWAR_IDENTITY", requires = "peers")]
+    pub identity: Option<PathBuf>,
+    /// The trusted peers: a YAML list of {peerId, name, libraries}; re-read when it changes.
+    #[arg(long, env = "MANOFWAR_PEERS", requires = "identity")]
+    pub peers: Option<PathBuf>,
+    /// A coordinator (multiaddr ending in /p2p/ID); repeat for several.
+    #[arg(
+        long = "coordinator",
+        env = "MANOFWAR_COORDINATORS",
+        value_delimiter = ','
+    )]
+    pub coordinators: Vec<libp2p::Multiaddr>,
+    /// Total upload to friends, kbit/s (unlimited when unset); changeable at run time through
+    /// PUT /api/v1/p2p/bandwidth.
+    #[arg(long, env = "MANOFWAR_UPLOAD_KBPS")]
+    pub upload_kbps: Option<u32>,
+    /// Total download from friends, kbit/s.
+    #[arg(long, env = "MANOFWAR_DOWNLOAD_KBPS")]
+    pub download_kbps: Option<u32>,
+    /// Upload to any one friend, kbit/s.
+    #[arg(long, env = "MANOFWAR_PER_PEER_UPLOAD_KBPS")]
+    pub per_peer_upload_kbps: Option<u32>,
+    /// Size of the cache of friends' segments, MiB (pinned items come on top).
+    #[arg(long, env = "MANOFWAR_CACHE_MB", default_value_t = 2048)]
+    pub cache_mb: u64,
+    /// No discovery on the LAN (mDNS) nor port mapping on the router (UPnP).
+    #[arg(long, env = "MANOFWAR_NO_LAN")]
+    pub no_lan: bool,
+}
+
+impl P2pArgs {
+    pub fn bandwidth(&self) -> crate::p2p::gateway::Bandwidth {
+        crate::p2p::gateway::Bandwidth {
+            upload_kbps: self.upload_kbps,
+            download_kbps: self.download_kbps,
+            per_peer_upload_kbps: self.per_peer_upload_kbps,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    pub p2p: P2pArgs,
+    /// libp2p addresses to listen on, e.g. /ip4/0.0.0.0/udp/4001/quic-v1 /ip4/0.0.0.0/tcp/4001.
+    #[arg(long, env = "MANOFWAR_P2P_LISTEN", value_delimiter = ',', num_args = 1..)]
+    pub listen: Vec<libp2p::Multiaddr>,
+    /// Listen on this port over TCP and QUIC, on every address (the operator's form).
+    #[arg(long, env = "MANOFWAR_P2P_PORT")]
+    pub port: Option<u16>,
+    /// The library server to share (its worker API); without it, nothing is shared and the
+    /// gateway only watches friends' libraries.
+    #[arg(long, env = "MANOFWAR_SERVER")]
+    pub server: Option<String>,
+    /// The library server's worker token.
+    #[arg(
+        long,
+        env = "MANOFWAR_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub token: Option<String>,
+    /// Where local players reach friends' libraries.
+    #[arg(long, env = "MANOFWAR_HTTP", default_value = "127.0.0.1:8097")]
+    pub http: std::net::SocketAddr,
+    /// Folder for the segment cache.
+    #[arg(
+        long,
+        env = "MANOFWAR_CACHE_DIR",
+        default_value = "/tmp/manofwar-p2p-cache"
+    )]
+    pub cache_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CoordinatorArgs {
+    #[arg(long, env = "MANOFWAR_IDENTITY")]
+    pub identity: PathBuf,
+    /// Addresses to listen on, e.g. /ip4/0.0.0.0/udp/4001/quic-v1 /ip4/0.0.0.0/tcp/4001.
+    #[arg(long, required = true, env = "MANOFWAR_P2P_LISTEN", value_delimiter = ',', num_args = 1..)]
+    pub listen: Vec<libp2p::Multiaddr>,
+    /// Serve only these PeerIds (a peers file: YAML list of {peerId, name}); anyone else is
+    /// refused. Without it, anyone may use the relay, with libp2p's small default limits.
+    #[arg(long, env = "MANOFWAR_MEMBERS")]
+    pub members: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PinArgs {
+    /// The friend's PeerId.
+    pub peer: String,
+    /// The item's id in the friend's library.
+    pub item: i64,
+    /// The rendition to keep (its folder, e.g. 720p); default the smallest.
+    #[arg(long)]
+    pub rendition: Option<String>,
+    /// The gateway's HTTP address (`gateway --http`, or `up`'s URL).
+    #[arg(
+        long,
+        env = "MANOFWAR_GATEWAY",
+        default_value = "http://127.0.0.1:8097"
+    )]
+    pub gateway: String,
+    /// An API token, for `up` (with accounts).
+    #[arg(long, env = "MANOFWAR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +285,16 @@ pub struct UpArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub oidc: OidcArgs,
+    #[command(flatten)]
+    pub p2p: P2pArgs,
+    /// libp2p addresses for sharing with friends (with --identity); default TCP and QUIC on
+    /// port 4001.
+    #[arg(
+        long = "p2p-listen",
+        env = "MANOFWAR_P2P_LISTEN",
+        value_delimiter = ','
+    )]
+    pub p2p_listen: Vec<libp2p::Multiaddr>,
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "MANOFWAR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
@@ -294,6 +438,10 @@ pub fn run(args: Args) -> ExitCode {
         Command::Scan(a) => commands::scan(a),
         Command::User { command } => commands::user(command),
         Command::Token { command } => commands::token(command),
+        Command::Identity(a) => commands::identity(a),
+        Command::Gateway(a) => commands::gateway(a),
+        Command::Coordinator(a) => commands::coordinator(a),
+        Command::Pin(a) => commands::pin(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,6 +48,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[Cidr]>,
     /// How browsers reach this server (`--public-url`), for single sign-on's redirect URI.
     pub public_url: Option<String>,
+    /// Sharing with friends (`--identity`): their libraries under `/peers/…`.
+    pub p2p: Option<crate::p2p::gateway::Gateway>,
 }
 
 /// JSON bodies are small: a login, a user, a token label.
@@ -134,7 +136,8 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
         list.extend(internal::ROUTES);
     }
     list.push(("GET", "/hls/{id}/{*path}"));
-    let router = router
+    let p2p = state.p2p.clone();
+    let mut router = router
         .nest_service(
             "/hls",
             files::service(state.hls_root.clone(), state.tmp_root.clone()),
@@ -142,6 +145,10 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
         .fallback(web::asset)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
+    if let Some(gateway) = p2p {
+        router = router.merge(crate::p2p::http::router(gateway));
+        list.extend(crate::p2p::http::ROUTES);
+    }
     (router, list)
 }
 

@@ -10,6 +10,7 @@ pub mod http;
 pub mod libraries;
 pub mod metrics;
 pub mod names;
+pub mod p2p;
 pub mod probe;
 pub mod profiles;
 pub mod publish;

@@ -127,7 +127,8 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    let state = AppState {
+    let mut state = AppState {
+        p2p: None,
         auth: auth.clone(),
         libraries,
         trusted_proxies: args.trusted_proxy.clone().into(),
@@ -139,6 +140,16 @@ pub async fn run(
         metrics,
         queue,
     };
+    if args.p2p.identity.is_some() {
+        let listen = if args.p2p_listen.is_empty() {
+            crate::cli::p2p::listen_on_port(4001)
+        } else {
+            args.p2p_listen.clone()
+        };
+        let origin = crate::p2p::origin::Origin::local(state.clone());
+        let cache = crate::p2p::cache_dir(&args.data);
+        state.p2p = Some(crate::cli::p2p::start(&args.p2p, listen, origin, &cache)?);
+    }
     if let Some(addr) = args.metrics_listen {
         let metrics = tokio::net::TcpListener::bind(addr)
             .await
@@ -324,7 +335,7 @@ fn default_workers() -> usize {
     (cores / 2).max(1)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler installs");

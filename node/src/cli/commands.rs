@@ -7,6 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
 
+pub use super::p2p::{coordinator, gateway, identity, pin};
+
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     up_with(args, None, true)
 }

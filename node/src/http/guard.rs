@@ -42,6 +42,8 @@ pub enum Need {
     Media(i64),
     /// A change to an item (queue it): a member or admin who may see it.
     Act(i64),
+    /// Friends' media through the gateway (`/peers/…`): the `stream` scope.
+    Friends,
     Admin,
 }
 
@@ -59,6 +61,9 @@ pub fn need(method: &Method, path: &str) -> Need {
         ["api", "v1", "items", id, ..] if reads => item(id, Need::Item),
         ["api", "v1", "items", id, ..] => item(id, Need::Act),
         ["api", "v1", "users" | "audit" | "sessions", ..] => Need::Admin,
+        ["api", "v1", "p2p", _, ..] if !reads => Need::Admin,
+        ["api", "v1", "peers", _, "items", _, "pin"] => Need::Admin,
+        ["peers", ..] => Need::Friends,
         ["hls", ..] => Need::User,
         ["api" | "internal" | "s", ..] => Need::User,
         // The web app's files: the login and setup pages are among them.
@@ -175,6 +180,7 @@ fn allowed(state: &AppState, need: Need, principal: Option<&Principal>) -> Resul
         Need::Act(id) if principal.user.role != Role::Guest => (Scope::Read, Some(id)),
         Need::Act(_) => return Err(forbidden),
         Need::Media(id) => (Scope::Stream, Some(id)),
+        Need::Friends => (Scope::Stream, None),
         _ => (Scope::Admin, None),
     };
     if !principal.may(scope) {
@@ -424,6 +430,17 @@ mod tests {
         assert_eq!(need(&Method::DELETE, "/api/v1/sessions/3"), Need::Admin);
         assert_eq!(need(&get, "/api/v1/anything-new"), Need::User);
         assert_eq!(need(&get, "/internal/v1/stats"), Need::User);
+        assert_eq!(
+            need(&get, "/peers/12D3KooW/hls/7/master.m3u8"),
+            Need::Friends
+        );
+        assert_eq!(need(&get, "/api/v1/peers"), Need::User);
+        assert_eq!(need(&get, "/api/v1/p2p"), Need::User);
+        assert_eq!(need(&Method::PUT, "/api/v1/p2p/bandwidth"), Need::Admin);
+        assert_eq!(
+            need(&Method::POST, "/api/v1/peers/x/items/7/pin"),
+            Need::Admin
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ const ADMIN_ONLY: &[&str] = &[
 fn state(tmp: &std::path::Path) -> AppState {
     let auth = Auth::with_store(Store::in_memory().unwrap()).unwrap();
     AppState {
+        p2p: None,
         catalog: Catalog::in_memory().unwrap(),
         hls_root: tmp.join("hls"),
         tmp_root: tmp.join("tmp"),

@@ -1,0 +1,867 @@
+//! The gateway: shares our items with friends (answering `/manofwar/swarm/1`) and fetches
+//! theirs for local players, piece by piece from whoever has them, each piece checked against
+//! the origin's signed manifest before it is served or cached.
+
+use super::cache::Cache;
+use super::limiter::Limiter;
+use super::manifest::{self, Manifest};
+use super::net::{Command, Net};
+use super::origin::Origin;
+use super::peers::Trusted;
+use super::wire::{Header, Request, Response};
+use libp2p::PeerId;
+use libp2p::identity::Keypair;
+use libp2p::swarm::ConnectionId;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A piece request stuck this long on one source is re-issued elsewhere.
+const PIECE_TIMEOUT: Duration = Duration::from_secs(8);
+/// A friend's manifest is asked for again after this long (the package may have changed).
+const MANIFEST_TTL: Duration = Duration::from_secs(60);
+/// How often, while an item is watched, we ask the group which pieces they hold.
+const HAVE_EVERY: Duration = Duration::from_secs(3);
+/// Segments fetched ahead of the one a player asked for.
+const READ_AHEAD: usize = 3;
+/// A peer whose upload would wait longer than this answers `Choked` (origins always serve).
+const CHOKE_AFTER: Duration = Duration::from_secs(2);
+/// Bad pieces or malformed messages before a peer is banned (until restart).
+const BAN_AFTER: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// Bandwidth limits in kbit/s (`PeerGroup.spec.bandwidth`); `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bandwidth {
+    pub upload_kbps: Option<u32>,
+    pub download_kbps: Option<u32>,
+    pub per_peer_upload_kbps: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+struct Inner {
+    key: Keypair,
+    me: PeerId,
+    trusted: Trusted,
+    net: Net,
+    origin: Origin,
+    cache: Cache,
+    connections: Connections,
+    /// Our own items' signed manifests, by item, with what they were made from.
+    own: tokio::sync::Mutex<HashMap<i64, Own>>,
+    /// Friends' manifests we verified, by (origin, item).
+    manifests: Mutex<HashMap<(PeerId, i64), Fetched>>,
+    /// Who holds which pieces of a friend's item, and when we last asked.
+    holders: Mutex<HashMap<(PeerId, i64), Holders>>,
+    /// One fetch per piece at a time (a player and the read-ahead may want the same one).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    strikes: Mutex<HashMap<PeerId, u32>>,
+    banned: Mutex<HashSet<PeerId>>,
+    bandwidth: Mutex<Bandwidth>,
+    upload: Limiter,
+    download: Limiter,
+    per_peer: Mutex<HashMap<PeerId, Arc<Limiter>>>,
+    traffic: Mutex<HashMap<PeerId, Traffic>>,
+    meet: Vec<libp2p::Multiaddr>,
+}
+
+/// A friend's manifest and when we verified it.
+type Fetched = (Instant, Arc<Manifest>);
+
+struct Own {
+    key: String,
+    signed: manifest::Signed,
+    manifest: Arc<Manifest>,
+}
+
+#[derive(Default)]
+struct Holders {
+    asked: Option<Instant>,
+    by_peer: HashMap<PeerId, HashSet<u32>>,
+}
+
+/// Bytes exchanged with one peer, and its measured speed (bytes/s, moving average).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Traffic {
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    #[serde(skip)]
+    speed: f64,
+}
+
+/// Open connections per peer, and whether each goes through a relay.
+#[derive(Default)]
+pub struct Connections(Mutex<HashMap<PeerId, HashMap<ConnectionId, bool>>>);
+
+impl Connections {
+    pub fn opened(&self, peer: PeerId, id: ConnectionId, relayed: bool) {
+        self.0
+            .lock()
+            .expect("connections lock")
+            .entry(peer)
+            .or_default()
+            .insert(id, relayed);
+    }
+
+    pub fn closed(&self, peer: PeerId, id: ConnectionId) {
+        let mut all = self.0.lock().expect("connections lock");
+        if let Some(of_peer) = all.get_mut(&peer) {
+            of_peer.remove(&id);
+            if of_peer.is_empty() {
+                all.remove(&peer);
+            }
+        }
+    }
+
+    /// `direct`, `relayed` or `none`.
+    pub fn kind(&self, peer: &PeerId) -> &'static str {
+        match self.0.lock().expect("connections lock").get(peer) {
+            Some(c) if c.values().any(|relayed| !relayed) => "direct",
+            Some(c) if !c.is_empty() => "relayed",
+            _ => "none",
+        }
+    }
+
+    pub fn relayed_of(&self, peer: &PeerId) -> Vec<ConnectionId> {
+        let all = self.0.lock().expect("connections lock");
+        all.get(peer)
+            .map(|c| {
+                c.iter()
+                    .filter(|(_, relayed)| **relayed)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A friend as `GET /api/v1/peers` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerStatus {
+    pub peer_id: String,
+    pub name: String,
+    pub libraries: Vec<String>,
+    pub connected: bool,
+    pub connection: &'static str,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+pub struct Parts {
+    pub key: Keypair,
+    pub trusted: Trusted,
+    pub net: Net,
+    pub origin: Origin,
+    pub cache: Cache,
+    pub bandwidth: Bandwidth,
+    /// Where friends can meet us (coordinator circuits, public addresses): the friend code.
+    pub meet: Vec<libp2p::Multiaddr>,
+}
+
+impl Gateway {
+    pub fn new(parts: Parts) -> Self {
+        let me = parts.key.public().to_peer_id();
+        Self(Arc::new(Inner {
+            me,
+            key: parts.key,
+            trusted: parts.trusted,
+            net: parts.net,
+            origin: parts.origin,
+            cache: parts.cache,
+            connections: Connections::default(),
+            own: Default::default(),
+            manifests: Default::default(),
+            holders: Default::default(),
+            fetching: Default::default(),
+            strikes: Default::default(),
+            banned: Default::default(),
+            upload: Limiter::new(parts.bandwidth.upload_kbps),
+            download: Limiter::new(parts.bandwidth.download_kbps),
+            bandwidth: Mutex::new(parts.bandwidth),
+            per_peer: Default::default(),
+            traffic: Default::default(),
+            meet: parts.meet,
+        }))
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.0.me
+    }
+
+    pub fn friend_code(&self) -> String {
+        super::identity::friend_code(&self.0.me, &self.0.meet)
+    }
+
+    pub fn trusted(&self) -> &Trusted {
+        &self.0.trusted
+    }
+
+    pub fn net(&self) -> Net {
+        self.0.net.clone()
+    }
+
+    pub fn connections(&self) -> &Connections {
+        &self.0.connections
+    }
+
+    pub fn is_banned(&self, peer: &PeerId) -> bool {
+        self.0.banned.lock().expect("ban lock").contains(peer)
+    }
+
+    pub fn bandwidth(&self) -> Bandwidth {
+        *self.0.bandwidth.lock().expect("bandwidth lock")
+    }
+
+    pub fn set_bandwidth(&self, bandwidth: Bandwidth) {
+        self.0.upload.set(bandwidth.upload_kbps);
+        self.0.download.set(bandwidth.download_kbps);
+        for limiter in self.0.per_peer.lock().expect("limiter lock").values() {
+            limiter.set(bandwidth.per_peer_upload_kbps);
+        }
+        *self.0.bandwidth.lock().expect("bandwidth lock") = bandwidth;
+    }
+
+    pub fn peers(&self) -> Vec<PeerStatus> {
+        let traffic = self.0.traffic.lock().expect("traffic lock").clone();
+        self.0
+            .trusted
+            .all()
+            .into_iter()
+            .map(|(id, peer)| {
+                let connection = self.0.connections.kind(&id);
+                PeerStatus {
+                    peer_id: id.to_string(),
+                    name: peer.name,
+                    libraries: peer.libraries,
+                    connected: connection != "none",
+                    connection,
+                    traffic: traffic.get(&id).copied().unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// A peer misbehaved (a bad piece, a malformed message): dropped from the items it was
+    /// serving; banned after a repeat.
+    pub fn strike(&self, peer: PeerId, why: &str) {
+        for holders in self.0.holders.lock().expect("holders lock").values_mut() {
+            holders.by_peer.remove(&peer);
+        }
+        let strikes = {
+            let mut all = self.0.strikes.lock().expect("strikes lock");
+            let n = all.entry(peer).or_default();
+            *n += 1;
+            *n
+        };
+        if strikes >= BAN_AFTER && self.0.banned.lock().expect("ban lock").insert(peer) {
+            tracing::warn!(%peer, why, strikes, "peer banned until restart");
+            let net = self.net();
+            tokio::spawn(async move { net.send(Command::Disallow(peer)).await });
+        } else {
+            tracing::warn!(%peer, why, strikes, "peer struck");
+        }
+    }
+
+    // ---- The origin side: what friends may ask of us. ----
+
+    /// The answer to a friend's request. Whoever asks is on the list (the connection would
+    /// not exist otherwise); what they may see is checked here.
+    pub async fn answer(&self, peer: PeerId, request: Request) -> Response {
+        let Some(friend) = self.0.trusted.get(&peer) else {
+            return refused("you are not on this gateway's list of friends");
+        };
+        let result = match request {
+            Request::Items => self
+                .shared_items(&friend)
+                .await
+                .map(|items| Response::of(Header::Items { items })),
+            Request::Manifest { item } => self.own_manifest(item).await.map(|own| match own {
+                Some((signed, m)) if m.shared_with(&peer) => {
+                    Response::of(Header::Manifest { manifest: signed })
+                }
+                Some(_) => refused("this item's library is not shared with you"),
+                None => Response::of(Header::NotFound),
+            }),
+            Request::Poster { item } => self.own_poster(&friend, item).await,
+            Request::Have { origin, item } => Ok(self.have(&peer, &origin, item).await),
+            Request::Piece {
+                origin,
+                item,
+                index,
+            } => self.serve_piece(&peer, &origin, item, index).await,
+            Request::Malformed { .. } => Ok(Response::of(Header::NotFound)),
+        };
+        result.unwrap_or_else(|error| {
+            tracing::warn!(%peer, error = format!("{error:#}"), "cannot answer a friend");
+            Response::of(Header::NotFound)
+        })
+    }
+
+    async fn shared_items(
+        &self,
+        friend: &super::peers::Peer,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let items = self.0.origin.items().await?;
+        Ok(items
+            .into_iter()
+            .filter(|item| item["hls_url"].is_string() && friend.may_see(item["library"].as_str()))
+            .map(|mut item| {
+                // A friend needs no file paths of ours, nor our errors.
+                if let Some(fields) = item.as_object_mut() {
+                    fields.remove("path");
+                    fields.remove("error");
+                }
+                item
+            })
+            .collect())
+    }
+
+    async fn own_poster(&self, friend: &super::peers::Peer, item: i64) -> anyhow::Result<Response> {
+        let shared = self.shared_items(friend).await?;
+        if !shared.iter().any(|i| i["id"].as_i64() == Some(item)) {
+            return Ok(Response::of(Header::NotFound));
+        }
+        Ok(
+            match self
+                .0
+                .origin
+                .get(&format!("/api/v1/items/{item}/poster"))
+                .await?
+            {
+                Some(body) => Response {
+                    header: Header::Piece,
+                    body,
+                },
+                None => Response::of(Header::NotFound),
+            },
+        )
+    }
+
+    /// Our signed manifest of `item`, made again when the package or the peers it is shared
+    /// with changed; `None` when the item is not shared or not transcoded.
+    async fn own_manifest(
+        &self,
+        item: i64,
+    ) -> anyhow::Result<Option<(manifest::Signed, Arc<Manifest>)>> {
+        let items = self.0.origin.items().await?;
+        let Some(found) = items
+            .iter()
+            .find(|i| i["id"].as_i64() == Some(item) && i["hls_url"].is_string())
+        else {
+            return Ok(None);
+        };
+        let library = found["library"].as_str();
+        let audience: Vec<String> = self
+            .0
+            .trusted
+            .all()
+            .into_iter()
+            .filter(|(_, p)| p.may_see(library))
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let Some(master) = self
+            .0
+            .origin
+            .get(&format!("/hls/{item}/{}", crate::hls::MASTER))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key = format!("{}:{}", manifest::sha256_hex(&master), audience.join(","));
+        let mut own = self.0.own.lock().await;
+        if let Some(o) = own.get(&item).filter(|o| o.key == key) {
+            return Ok(Some((o.signed.clone(), o.manifest.clone())));
+        }
+        let files = self.package_files(item, master).await?;
+        let made = Manifest {
+            origin: self.0.me.to_string(),
+            item,
+            files,
+            audience,
+            created: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        let signed = made.sign(&self.0.key);
+        let made = Arc::new(made);
+        tracing::info!(item, files = made.files.len(), "signed a manifest");
+        own.insert(
+            item,
+            Own {
+                key,
+                signed: signed.clone(),
+                manifest: made.clone(),
+            },
+        );
+        Ok(Some((signed, made)))
+    }
+
+    /// Every file the master playlist leads to, hashed.
+    async fn package_files(
+        &self,
+        item: i64,
+        master: Vec<u8>,
+    ) -> anyhow::Result<Vec<manifest::File>> {
+        let mut files = Vec::new();
+        let mut seen = HashSet::from([crate::hls::MASTER.to_string()]);
+        let mut queue =
+            std::collections::VecDeque::from([(crate::hls::MASTER.to_string(), master)]);
+        while let Some((path, bytes)) = queue.pop_front() {
+            if path.ends_with(".m3u8") {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                for child in manifest::referenced(&path, &text) {
+                    if !seen.insert(child.clone()) {
+                        continue;
+                    }
+                    let body = self.0.origin.get(&format!("/hls/{item}/{child}")).await?;
+                    let body =
+                        body.ok_or_else(|| anyhow::anyhow!("{child} of item {item} is missing"))?;
+                    queue.push_back((child, body));
+                }
+            }
+            files.push(manifest::File {
+                size: bytes.len() as u64,
+                sha256: manifest::sha256_hex(&bytes),
+                path,
+            });
+        }
+        Ok(files)
+    }
+
+    /// The verified manifest of (origin, item) that we know of, ours included.
+    async fn known_manifest(&self, origin: &PeerId, item: i64) -> Option<Arc<Manifest>> {
+        if *origin == self.0.me {
+            return self.own_manifest(item).await.ok().flatten().map(|(_, m)| m);
+        }
+        let all = self.0.manifests.lock().expect("manifests lock");
+        all.get(&(*origin, item)).map(|(_, m)| m.clone())
+    }
+
+    async fn have(&self, peer: &PeerId, origin: &str, item: i64) -> Response {
+        let Ok(origin) = origin.parse::<PeerId>() else {
+            return Response::of(Header::NotFound);
+        };
+        let Some(m) = self.known_manifest(&origin, item).await else {
+            return Response::of(Header::Have { pieces: Vec::new() });
+        };
+        if !m.shared_with(peer) {
+            return refused("this item is not shared with you");
+        }
+        let mine = origin == self.0.me;
+        let pieces = (0..m.files.len() as u32)
+            .filter(|i| mine || self.0.cache.has(&m.files[*i as usize].sha256))
+            .collect();
+        Response::of(Header::Have { pieces })
+    }
+
+    async fn serve_piece(
+        &self,
+        peer: &PeerId,
+        origin: &str,
+        item: i64,
+        index: u32,
+    ) -> anyhow::Result<Response> {
+        let Ok(origin) = origin.parse::<PeerId>() else {
+            return Ok(Response::of(Header::NotFound));
+        };
+        let Some(m) = self.known_manifest(&origin, item).await else {
+            return Ok(Response::of(Header::NotFound));
+        };
+        if !m.shared_with(peer) {
+            return Ok(refused("this item is not shared with you"));
+        }
+        let Some(file) = m.files.get(index as usize) else {
+            return Ok(Response::of(Header::NotFound));
+        };
+        let mine = origin == self.0.me;
+        let body = if mine {
+            // The package may have changed since the manifest: serve only what it promised.
+            self.0
+                .origin
+                .get(&format!("/hls/{item}/{}", file.path))
+                .await?
+                .filter(|b| manifest::sha256_hex(b) == file.sha256)
+        } else {
+            self.0.cache.get(&file.sha256)
+        };
+        let Some(body) = body else {
+            return Ok(Response::of(Header::NotFound));
+        };
+        let wait = self.upload_wait(peer, body.len());
+        if !mine && wait > CHOKE_AFTER {
+            return Ok(Response::of(Header::Choked));
+        }
+        tokio::time::sleep(wait).await;
+        self.count(peer, body.len() as u64, 0, None);
+        Ok(Response {
+            header: Header::Piece,
+            body,
+        })
+    }
+
+    fn upload_wait(&self, peer: &PeerId, bytes: usize) -> Duration {
+        let per_peer = {
+            let per_peer_kbps = self.bandwidth().per_peer_upload_kbps;
+            let mut all = self.0.per_peer.lock().expect("limiter lock");
+            all.entry(*peer)
+                .or_insert_with(|| Arc::new(Limiter::new(per_peer_kbps)))
+                .clone()
+        };
+        self.0.upload.reserve(bytes).max(per_peer.reserve(bytes))
+    }
+
+    fn count(&self, peer: &PeerId, up: u64, down: u64, speed: Option<f64>) {
+        let mut all = self.0.traffic.lock().expect("traffic lock");
+        let t = all.entry(*peer).or_default();
+        t.bytes_up += up;
+        t.bytes_down += down;
+        if let Some(speed) = speed {
+            t.speed = if t.speed == 0.0 {
+                speed
+            } else {
+                0.7 * t.speed + 0.3 * speed
+            };
+        }
+    }
+
+    fn speed(&self, peer: &PeerId) -> f64 {
+        self.0
+            .traffic
+            .lock()
+            .expect("traffic lock")
+            .get(peer)
+            .map_or(0.0, |t| t.speed)
+    }
+
+    // ---- The viewer side: friends' items for local players. ----
+
+    fn friend(&self, peer: &PeerId) -> Result<super::peers::Peer, Error> {
+        self.0
+            .trusted
+            .get(peer)
+            .ok_or_else(|| Error::NotFound(format!("{peer} is not one of this gateway's friends")))
+    }
+
+    async fn ask(&self, peer: PeerId, request: Request) -> Result<Response, Error> {
+        let name = self.friend(&peer)?.name;
+        self.0.net.request(peer, request).await.map_err(|error| {
+            Error::Unreachable(format!(
+                "cannot reach {name} ({peer}): {error}; they may be offline — try again later"
+            ))
+        })
+    }
+
+    /// A friend's items shared with us, with URLs on this gateway.
+    pub async fn items(&self, peer: PeerId) -> Result<Vec<serde_json::Value>, Error> {
+        match self.ask(peer, Request::Items).await?.header {
+            Header::Items { items } => Ok(items
+                .into_iter()
+                .map(|mut item| {
+                    let id = item["id"].as_i64().unwrap_or_default();
+                    item["hls_url"] =
+                        format!("/peers/{peer}/hls/{id}/{}", crate::hls::MASTER).into();
+                    item["poster_url"] = format!("/api/v1/peers/{peer}/items/{id}/poster").into();
+                    item["peer"] = peer.to_string().into();
+                    item
+                })
+                .collect()),
+            other => Err(answer_error(other)),
+        }
+    }
+
+    pub async fn poster(&self, peer: PeerId, item: i64) -> Result<Vec<u8>, Error> {
+        match self.ask(peer, Request::Poster { item }).await? {
+            Response {
+                header: Header::Piece,
+                body,
+            } => Ok(body),
+            other => Err(answer_error(other.header)),
+        }
+    }
+
+    /// The friend's manifest of `item`, verified (and asked for again after a while).
+    pub async fn manifest(&self, origin: PeerId, item: i64) -> Result<Arc<Manifest>, Error> {
+        let cached = self
+            .0
+            .manifests
+            .lock()
+            .expect("manifests lock")
+            .get(&(origin, item))
+            .cloned();
+        if let Some((at, m)) = &cached
+            && at.elapsed() < MANIFEST_TTL
+        {
+            return Ok(m.clone());
+        }
+        let signed = match self.ask(origin, Request::Manifest { item }).await {
+            Ok(Response {
+                header: Header::Manifest { manifest },
+                ..
+            }) => manifest,
+            // The origin is away: what we verified before still holds (pinned items play).
+            Err(Error::Unreachable(_)) if cached.is_some() => {
+                return Ok(cached.expect("checked").1);
+            }
+            Ok(other) => return Err(answer_error(other.header)),
+            Err(error) => return Err(error),
+        };
+        let m = signed.verify(&origin, item).map_err(|error| {
+            self.strike(origin, "sent a manifest that does not verify");
+            Error::Refused(format!("the friend's manifest was refused: {error}"))
+        })?;
+        let m = Arc::new(m);
+        self.0
+            .manifests
+            .lock()
+            .expect("manifests lock")
+            .insert((origin, item), (Instant::now(), m.clone()));
+        Ok(m)
+    }
+
+    /// One file of a friend's item, for a player: from the cache, or the swarm, or the origin.
+    pub async fn file(&self, origin: PeerId, item: i64, path: &str) -> Result<Vec<u8>, Error> {
+        self.friend(&origin)?;
+        let m = self.manifest(origin, item).await?;
+        let index = m
+            .index_of(path)
+            .ok_or_else(|| Error::NotFound(format!("item {item} has no file {path}")))?;
+        self.refresh_holders(origin, item, &m);
+        let bytes = self.piece(origin, item, &m, index, true).await?;
+        if path.ends_with(".m4s") {
+            self.read_ahead(origin, item, &m, index);
+        }
+        Ok(bytes)
+    }
+
+    /// Fetch the segments after `index` in the background, rarest first, from the swarm.
+    fn read_ahead(&self, origin: PeerId, item: i64, m: &Arc<Manifest>, index: usize) {
+        let dir = m.files[index]
+            .path
+            .rsplit_once('/')
+            .map_or("", |(d, _)| d)
+            .to_owned();
+        let mut ahead: Vec<usize> = (index + 1..m.files.len())
+            .filter(|i| m.files[*i].path.starts_with(&dir) && m.files[*i].path.ends_with(".m4s"))
+            .take(READ_AHEAD)
+            .filter(|i| !self.0.cache.has(&m.files[*i].sha256))
+            .collect();
+        let count = |i: &usize| self.holders_of(origin, item, *i).len();
+        ahead.sort_by_key(count);
+        for i in ahead {
+            let (gateway, m) = (self.clone(), m.clone());
+            tokio::spawn(async move {
+                let _ = gateway.piece(origin, item, &m, i, false).await;
+            });
+        }
+    }
+
+    fn holders_of(&self, origin: PeerId, item: i64, index: usize) -> Vec<PeerId> {
+        let all = self.0.holders.lock().expect("holders lock");
+        let Some(h) = all.get(&(origin, item)) else {
+            return Vec::new();
+        };
+        h.by_peer
+            .iter()
+            .filter(|(peer, pieces)| **peer != origin && pieces.contains(&(index as u32)))
+            .map(|(peer, _)| *peer)
+            .collect()
+    }
+
+    /// Ask the group (in the background) which pieces of the item they hold.
+    fn refresh_holders(&self, origin: PeerId, item: i64, m: &Arc<Manifest>) {
+        {
+            let mut all = self.0.holders.lock().expect("holders lock");
+            let h = all.entry((origin, item)).or_default();
+            if h.asked.is_some_and(|at| at.elapsed() < HAVE_EVERY) {
+                return;
+            }
+            h.asked = Some(Instant::now());
+        }
+        let askable: Vec<PeerId> = m
+            .audience
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p: &PeerId| {
+                *p != origin
+                    && *p != self.0.me
+                    && self.0.connections.kind(p) != "none"
+                    && !self.is_banned(p)
+            })
+            .collect();
+        for peer in askable {
+            let gateway = self.clone();
+            let request = Request::Have {
+                origin: origin.to_string(),
+                item,
+            };
+            tokio::spawn(async move {
+                if let Ok(Response {
+                    header: Header::Have { pieces },
+                    ..
+                }) = gateway.0.net.request(peer, request).await
+                {
+                    let mut all = gateway.0.holders.lock().expect("holders lock");
+                    all.entry((origin, item))
+                        .or_default()
+                        .by_peer
+                        .insert(peer, pieces.into_iter().collect());
+                }
+            });
+        }
+    }
+
+    /// Piece `index`: cached, or fetched from the fastest holder, then the origin; each answer
+    /// checked against the manifest, a bad one struck and asked elsewhere.
+    async fn piece(
+        &self,
+        origin: PeerId,
+        item: i64,
+        m: &Manifest,
+        index: usize,
+        urgent: bool,
+    ) -> Result<Vec<u8>, Error> {
+        let file = &m.files[index];
+        let lock = {
+            let mut all = self.0.fetching.lock().expect("fetching lock");
+            all.entry(file.sha256.clone()).or_default().clone()
+        };
+        let _one_at_a_time = lock.lock().await;
+        if let Some(bytes) = self.0.cache.get(&file.sha256) {
+            return Ok(bytes);
+        }
+        let mut sources = self.holders_of(origin, item, index);
+        sources.retain(|p| !self.is_banned(p));
+        sources.sort_by(|a, b| self.speed(b).total_cmp(&self.speed(a)));
+        if urgent && self.speed(&origin) > sources.first().map_or(0.0, |p| self.speed(p)) * 2.0 {
+            // The playhead waits: a much faster origin goes first.
+            sources.insert(0, origin);
+        } else {
+            sources.push(origin);
+        }
+        sources.dedup();
+        let request = Request::Piece {
+            origin: origin.to_string(),
+            item,
+            index: index as u32,
+        };
+        for source in sources {
+            let started = Instant::now();
+            let answer =
+                tokio::time::timeout(PIECE_TIMEOUT, self.0.net.request(source, request.clone()))
+                    .await;
+            let Ok(Ok(Response {
+                header: Header::Piece,
+                body,
+            })) = answer
+            else {
+                tracing::debug!(%source, index, "no piece from this source: asking the next");
+                continue;
+            };
+            if body.len() as u64 != file.size || manifest::sha256_hex(&body) != file.sha256 {
+                self.strike(
+                    source,
+                    "sent a piece that does not match the signed manifest",
+                );
+                continue;
+            }
+            tokio::time::sleep(self.0.download.reserve(body.len())).await;
+            let speed = body.len() as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            self.count(&source, 0, body.len() as u64, Some(speed));
+            if let Err(error) = self.0.cache.put(&file.sha256, &body) {
+                tracing::warn!(%error, "cannot cache a piece");
+            }
+            return Ok(body);
+        }
+        Err(Error::Unreachable(format!(
+            "no friend could send {} of item {item} (the origin may be offline and nobody else has it)",
+            file.path
+        )))
+    }
+
+    /// Keep one rendition of a friend's item (its playlists, audio and subtitles included)
+    /// for offline viewing; `rendition` is the folder of a variant (`720p`), or the lowest when
+    /// `None`.
+    pub async fn pin(
+        &self,
+        origin: PeerId,
+        item: i64,
+        rendition: Option<&str>,
+    ) -> Result<Pinned, Error> {
+        let m = self.manifest(origin, item).await?;
+        let variants: Vec<&str> = m
+            .files
+            .iter()
+            .filter_map(|f| f.path.strip_suffix("/index.m3u8"))
+            .filter(|dir| !dir.contains('/'))
+            .collect();
+        let chosen = match rendition {
+            Some(r) if variants.contains(&r) => r.to_owned(),
+            Some(r) => {
+                return Err(Error::NotFound(format!(
+                    "item {item} has no rendition {r:?}; it has {variants:?}"
+                )));
+            }
+            None => variants.last().map(|v| (*v).to_owned()).unwrap_or_default(),
+        };
+        let wanted: Vec<usize> = (0..m.files.len())
+            .filter(|i| {
+                let path = &m.files[*i].path;
+                !path.contains('/')
+                    || path.starts_with(&format!("{chosen}/"))
+                    || !variants.iter().any(|v| path.starts_with(&format!("{v}/")))
+            })
+            .collect();
+        self.refresh_holders(origin, item, &m);
+        let mut bytes = 0;
+        for i in &wanted {
+            bytes += self.piece(origin, item, &m, *i, false).await?.len() as u64;
+        }
+        self.0
+            .cache
+            .pin(wanted.iter().map(|i| m.files[*i].sha256.clone()))
+            .map_err(|e| Error::Unreachable(format!("cannot keep the pinned files: {e}")))?;
+        Ok(Pinned {
+            rendition: chosen,
+            files: wanted.len(),
+            bytes,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pinned {
+    pub rendition: String,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+fn refused(reason: &str) -> Response {
+    Response::of(Header::Refused {
+        reason: reason.into(),
+    })
+}
+
+fn answer_error(header: Header) -> Error {
+    match header {
+        Header::Refused { reason } => Error::Refused(format!("the friend refused: {reason}")),
+        Header::NotFound => {
+            Error::NotFound("the friend has no such item (or it is not transcoded yet)".into())
+        }
+        other => Error::Unreachable(format!("unexpected answer from the friend: {other:?}")),
+    }
+}

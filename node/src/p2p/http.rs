@@ -1,0 +1,168 @@
+//! The gateway's HTTP routes, for local players and the web app: friends, their items, and
+//! their items as HLS (`/peers/{peerId}/hls/{id}/…`) that any player plays.
+
+use super::gateway::{self, Bandwidth, Gateway};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use libp2p::PeerId;
+use serde_json::json;
+
+/// The routes, and the (method, path) of each (for the front door's route inventory).
+pub const ROUTES: [(&str, &str); 7] = [
+    ("GET", "/api/v1/p2p"),
+    ("PUT", "/api/v1/p2p/bandwidth"),
+    ("GET", "/api/v1/peers"),
+    ("GET", "/api/v1/peers/{peer}/items"),
+    ("GET", "/api/v1/peers/{peer}/items/{id}/poster"),
+    ("POST", "/api/v1/peers/{peer}/items/{id}/pin"),
+    ("GET", "/peers/{peer}/hls/{id}/{*path}"),
+];
+
+pub fn router(gateway: Gateway) -> Router {
+    Router::new()
+        .route("/api/v1/p2p", get(me))
+        .route("/api/v1/p2p/bandwidth", axum::routing::put(set_bandwidth))
+        .route("/api/v1/peers", get(peers))
+        .route("/api/v1/peers/{peer}/items", get(items))
+        .route("/api/v1/peers/{peer}/items/{id}/poster", get(poster))
+        .route("/api/v1/peers/{peer}/items/{id}/pin", post(pin))
+        .route("/peers/{peer}/hls/{id}/{*path}", get(file))
+        .with_state(gateway)
+}
+
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<gateway::Error> for Failure {
+    fn from(error: gateway::Error) -> Self {
+        let status = match error {
+            gateway::Error::NotFound(_) => StatusCode::NOT_FOUND,
+            gateway::Error::Refused(_) => StatusCode::FORBIDDEN,
+            gateway::Error::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        };
+        Failure(status, error.to_string())
+    }
+}
+
+fn peer_id(text: &str) -> Result<PeerId, Failure> {
+    text.parse()
+        .map_err(|_| Failure(StatusCode::NOT_FOUND, format!("{text:?} is not a PeerId")))
+}
+
+async fn me(State(gateway): State<Gateway>) -> Json<serde_json::Value> {
+    let listening = gateway.net().listeners().await;
+    Json(json!({
+        "peerId": gateway.peer_id().to_string(),
+        "friendCode": gateway.friend_code(),
+        "listening": listening.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "bandwidth": gateway.bandwidth(),
+    }))
+}
+
+async fn set_bandwidth(
+    State(gateway): State<Gateway>,
+    Json(limits): Json<Bandwidth>,
+) -> Result<Json<Bandwidth>, Failure> {
+    let values = [
+        limits.upload_kbps,
+        limits.download_kbps,
+        limits.per_peer_upload_kbps,
+    ];
+    if values
+        .into_iter()
+        .flatten()
+        .any(|k| !(64..=10_000_000).contains(&k))
+    {
+        return Err(Failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limits are kbit/s between 64 and 10000000, or null for none".into(),
+        ));
+    }
+    gateway.set_bandwidth(limits);
+    Ok(Json(gateway.bandwidth()))
+}
+
+async fn peers(State(gateway): State<Gateway>) -> Json<serde_json::Value> {
+    Json(json!({ "peerId": gateway.peer_id().to_string(), "peers": gateway.peers() }))
+}
+
+async fn items(
+    State(gateway): State<Gateway>,
+    Path(peer): Path<String>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let items = gateway.items(peer_id(&peer)?).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn poster(
+    State(gateway): State<Gateway>,
+    Path((peer, id)): Path<(String, i64)>,
+) -> Result<Response, Failure> {
+    let jpeg = gateway.poster(peer_id(&peer)?, id).await?;
+    Ok((
+        [
+            ("content-type", "image/jpeg"),
+            ("cache-control", "private, max-age=300"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct PinRequest {
+    rendition: Option<String>,
+}
+
+async fn pin(
+    State(gateway): State<Gateway>,
+    Path((peer, id)): Path<(String, i64)>,
+    body: Option<Json<PinRequest>>,
+) -> Result<Json<gateway::Pinned>, Failure> {
+    let request = body.map(|b| b.0).unwrap_or_default();
+    Ok(Json(
+        gateway
+            .pin(peer_id(&peer)?, id, request.rendition.as_deref())
+            .await?,
+    ))
+}
+
+async fn file(
+    State(gateway): State<Gateway>,
+    Path((peer, id, path)): Path<(String, i64, String)>,
+) -> Result<Response, Failure> {
+    let bytes = gateway.file(peer_id(&peer)?, id, &path).await?;
+    let immutable = !path.ends_with(".m3u8");
+    let cache = if immutable {
+        "private, max-age=31536000, immutable"
+    } else {
+        "private, no-cache"
+    };
+    Ok((
+        [
+            ("content-type", content_type(&path)),
+            ("cache-control", cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("m3u8") => "application/vnd.apple.mpegurl",
+        Some("m4s") => "video/iso.segment",
+        Some("mp4") => "video/mp4",
+        Some("vtt") => "text/vtt; charset=utf-8",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}

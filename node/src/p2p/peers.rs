@@ -1,0 +1,190 @@
+//! The trusted peers: the operator's `peers.yaml` (a list of `{peerId, name, libraries}`),
+//! re-read when it changes. A file that does not parse leaves the old list in force.
+
+use anyhow::Context as _;
+use libp2p::PeerId;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+/// A friend and what it may see.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peer {
+    pub peer_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub libraries: Vec<String>,
+}
+
+impl Peer {
+    /// May this peer see `library` (`None`: an item in no named library, shared only by `*`)?
+    pub fn may_see(&self, library: Option<&str>) -> bool {
+        self.libraries
+            .iter()
+            .any(|l| l == "*" || Some(l.as_str()) == library)
+    }
+}
+
+/// Parse a peers file's text; every PeerId must be valid and listed once.
+pub fn parse(text: &str) -> anyhow::Result<HashMap<PeerId, Peer>> {
+    let list: Option<Vec<Peer>> =
+        serde_yaml::from_str(text).context("not a YAML list of {peerId, name, libraries}")?;
+    let mut peers = HashMap::new();
+    for peer in list.unwrap_or_default() {
+        let id: PeerId = peer
+            .peer_id
+            .parse()
+            .with_context(|| format!("peer {:?}: {:?} is not a PeerId", peer.name, peer.peer_id))?;
+        if peers.insert(id, peer.clone()).is_some() {
+            anyhow::bail!("PeerId {id} is listed twice");
+        }
+    }
+    Ok(peers)
+}
+
+/// The list in force, shared between the network task and the HTTP handlers.
+#[derive(Clone, Default)]
+pub struct Trusted(Arc<RwLock<HashMap<PeerId, Peer>>>);
+
+impl Trusted {
+    pub fn new(peers: HashMap<PeerId, Peer>) -> Self {
+        Self(Arc::new(RwLock::new(peers)))
+    }
+
+    pub fn get(&self, id: &PeerId) -> Option<Peer> {
+        self.0.read().expect("peers lock").get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<(PeerId, Peer)> {
+        let mut all: Vec<_> = self
+            .0
+            .read()
+            .expect("peers lock")
+            .iter()
+            .map(|(id, p)| (*id, p.clone()))
+            .collect();
+        all.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        all
+    }
+
+    /// Replace the list; returns the peers added and removed.
+    pub fn replace(&self, peers: HashMap<PeerId, Peer>) -> (Vec<PeerId>, Vec<PeerId>) {
+        let mut current = self.0.write().expect("peers lock");
+        let added = peers
+            .keys()
+            .filter(|id| !current.contains_key(id))
+            .copied()
+            .collect();
+        let removed = current
+            .keys()
+            .filter(|id| !peers.contains_key(id))
+            .copied()
+            .collect();
+        *current = peers;
+        (added, removed)
+    }
+}
+
+/// Watches a peers file by its modification time (a ConfigMap update swaps a symlink, which
+/// inotify on the file itself would miss).
+pub struct File {
+    path: PathBuf,
+    seen: Option<SystemTime>,
+}
+
+impl File {
+    /// Read the file for the first time: here an error stops the gateway.
+    pub fn open(path: &Path) -> anyhow::Result<(Self, HashMap<PeerId, Peer>)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the peers file {}", path.display()))?;
+        let peers = parse(&text).with_context(|| format!("peers file {}", path.display()))?;
+        let seen = modified(path);
+        Ok((
+            Self {
+                path: path.to_owned(),
+                seen,
+            },
+            peers,
+        ))
+    }
+
+    /// The new list when the file changed and parses; a change that does not parse is logged
+    /// once and the old list stays in force.
+    pub fn changed(&mut self) -> Option<HashMap<PeerId, Peer>> {
+        let now = modified(&self.path);
+        if now == self.seen {
+            return None;
+        }
+        self.seen = now;
+        let parsed = std::fs::read_to_string(&self.path)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| parse(&text));
+        match parsed {
+            Ok(peers) => Some(peers),
+            Err(error) => {
+                tracing::error!(file = %self.path.display(), error = format!("{error:#}"), "the peers file does not parse: the old list stays in force; fix the file");
+                None
+            }
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANN: &str = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+
+    #[test]
+    fn the_operator_yaml_parses() {
+        let peers = parse(&format!(
+            "- peerId: {ANN}\n  name: ann\n  libraries: [films]\n"
+        ))
+        .unwrap();
+        let ann = &peers[&ANN.parse().unwrap()];
+        assert!(ann.may_see(Some("films")));
+        assert!(!ann.may_see(Some("home-videos")));
+        assert!(!ann.may_see(None));
+        assert!(parse("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let error = format!("{:#}", parse("- peerId: nope\n  name: bob\n").unwrap_err());
+        assert!(error.contains("not a PeerId"), "{error}");
+        let twice = format!("- peerId: {ANN}\n  name: a\n- peerId: {ANN}\n  name: b\n");
+        assert!(format!("{:#}", parse(&twice).unwrap_err()).contains("twice"));
+        assert!(parse("peerId: {").is_err());
+    }
+
+    #[test]
+    fn a_change_that_does_not_parse_keeps_the_old_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peers.yaml");
+        std::fs::write(&path, format!("- peerId: {ANN}\n  name: ann\n")).unwrap();
+        let (mut file, peers) = File::open(&path).unwrap();
+        assert_eq!(peers.len(), 1);
+        let bump = |text: &str, secs| {
+            std::fs::write(&path, text).unwrap();
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        };
+        bump("- {", 1_000);
+        assert_eq!(file.changed(), None);
+        bump("[]", 2_000);
+        assert_eq!(file.changed(), Some(HashMap::new()));
+        assert_eq!(file.changed(), None);
+    }
+}

@@ -1,0 +1,373 @@
+//! Gateways over libp2p's in-memory transport: who may see what, tampered pieces, malformed
+//! messages.
+
+use super::gateway::{Error, Gateway};
+use super::net::{self, Command};
+use super::origin::Origin;
+use super::wire::{self, Request};
+use axum::extract::Path;
+use axum::routing::get;
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A package of one rendition with five segments, and where each file is.
+fn package() -> HashMap<String, Vec<u8>> {
+    let mut files = HashMap::new();
+    files.insert(
+        "master.m3u8".into(),
+        b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n360p/index.m3u8\n".to_vec(),
+    );
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+    for n in 0..5 {
+        playlist.push_str(&format!("#EXTINF:4,\nseg-{n}.m4s\n"));
+        files.insert(format!("360p/seg-{n}.m4s"), vec![n as u8; 4000 + n]);
+    }
+    files.insert("360p/index.m3u8".into(), playlist.into_bytes());
+    files.insert("360p/init.mp4".into(), b"init".to_vec());
+    files
+}
+
+/// A library server with item 1 in `films` and item 2 in `home`.
+fn library() -> Origin {
+    let files = Arc::new(package());
+    let items = serde_json::json!({"items": [
+        {"id": 1, "title": "Film", "library": "films", "path": "/srv/film.mkv", "hls_url": "/hls/1/master.m3u8"},
+        {"id": 2, "title": "Birthday", "library": "home", "path": "/srv/bday.mkv", "hls_url": "/hls/2/master.m3u8"},
+    ]});
+    let router = axum::Router::new()
+        .route(
+            "/api/v1/items",
+            get(move || async move { axum::Json(items) }),
+        )
+        .route(
+            "/hls/{id}/{*path}",
+            get(move |Path((_id, path)): Path<(i64, String)>| async move {
+                match files.get(&path) {
+                    Some(bytes) => Ok(bytes.clone()),
+                    None => Err(axum::http::StatusCode::NOT_FOUND),
+                }
+            }),
+        );
+    Origin::Local(router)
+}
+
+struct Node {
+    gateway: Gateway,
+    address: Multiaddr,
+    _dir: tempfile::TempDir,
+}
+
+fn peers_yaml(friends: &[(&Keypair, &str, &[&str])]) -> String {
+    friends
+        .iter()
+        .map(|(key, name, libraries)| {
+            format!(
+                "- peerId: {}\n  name: {name}\n  libraries: {libraries:?}\n",
+                key.public().to_peer_id()
+            )
+        })
+        .collect()
+}
+
+async fn node(key: &Keypair, friends: &[(&Keypair, &str, &[&str])], origin: Origin) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let peers = dir.path().join("peers.yaml");
+    std::fs::write(&peers, peers_yaml(friends)).unwrap();
+    let port: u64 = rand_port();
+    let address: Multiaddr = format!("/memory/{port}").parse().unwrap();
+    let gateway = super::start(super::Config {
+        key: key.clone(),
+        peers_file: peers,
+        settings: net::Settings {
+            listen: vec![address.clone()],
+            coordinators: vec![],
+            lan: false,
+            memory: true,
+        },
+        origin,
+        cache_dir: dir.path().join("cache"),
+        cache_bytes: 1 << 30,
+        bandwidth: Default::default(),
+    })
+    .unwrap();
+    while gateway.net().listeners().await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let address = address.with(libp2p::multiaddr::Protocol::P2p(key.public().to_peer_id()));
+    Node {
+        gateway,
+        address,
+        _dir: dir,
+    }
+}
+
+fn rand_port() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    (u64::from(std::process::id()) << 20) + NEXT.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// Dial `to` from `from` and wait until `from` sees the connection.
+async fn connect(from: &Node, to: &Node) {
+    let peer = to.gateway.peer_id();
+    from.gateway
+        .net()
+        .send(Command::Dial(to.address.clone()))
+        .await;
+    wait_for(|| from.gateway.connections().kind(&peer) != "none").await;
+}
+
+async fn wait_for(mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out");
+}
+
+#[tokio::test]
+async fn a_friend_sees_only_the_libraries_shared_with_it_and_plays_them() {
+    let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let origin = node(&a, &[(&b, "bob", &["films"])], library()).await;
+    let viewer = node(&b, &[(&a, "ann", &[])], Origin::None).await;
+    connect(&viewer, &origin).await;
+    let ann = a.public().to_peer_id();
+
+    let items = viewer.gateway.items(ann).await.unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["title"], "Film");
+    assert_eq!(
+        items[0]["hls_url"],
+        format!("/peers/{ann}/hls/1/master.m3u8")
+    );
+    assert!(
+        items[0].get("path").is_none(),
+        "a friend learns no file paths"
+    );
+
+    let package = package();
+    for path in [
+        "master.m3u8",
+        "360p/index.m3u8",
+        "360p/init.mp4",
+        "360p/seg-0.m4s",
+        "360p/seg-4.m4s",
+    ] {
+        assert_eq!(
+            viewer.gateway.file(ann, 1, path).await.unwrap(),
+            package[path],
+            "{path}"
+        );
+    }
+    assert!(matches!(
+        viewer.gateway.file(ann, 1, "360p/seg-9.m4s").await,
+        Err(Error::NotFound(_))
+    ));
+    // Item 2 is in `home`, not shared with bob: the origin refuses its manifest.
+    let refused = viewer
+        .gateway
+        .file(ann, 2, "master.m3u8")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Refused(_)), "{refused:?}");
+    let status = viewer.gateway.peers();
+    assert_eq!(
+        (status[0].name.as_str(), status[0].connection),
+        ("ann", "direct")
+    );
+    assert!(status[0].traffic.bytes_down > 8_000, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_stranger_is_refused_at_connection_level() {
+    let (a, stranger) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let origin = node(&a, &[], library()).await;
+    let intruder = node(&stranger, &[(&a, "ann", &["*"])], Origin::None).await;
+    intruder
+        .gateway
+        .net()
+        .send(Command::Dial(origin.address.clone()))
+        .await;
+    let error = intruder
+        .gateway
+        .items(a.public().to_peer_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unreachable(_)), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        origin
+            .gateway
+            .connections()
+            .kind(&stranger.public().to_peer_id()),
+        "none"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_piece_is_caught_the_sender_banned_and_playback_goes_on() {
+    let keys: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+    let (a, evil, v) = (&keys[0], &keys[1], &keys[2]);
+    let origin = node(a, &[(evil, "eve", &["*"]), (v, "vic", &["*"])], library()).await;
+    let eve = node(evil, &[(a, "ann", &[]), (v, "vic", &[])], Origin::None).await;
+    let vic = node(v, &[(a, "ann", &[]), (evil, "eve", &[])], Origin::None).await;
+    connect(&eve, &origin).await;
+    connect(&vic, &origin).await;
+    connect(&vic, &eve).await;
+    let ann = a.public().to_peer_id();
+
+    // Eve fetches the item honestly, then corrupts what she holds.
+    for n in 0..5 {
+        eve.gateway
+            .file(ann, 1, &format!("360p/seg-{n}.m4s"))
+            .await
+            .unwrap();
+    }
+    let manifest = eve.gateway.manifest(ann, 1).await.unwrap();
+    for file in manifest.files.iter().filter(|f| f.path.ends_with(".m4s")) {
+        let piece = eve._dir.path().join("cache/pieces").join(&file.sha256);
+        std::fs::write(piece, vec![0xEE; file.size as usize]).unwrap();
+    }
+    // Vic learns that Eve has the pieces (and prefers her: the origin's upload is spared).
+    vic.gateway.file(ann, 1, "360p/index.m3u8").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let package = package();
+    for n in 0..2 {
+        let path = format!("360p/seg-{n}.m4s");
+        assert_eq!(
+            vic.gateway.file(ann, 1, &path).await.unwrap(),
+            package[&path],
+            "{path}"
+        );
+    }
+    assert!(
+        vic.gateway.is_banned(&evil.public().to_peer_id()),
+        "two bad pieces ban the sender"
+    );
+    wait_for(|| vic.gateway.connections().kind(&evil.public().to_peer_id()) == "none").await;
+    assert_eq!(
+        vic.gateway.file(ann, 1, "360p/seg-3.m4s").await.unwrap(),
+        package["360p/seg-3.m4s"]
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_request_drops_the_connection_and_the_gateway_keeps_serving() {
+    let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let origin = node(&a, &[(&b, "bob", &["*"])], library()).await;
+    let ann = a.public().to_peer_id();
+    // A trusted peer that speaks the protocol badly.
+    let mut junk = junk_swarm(&b);
+    junk.dial(origin.address.clone()).unwrap();
+    let mut sent = false;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        use libp2p::futures::StreamExt as _;
+        loop {
+            match junk.select_next_some().await {
+                libp2p::swarm::SwarmEvent::ConnectionEstablished { .. } if !sent => {
+                    junk.behaviour_mut().send_request(&ann, Request::Items);
+                    sent = true;
+                }
+                libp2p::swarm::SwarmEvent::ConnectionClosed { .. } => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the origin closes the connection of a peer that sends junk"
+    );
+    drop(junk);
+    // The gateway still serves: bob, well-behaved this time, lists the items.
+    let viewer = node(&b, &[(&a, "ann", &[])], Origin::None).await;
+    connect(&viewer, &origin).await;
+    assert_eq!(viewer.gateway.items(ann).await.unwrap().len(), 2);
+}
+
+/// A codec that writes a request no gateway can parse.
+#[derive(Clone, Default)]
+struct Junk;
+
+impl libp2p::request_response::Codec for Junk {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Request;
+    type Response = wire::Response;
+
+    async fn read_request<T: libp2p::futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        _: &mut T,
+    ) -> std::io::Result<Request> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+    async fn read_response<T: libp2p::futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        p: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<wire::Response> {
+        libp2p::request_response::Codec::read_response(&mut wire::Codec, p, io).await
+    }
+    async fn write_request<T: libp2p::futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        _: Request,
+    ) -> std::io::Result<()> {
+        use libp2p::futures::AsyncWriteExt as _;
+        io.write_all(&[0, 0, 0, 5, b'{', b'{', b'[', b'!', b'?'])
+            .await?;
+        io.close().await
+    }
+    async fn write_response<T: libp2p::futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        _: &mut T,
+        _: wire::Response,
+    ) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+fn junk_swarm(key: &Keypair) -> libp2p::Swarm<libp2p::request_response::Behaviour<Junk>> {
+    use libp2p::core::{Transport as _, transport::MemoryTransport, upgrade};
+    libp2p::SwarmBuilder::with_existing_identity(key.clone())
+        .with_tokio()
+        .with_other_transport(|key| {
+            let noise = libp2p::noise::Config::new(key)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                MemoryTransport::default()
+                    .upgrade(upgrade::Version::V1)
+                    .authenticate(noise)
+                    .multiplex(libp2p::yamux::Config::default()),
+            )
+        })
+        .unwrap()
+        .with_behaviour(|_| {
+            libp2p::request_response::Behaviour::new(
+                [(
+                    wire::PROTOCOL,
+                    libp2p::request_response::ProtocolSupport::Outbound,
+                )],
+                libp2p::request_response::Config::default(),
+            )
+        })
+        .unwrap()
+        .build()
+}
+
+#[test]
+fn both_friends_derive_the_same_rendezvous_namespace() {
+    let (a, b): (PeerId, PeerId) = (PeerId::random(), PeerId::random());
+    assert_eq!(net::pair_namespace(&a, &b), net::pair_namespace(&b, &a));
+    assert_ne!(
+        net::pair_namespace(&a, &b),
+        net::pair_namespace(&a, &PeerId::random())
+    );
+    assert!(net::pair_namespace(&a, &b).len() <= 255);
+}
