@@ -4,6 +4,7 @@ use super::{CoordinatorArgs, GatewayArgs, IdentityArgs, P2pArgs, PinArgs};
 use crate::p2p::{self, identity, net, origin::Origin};
 use anyhow::Context as _;
 use libp2p::Multiaddr;
+use std::io::Write as _;
 use std::path::Path;
 
 pub fn identity(args: IdentityArgs) -> anyhow::Result<()> {
@@ -14,8 +15,10 @@ pub fn identity(args: IdentityArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|c| c.with(libp2p::multiaddr::Protocol::P2pCircuit))
         .collect();
-    println!("{peer}");
-    println!("friend code: {}", identity::friend_code(&peer, &meet));
+    // The PeerId alone on the first line, for scripts (`| head -n1` may close the pipe early).
+    let code = identity::friend_code(&peer, &meet);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{peer}").and_then(|()| writeln!(out, "friend code: {code}"));
     Ok(())
 }
 

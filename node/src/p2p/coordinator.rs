@@ -103,7 +103,17 @@ pub async fn run(
     let mut reload = tokio::time::interval(Duration::from_secs(2));
     loop {
         tokio::select! {
-            event = swarm.select_next_some() => log(event),
+            event = swarm.select_next_some() => {
+                // The relay serves only once it knows an address of its own that others reach
+                // (libp2p's relay advertises no reservations before): a coordinator runs on a
+                // public address, so what it listens on is that.
+                if let SwarmEvent::NewListenAddr { address, .. } = &event
+                    && !is_loopback(address)
+                {
+                    swarm.add_external_address(address.clone());
+                }
+                log(event);
+            }
             _ = reload.tick() => {
                 let Some(file) = members.as_mut() else { continue };
                 let Some(now) = file.changed() else { continue };
@@ -120,6 +130,14 @@ pub async fn run(
             }
         }
     }
+}
+
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback() || ip.is_unspecified(),
+        libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback() || ip.is_unspecified(),
+        _ => false,
+    })
 }
 
 fn log(event: SwarmEvent<BehaviourEvent>) {

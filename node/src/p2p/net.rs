@@ -27,6 +27,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const RELAY_GRACE: Duration = Duration::from_secs(10);
 const REDIAL: Duration = Duration::from_secs(5);
 const DISCOVER: Duration = Duration::from_secs(30);
+/// Liveness: a ping this often, and a connection that misses one for this long is closed.
+const PING: Duration = Duration::from_secs(5);
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -122,7 +124,7 @@ fn behaviour(key: &Keypair, relay: relay::client::Behaviour, lan: bool) -> Behav
             identify::Config::new("/manofwar/1".into(), key.public())
                 .with_agent_version(AGENT.into()),
         ),
-        ping: ping::Behaviour::default(),
+        ping: ping::Behaviour::new(ping::Config::new().with_interval(PING).with_timeout(PING)),
         relay,
         dcutr: dcutr::Behaviour::new(me),
         autonat: autonat::Behaviour::new(me, autonat::Config::default()),
@@ -200,6 +202,8 @@ pub struct Task {
     /// Addresses learnt for friends (mDNS, rendezvous, identify), tried before the relay.
     addresses: HashMap<PeerId, Vec<Multiaddr>>,
     coordinators: Vec<PeerId>,
+    /// The relay each relayed connection goes through.
+    via: HashMap<ConnectionId, PeerId>,
 }
 
 impl Task {
@@ -218,6 +222,7 @@ impl Task {
             pending: HashMap::new(),
             addresses: HashMap::new(),
             coordinators,
+            via: HashMap::new(),
         }
     }
 
@@ -384,7 +389,17 @@ impl Task {
                 endpoint,
                 ..
             } => {
-                let is_relayed = relayed(endpoint.get_remote_address());
+                // A relayed connection we accepted has the circuit in its local address.
+                let is_relayed = endpoint.is_relayed();
+                if is_relayed {
+                    let circuit = match &endpoint {
+                        libp2p::core::ConnectedPoint::Dialer { address, .. } => address,
+                        libp2p::core::ConnectedPoint::Listener { local_addr, .. } => local_addr,
+                    };
+                    if let Some(relay) = peer_of(circuit) {
+                        self.via.insert(connection_id, relay);
+                    }
+                }
                 tracing::info!(peer = %peer_id, relayed = is_relayed, address = %endpoint.get_remote_address(), "connected");
                 self.gateway
                     .connections()
@@ -399,6 +414,10 @@ impl Task {
                 ..
             } => {
                 self.gateway.connections().closed(peer_id, connection_id);
+                self.via.remove(&connection_id);
+                if !self.swarm.is_connected(&peer_id) {
+                    self.close_circuits_through(peer_id);
+                }
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -422,6 +441,16 @@ impl Task {
         }
     }
 
+    /// The relay is gone: so are the connections it carried (they would otherwise linger,
+    /// silent, until their idle timeout).
+    fn close_circuits_through(&mut self, relay: PeerId) {
+        let gone: Vec<ConnectionId> = self.via.iter().filter(|(_, r)| **r == relay).map(|(c, _)| *c).collect();
+        for connection in gone {
+            tracing::info!(%relay, "the relay is gone: closing a connection it carried");
+            self.swarm.close_connection(connection);
+        }
+    }
+
     /// Close a peer's relayed connections a little after a direct one appeared.
     fn retire_relayed(&mut self, peer: PeerId) {
         let relayed: Vec<ConnectionId> = self.gateway.connections().relayed_of(&peer);
@@ -442,10 +471,10 @@ impl Task {
         match event {
             BehaviourEvent::Swarm(event) => self.on_swarm(event),
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if self.coordinators.contains(&peer_id) {
-                    // What the coordinator sees of us: the address a friend's hole punch aims at.
-                    self.swarm.add_external_address(info.observed_addr);
-                } else if self.gateway.trusted().get(&peer_id).is_some() {
+                // What the coordinator sees of us (identify reports it as a candidate, which
+                // DCUtR sends a friend to punch at) is not confirmed here: a confirmed address
+                // is no longer offered as a candidate.
+                if self.gateway.trusted().get(&peer_id).is_some() {
                     let direct: Vec<Multiaddr> = info
                         .listen_addrs
                         .into_iter()
@@ -477,6 +506,17 @@ impl Task {
                         self.addresses.entry(peer).or_default().extend(direct);
                     }
                 }
+            }
+            BehaviourEvent::Relay(relay::client::Event::ReservationReqAccepted { relay_peer_id, renewal: false, .. }) => {
+                // Reachable through this coordinator now: friends can be dialed through it too.
+                tracing::info!(coordinator = %relay_peer_id, "reservation accepted");
+                self.redial();
+            }
+            BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) }) => {
+                // A connection that stops answering pings is dead (a relayed one outlives its
+                // relay otherwise): close it, so that the peer is dialed again.
+                tracing::info!(%peer, %error, "ping failed: closing the connection");
+                self.swarm.close_connection(connection);
             }
             BehaviourEvent::Dcutr(event) => {
                 tracing::info!(peer = %event.remote_peer_id, result = ?event.result, "hole punch");
