@@ -50,6 +50,7 @@ pub fn start(
         settings: net::Settings {
             listen,
             coordinators: p2p.coordinators.clone(),
+            peer_addresses: p2p.peer_addresses.clone(),
             lan: !p2p.no_lan,
             memory: false,
         },

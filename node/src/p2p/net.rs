@@ -29,6 +29,8 @@ const REDIAL: Duration = Duration::from_secs(5);
 const DISCOVER: Duration = Duration::from_secs(30);
 /// Liveness: a ping this often, and a connection that misses one for this long is closed.
 const PING: Duration = Duration::from_secs(5);
+/// Direct addresses remembered per friend.
+const MAX_ADDRESSES: usize = 16;
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -52,6 +54,8 @@ pub struct Behaviour {
 pub struct Settings {
     pub listen: Vec<Multiaddr>,
     pub coordinators: Vec<Multiaddr>,
+    /// Friends' addresses known up front (`--peer-address`), each ending in `/p2p/ID`.
+    pub peer_addresses: Vec<Multiaddr>,
     /// Discovery on the LAN and port mapping on the home router (off in tests).
     pub lan: bool,
     /// Use libp2p's in-memory transport (component tests).
@@ -214,13 +218,20 @@ impl Task {
         settings: Settings,
     ) -> Self {
         let coordinators = settings.coordinators.iter().filter_map(peer_of).collect();
+        let mut addresses: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+        for address in &settings.peer_addresses {
+            match peer_of(address) {
+                Some(peer) => addresses.entry(peer).or_default().push(address.clone()),
+                None => tracing::warn!(%address, "a --peer-address needs /p2p/PEER_ID at its end: ignored"),
+            }
+        }
         Self {
             swarm,
             gateway,
             commands,
             settings,
             pending: HashMap::new(),
-            addresses: HashMap::new(),
+            addresses,
             coordinators,
             via: HashMap::new(),
         }
@@ -362,10 +373,7 @@ impl Task {
             }
             Command::Dial(address) => {
                 if let Some(peer) = peer_of(&address) {
-                    self.addresses
-                        .entry(peer)
-                        .or_default()
-                        .push(address.clone());
+                    self.learn(peer, [address.clone()]);
                 }
                 if let Err(error) = self.swarm.dial(address.clone()) {
                     tracing::warn!(%address, %error, "cannot dial");
@@ -441,6 +449,16 @@ impl Task {
         }
     }
 
+    /// Remember direct addresses of a friend (the newest first, a few at most).
+    fn learn(&mut self, peer: PeerId, found: impl IntoIterator<Item = Multiaddr>) {
+        let known = self.addresses.entry(peer).or_default();
+        for address in found {
+            known.retain(|a| *a != address);
+            known.insert(0, address);
+        }
+        known.truncate(MAX_ADDRESSES);
+    }
+
     /// The relay is gone: so are the connections it carried (they would otherwise linger,
     /// silent, until their idle timeout).
     fn close_circuits_through(&mut self, relay: PeerId) {
@@ -480,13 +498,13 @@ impl Task {
                         .into_iter()
                         .filter(|a| !relayed(a))
                         .collect();
-                    self.addresses.insert(peer_id, direct);
+                    self.learn(peer_id, direct);
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     if self.gateway.trusted().get(&peer).is_some() {
-                        self.addresses.entry(peer).or_default().push(address);
+                        self.learn(peer, [address]);
                     }
                 }
             }
@@ -503,7 +521,7 @@ impl Task {
                             .iter()
                             .filter(|a| !relayed(a))
                             .cloned();
-                        self.addresses.entry(peer).or_default().extend(direct);
+                        self.learn(peer, direct);
                     }
                 }
             }

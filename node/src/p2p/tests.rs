@@ -84,6 +84,7 @@ async fn node(key: &Keypair, friends: &[(&Keypair, &str, &[&str])], origin: Orig
         settings: net::Settings {
             listen: vec![address.clone()],
             coordinators: vec![],
+            peer_addresses: vec![],
             lan: false,
             memory: true,
         },
