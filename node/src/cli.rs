@@ -94,7 +94,11 @@ pub struct P2pArgs {
     pub coordinators: Vec<libp2p::Multiaddr>,
     /// A friend's address (ending in /p2p/ID), dialed directly and again whenever the
     /// connection drops: for friends on the LAN or with a public address; repeat for several.
-    #[arg(long = "peer-address", env = "MANOFWAR_PEER_ADDRESSES", value_delimiter = ',')]
+    #[arg(
+        long = "peer-address",
+        env = "MANOFWAR_PEER_ADDRESSES",
+        value_delimiter = ','
+    )]
     pub peer_addresses: Vec<libp2p::Multiaddr>,
     /// Total upload to friends, kbit/s (unlimited when unset); changeable at run time through
     /// PUT /api/v1/p2p/bandwidth.

@@ -17,16 +17,24 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-/// A piece request stuck this long on one source is re-issued elsewhere.
+/// A piece request stuck this long on a friend is re-issued elsewhere.
 const PIECE_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long the origin may take (the network's own request timeout, `net::REQUEST_TIMEOUT`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A friend's manifest is asked for again after this long (the package may have changed).
 const MANIFEST_TTL: Duration = Duration::from_secs(60);
 /// How often, while an item is watched, we ask the group which pieces they hold.
-const HAVE_EVERY: Duration = Duration::from_secs(3);
+const HAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long the playhead waits for those answers before it asks someone.
+const HAVE_WAIT: Duration = Duration::from_millis(300);
+/// How long a piece nobody holds yet waits for the viewer ahead before the origin is asked.
+const AHEAD_WAIT: Duration = Duration::from_millis(500);
 /// Segments fetched ahead of the one a player asked for.
 const READ_AHEAD: usize = 3;
 /// A peer whose upload would wait longer than this answers `Choked` (origins always serve).
 const CHOKE_AFTER: Duration = Duration::from_secs(2);
+/// For the playhead, the origin goes before the group when it is this many times faster.
+const FASTER_ORIGIN: f64 = 4.0;
 /// Bad pieces or malformed messages before a peer is banned (until restart).
 const BAN_AFTER: u32 = 2;
 
@@ -91,6 +99,8 @@ struct Own {
 struct Holders {
     asked: Option<Instant>,
     by_peer: HashMap<PeerId, HashSet<u32>>,
+    /// Peers that sent a bad piece of this item: never asked for it again.
+    dropped: HashSet<PeerId>,
 }
 
 /// Bytes exchanged with one peer, and its measured speed (bytes/s, moving average).
@@ -256,12 +266,15 @@ impl Gateway {
             .collect()
     }
 
-    /// A peer misbehaved (a bad piece, a malformed message): dropped from the items it was
-    /// serving; banned after a repeat.
+    fn drop_from_item(&self, origin: PeerId, item: i64, peer: PeerId) {
+        let mut all = self.0.holders.lock().expect("holders lock");
+        let h = all.entry((origin, item)).or_default();
+        h.by_peer.remove(&peer);
+        h.dropped.insert(peer);
+    }
+
+    /// A peer misbehaved (a bad piece, a malformed message); banned after a repeat.
     pub fn strike(&self, peer: PeerId, why: &str) {
-        for holders in self.0.holders.lock().expect("holders lock").values_mut() {
-            holders.by_peer.remove(&peer);
-        }
         let strikes = {
             let mut all = self.0.strikes.lock().expect("strikes lock");
             let n = all.entry(peer).or_default();
@@ -489,6 +502,7 @@ impl Gateway {
             return Ok(Response::of(Header::NotFound));
         };
         let mine = origin == self.0.me;
+        tracing::debug!(%peer, item, index, mine, "piece asked");
         let body = if mine {
             // The package may have changed since the manifest: serve only what it promised.
             self.0
@@ -640,7 +654,7 @@ impl Gateway {
         let index = m
             .index_of(path)
             .ok_or_else(|| Error::NotFound(format!("item {item} has no file {path}")))?;
-        self.refresh_holders(origin, item, &m);
+        self.refresh_holders(origin, item, &m, HAVE_WAIT).await;
         let bytes = self.piece(origin, item, &m, index, true).await?;
         if path.ends_with(".m4s") {
             self.read_ahead(origin, item, &m, index);
@@ -682,8 +696,9 @@ impl Gateway {
             .collect()
     }
 
-    /// Ask the group (in the background) which pieces of the item they hold.
-    fn refresh_holders(&self, origin: PeerId, item: i64, m: &Arc<Manifest>) {
+    /// Ask the group which pieces of the item they hold (at most every `HAVE_EVERY`), waiting
+    /// up to `wait` for the answers.
+    async fn refresh_holders(&self, origin: PeerId, item: i64, m: &Manifest, wait: Duration) {
         {
             let mut all = self.0.holders.lock().expect("holders lock");
             let h = all.entry((origin, item)).or_default();
@@ -692,7 +707,7 @@ impl Gateway {
             }
             h.asked = Some(Instant::now());
         }
-        let askable: Vec<PeerId> = m
+        let askable = m
             .audience
             .iter()
             .filter_map(|p| p.parse().ok())
@@ -701,28 +716,45 @@ impl Gateway {
                     && *p != self.0.me
                     && self.0.connections.kind(p) != "none"
                     && !self.is_banned(p)
+            });
+        let asks: Vec<_> = askable
+            .map(|peer| {
+                let gateway = self.clone();
+                let request = Request::Have {
+                    origin: origin.to_string(),
+                    item,
+                };
+                tokio::spawn(async move {
+                    if let Ok(Response {
+                        header: Header::Have { pieces },
+                        ..
+                    }) = gateway.0.net.request(peer, request).await
+                    {
+                        let mut all = gateway.0.holders.lock().expect("holders lock");
+                        let h = all.entry((origin, item)).or_default();
+                        if !h.dropped.contains(&peer) {
+                            h.by_peer.insert(peer, pieces.into_iter().collect());
+                        }
+                    }
+                })
             })
             .collect();
-        for peer in askable {
-            let gateway = self.clone();
-            let request = Request::Have {
-                origin: origin.to_string(),
-                item,
-            };
-            tokio::spawn(async move {
-                if let Ok(Response {
-                    header: Header::Have { pieces },
-                    ..
-                }) = gateway.0.net.request(peer, request).await
-                {
-                    let mut all = gateway.0.holders.lock().expect("holders lock");
-                    all.entry((origin, item))
-                        .or_default()
-                        .by_peer
-                        .insert(peer, pieces.into_iter().collect());
-                }
-            });
-        }
+        let _ = tokio::time::timeout(wait, libp2p::futures::future::join_all(asks)).await;
+    }
+
+    fn forget_have_poll(&self, origin: PeerId, item: i64) {
+        let mut all = self.0.holders.lock().expect("holders lock");
+        all.entry((origin, item)).or_default().asked = None;
+    }
+
+    /// Does any friend but the origin hold pieces of the item (are others watching it)?
+    fn others_hold(&self, origin: PeerId, item: i64) -> bool {
+        let all = self.0.holders.lock().expect("holders lock");
+        all.get(&(origin, item)).is_some_and(|h| {
+            h.by_peer
+                .iter()
+                .any(|(p, pieces)| *p != origin && !pieces.is_empty())
+        })
     }
 
     /// Piece `index`: cached, or fetched from the fastest holder, then the origin; each answer
@@ -740,20 +772,44 @@ impl Gateway {
             let mut all = self.0.fetching.lock().expect("fetching lock");
             all.entry(file.sha256.clone()).or_default().clone()
         };
-        let _one_at_a_time = lock.lock().await;
-        if let Some(bytes) = self.0.cache.get(&file.sha256) {
-            return Ok(bytes);
+        let fetched = {
+            let _one_at_a_time = lock.lock().await;
+            match self.0.cache.get(&file.sha256) {
+                Some(bytes) => Ok(bytes),
+                None => self.fetch(origin, item, m, index, urgent).await,
+            }
+        };
+        let mut all = self.0.fetching.lock().expect("fetching lock");
+        if Arc::strong_count(&lock) <= 2 {
+            all.remove(&file.sha256);
         }
-        let mut sources = self.holders_of(origin, item, index);
-        sources.retain(|p| !self.is_banned(p));
-        sources.sort_by(|a, b| self.speed(b).total_cmp(&self.speed(a)));
-        if urgent && self.speed(&origin) > sources.first().map_or(0.0, |p| self.speed(p)) * 2.0 {
-            // The playhead waits: a much faster origin goes first.
-            sources.insert(0, origin);
-        } else {
-            sources.push(origin);
+        fetched
+    }
+
+    async fn fetch(
+        &self,
+        origin: PeerId,
+        item: i64,
+        m: &Manifest,
+        index: usize,
+        urgent: bool,
+    ) -> Result<Vec<u8>, Error> {
+        let file = &m.files[index];
+        let mut sources = self.sources(origin, item, index, urgent);
+        if sources == [origin] && self.others_hold(origin, item) {
+            // Others watch, but nobody has this piece yet: the one ahead is likely fetching it.
+            // Wait a moment for it rather than have the origin send it twice.
+            tokio::time::sleep(AHEAD_WAIT).await;
+            self.forget_have_poll(origin, item);
+            self.refresh_holders(origin, item, m, HAVE_WAIT).await;
+            sources = self.sources(origin, item, index, urgent);
         }
-        sources.dedup();
+        if sources.is_empty() {
+            return Err(Error::Unreachable(format!(
+                "no friend holds {} yet",
+                file.path
+            )));
+        }
         let request = Request::Piece {
             origin: origin.to_string(),
             item,
@@ -761,9 +817,15 @@ impl Gateway {
         };
         for source in sources {
             let started = Instant::now();
+            // A friend stuck on a piece is left for the next source; the origin, the last resort,
+            // is waited for (asking it again would only add to what its uplink carries).
+            let limit = if source == origin {
+                REQUEST_TIMEOUT
+            } else {
+                PIECE_TIMEOUT
+            };
             let answer =
-                tokio::time::timeout(PIECE_TIMEOUT, self.0.net.request(source, request.clone()))
-                    .await;
+                tokio::time::timeout(limit, self.0.net.request(source, request.clone())).await;
             let Ok(Ok(Response {
                 header: Header::Piece,
                 body,
@@ -773,6 +835,7 @@ impl Gateway {
                 continue;
             };
             if body.len() as u64 != file.size || manifest::sha256_hex(&body) != file.sha256 {
+                self.drop_from_item(origin, item, source);
                 self.strike(
                     source,
                     "sent a piece that does not match the signed manifest",
@@ -791,6 +854,28 @@ impl Gateway {
             "no friend could send {} of item {item} (the origin may be offline and nobody else has it)",
             file.path
         )))
+    }
+
+    /// Whom to ask for a piece, best first. The group before the origin (sparing its upload),
+    /// the fastest first; a friend not measured yet counts as fast as the origin. For the
+    /// playhead (`urgent`), a much faster origin (`FASTER_ORIGIN`) goes first; reading ahead
+    /// leaves the origin alone while others watch (their pieces will do).
+    fn sources(&self, origin: PeerId, item: i64, index: usize, urgent: bool) -> Vec<PeerId> {
+        let origin_speed = self.speed(&origin);
+        let speed = |p: &PeerId| match self.speed(p) {
+            0.0 => origin_speed,
+            known => known,
+        };
+        let mut sources = self.holders_of(origin, item, index);
+        sources.retain(|p| !self.is_banned(p));
+        sources.sort_by(|a, b| speed(b).total_cmp(&speed(a)));
+        let best = sources.first().map_or(0.0, speed);
+        if urgent && origin_speed > best * FASTER_ORIGIN {
+            sources.insert(0, origin);
+        } else if urgent || sources.is_empty() && !self.others_hold(origin, item) {
+            sources.push(origin);
+        }
+        sources
     }
 
     /// Keep one rendition of a friend's item (its playlists, audio and subtitles included)
@@ -826,10 +911,10 @@ impl Gateway {
                     || !variants.iter().any(|v| path.starts_with(&format!("{v}/")))
             })
             .collect();
-        self.refresh_holders(origin, item, &m);
+        self.refresh_holders(origin, item, &m, HAVE_WAIT).await;
         let mut bytes = 0;
         for i in &wanted {
-            bytes += self.piece(origin, item, &m, *i, false).await?.len() as u64;
+            bytes += self.piece(origin, item, &m, *i, true).await?.len() as u64;
         }
         self.0
             .cache

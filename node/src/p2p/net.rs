@@ -222,7 +222,9 @@ impl Task {
         for address in &settings.peer_addresses {
             match peer_of(address) {
                 Some(peer) => addresses.entry(peer).or_default().push(address.clone()),
-                None => tracing::warn!(%address, "a --peer-address needs /p2p/PEER_ID at its end: ignored"),
+                None => {
+                    tracing::warn!(%address, "a --peer-address needs /p2p/PEER_ID at its end: ignored")
+                }
             }
         }
         Self {
@@ -462,7 +464,12 @@ impl Task {
     /// The relay is gone: so are the connections it carried (they would otherwise linger,
     /// silent, until their idle timeout).
     fn close_circuits_through(&mut self, relay: PeerId) {
-        let gone: Vec<ConnectionId> = self.via.iter().filter(|(_, r)| **r == relay).map(|(c, _)| *c).collect();
+        let gone: Vec<ConnectionId> = self
+            .via
+            .iter()
+            .filter(|(_, r)| **r == relay)
+            .map(|(c, _)| *c)
+            .collect();
         for connection in gone {
             tracing::info!(%relay, "the relay is gone: closing a connection it carried");
             self.swarm.close_connection(connection);
@@ -488,18 +495,18 @@ impl Task {
     fn on_behaviour(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Swarm(event) => self.on_swarm(event),
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                // What the coordinator sees of us (identify reports it as a candidate, which
-                // DCUtR sends a friend to punch at) is not confirmed here: a confirmed address
-                // is no longer offered as a candidate.
-                if self.gateway.trusted().get(&peer_id).is_some() {
-                    let direct: Vec<Multiaddr> = info
-                        .listen_addrs
-                        .into_iter()
-                        .filter(|a| !relayed(a))
-                        .collect();
-                    self.learn(peer_id, direct);
-                }
+            // What the coordinator sees of us (identify reports it as a candidate, which DCUtR
+            // sends a friend to punch at) is not confirmed here: a confirmed address is no
+            // longer offered as a candidate. A friend's own addresses are remembered.
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })
+                if self.gateway.trusted().get(&peer_id).is_some() =>
+            {
+                let direct: Vec<Multiaddr> = info
+                    .listen_addrs
+                    .into_iter()
+                    .filter(|a| !relayed(a))
+                    .collect();
+                self.learn(peer_id, direct);
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
@@ -525,12 +532,20 @@ impl Task {
                     }
                 }
             }
-            BehaviourEvent::Relay(relay::client::Event::ReservationReqAccepted { relay_peer_id, renewal: false, .. }) => {
+            BehaviourEvent::Relay(relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal: false,
+                ..
+            }) => {
                 // Reachable through this coordinator now: friends can be dialed through it too.
                 tracing::info!(coordinator = %relay_peer_id, "reservation accepted");
                 self.redial();
             }
-            BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) }) => {
+            BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            }) => {
                 // A connection that stops answering pings is dead (a relayed one outlives its
                 // relay otherwise): close it, so that the peer is dialed again.
                 tracing::info!(%peer, %error, "ping failed: closing the connection");

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A package of one rendition with five segments, and where each file is.
-fn package() -> HashMap<String, Vec<u8>> {
+/// Item `item`'s package: one rendition with five segments, and where each file is.
+fn package_of(item: u8) -> HashMap<String, Vec<u8>> {
     let mut files = HashMap::new();
     files.insert(
         "master.m3u8".into(),
@@ -23,16 +23,23 @@ fn package() -> HashMap<String, Vec<u8>> {
     let mut playlist = String::from("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n");
     for n in 0..5 {
         playlist.push_str(&format!("#EXTINF:4,\nseg-{n}.m4s\n"));
-        files.insert(format!("360p/seg-{n}.m4s"), vec![n as u8; 4000 + n]);
+        files.insert(
+            format!("360p/seg-{n}.m4s"),
+            vec![n as u8 + 10 * item; 4000 + n],
+        );
     }
     files.insert("360p/index.m3u8".into(), playlist.into_bytes());
     files.insert("360p/init.mp4".into(), b"init".to_vec());
     files
 }
 
+fn package() -> HashMap<String, Vec<u8>> {
+    package_of(1)
+}
+
 /// A library server with item 1 in `films` and item 2 in `home`.
 fn library() -> Origin {
-    let files = Arc::new(package());
+    let files = Arc::new([package_of(1), package_of(2)]);
     let items = serde_json::json!({"items": [
         {"id": 1, "title": "Film", "library": "films", "path": "/srv/film.mkv", "hls_url": "/hls/1/master.m3u8"},
         {"id": 2, "title": "Birthday", "library": "home", "path": "/srv/bday.mkv", "hls_url": "/hls/2/master.m3u8"},
@@ -44,8 +51,8 @@ fn library() -> Origin {
         )
         .route(
             "/hls/{id}/{*path}",
-            get(move |Path((_id, path)): Path<(i64, String)>| async move {
-                match files.get(&path) {
+            get(move |Path((id, path)): Path<(usize, String)>| async move {
+                match files.get(id.wrapping_sub(1)).and_then(|f| f.get(&path)) {
                     Some(bytes) => Ok(bytes.clone()),
                     None => Err(axum::http::StatusCode::NOT_FOUND),
                 }
@@ -222,38 +229,55 @@ async fn a_tampered_piece_is_caught_the_sender_banned_and_playback_goes_on() {
     connect(&vic, &eve).await;
     let ann = a.public().to_peer_id();
 
-    // Eve fetches the item honestly, then corrupts what she holds.
-    for n in 0..5 {
-        eve.gateway
-            .file(ann, 1, &format!("360p/seg-{n}.m4s"))
-            .await
-            .unwrap();
+    // Eve fetches both items honestly, then corrupts what she holds.
+    for item in [1, 2] {
+        for n in 0..5 {
+            let path = format!("360p/seg-{n}.m4s");
+            eve.gateway.file(ann, item, &path).await.unwrap();
+        }
+        let manifest = eve.gateway.manifest(ann, item).await.unwrap();
+        for file in manifest.files.iter().filter(|f| f.path.ends_with(".m4s")) {
+            let piece = eve._dir.path().join("cache/pieces").join(&file.sha256);
+            std::fs::write(piece, vec![0xEE; file.size as usize]).unwrap();
+        }
     }
-    let manifest = eve.gateway.manifest(ann, 1).await.unwrap();
-    for file in manifest.files.iter().filter(|f| f.path.ends_with(".m4s")) {
-        let piece = eve._dir.path().join("cache/pieces").join(&file.sha256);
-        std::fs::write(piece, vec![0xEE; file.size as usize]).unwrap();
-    }
-    // Vic learns that Eve has the pieces (and prefers her: the origin's upload is spared).
-    vic.gateway.file(ann, 1, "360p/index.m3u8").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let package = package();
-    for n in 0..2 {
-        let path = format!("360p/seg-{n}.m4s");
-        assert_eq!(
-            vic.gateway.file(ann, 1, &path).await.unwrap(),
-            package[&path],
-            "{path}"
-        );
-    }
-    assert!(
-        vic.gateway.is_banned(&evil.public().to_peer_id()),
-        "two bad pieces ban the sender"
-    );
-    wait_for(|| vic.gateway.connections().kind(&evil.public().to_peer_id()) == "none").await;
+    let eve_id = evil.public().to_peer_id();
+    // Vic learns that Eve holds the pieces, and asks her first (sparing the origin's upload):
+    // the bad piece is caught, Eve dropped from the item, and the piece comes from the origin.
+    vic.gateway.file(ann, 1, "360p/index.m3u8").await.unwrap();
+    let seg = |n: usize| format!("360p/seg-{n}.m4s");
     assert_eq!(
-        vic.gateway.file(ann, 1, "360p/seg-3.m4s").await.unwrap(),
-        package["360p/seg-3.m4s"]
+        vic.gateway.file(ann, 1, &seg(0)).await.unwrap(),
+        package[&seg(0)]
+    );
+    assert!(
+        !vic.gateway.is_banned(&eve_id),
+        "one bad piece drops Eve from the item only"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        vic.gateway.file(ann, 1, &seg(3)).await.unwrap(),
+        package[&seg(3)]
+    );
+    assert!(
+        !vic.gateway.is_banned(&eve_id),
+        "Eve is not asked for item 1 again"
+    );
+    // A repeat, on another item: banned, disconnected, and playback goes on from the origin.
+    let other = package_of(2);
+    assert_eq!(
+        vic.gateway.file(ann, 2, &seg(1)).await.unwrap(),
+        other[&seg(1)]
+    );
+    assert!(
+        vic.gateway.is_banned(&eve_id),
+        "a second bad piece bans the sender"
+    );
+    wait_for(|| vic.gateway.connections().kind(&eve_id) == "none").await;
+    assert_eq!(
+        vic.gateway.file(ann, 2, &seg(4)).await.unwrap(),
+        other[&seg(4)]
     );
 }
 
