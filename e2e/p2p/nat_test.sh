@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=$(realpath "${MANOFWAR_BIN:-target/debug/manofwar}")
+[ "$(id -u)" = 0 ] || { echo "nat_test.sh needs root (network namespaces): run it as root or with sudo" >&2; exit 1; }
 PAIRS=("$@"); [ ${#PAIRS[@]} -gt 0 ] || PAIRS=(easy-easy easy-hard hard-hard)
 WORK=$(mktemp -d /tmp/mow-nat.XXXXXX)
 PIDS=()

@@ -1,7 +1,7 @@
 // Accounts: #/admin (admins: users, their own API tokens, the audit log) and #/tokens (anyone
 // signed in: their own API tokens).
 
-import { h, api, session, setSession, goToLogin, isAdmin } from './dom.js';
+import { h, api, session, setSession, goToLogin, isAdmin, copyButton, panel } from './dom.js';
 import { roleLabel } from './account.js';
 
 const AUDIT_SHOWN = 50;
@@ -63,21 +63,6 @@ function limitValue(input) {
 
 /** A library grant, as the editor shows it: ['*'] is every library. */
 const sameLibraries = (a, b) => [...a].sort().join('\n') === [...b].sort().join('\n');
-
-/** A section of the page with a heading, a status line and a body. */
-function panel(id, title, description) {
-  const status = h('p', { class: 'panel-status', role: 'status', id: `${id}-status` });
-  const body = h('div', { class: 'panel-body' });
-  const heading = h('h2', { id: `${id}-heading` }, title);
-  const root = h('section', { class: 'panel', id, 'aria-labelledby': `${id}-heading` },
-    h('div', { class: 'panel-head' }, heading, description ? h('p', { class: 'panel-sub' }, description) : null),
-    status, body);
-  const say = (message, bad = false) => {
-    status.textContent = message || '';
-    status.classList.toggle('is-bad', Boolean(bad));
-  };
-  return { root, body, say };
-}
 
 /** A button that asks again before it acts: first click "Delete", then "Really delete?". */
 function confirmButton(label, confirmLabel, attrs, action) {
@@ -481,16 +466,7 @@ function tokensPanel(alive) {
       class: 'input input-mono', id: 'new-token-value', readonly: true, value: result.token,
       'aria-label': `The new token for ${result.label}`, spellcheck: 'false',
     });
-    const copy = h('button', { class: 'button button-small', type: 'button', id: 'new-token-copy' }, 'Copy');
-    copy.addEventListener('click', async () => {
-      value.select();
-      try {
-        await navigator.clipboard.writeText(result.token);
-        copy.textContent = 'Copied';
-      } catch {
-        copy.textContent = 'Press Ctrl+C';
-      }
-    });
+    const copy = copyButton(value, { id: 'new-token-copy' });
     const done = h('button', { class: 'button button-small', type: 'button' }, 'Done');
     done.addEventListener('click', () => {
       created.hidden = true;

@@ -1,7 +1,8 @@
 // manofwar web app: a library grid and an HLS player. Vanilla JS modules, no build step.
 // Served by the `manofwar` binary next to hls.min.js, which defines window.Hls.
 // This module is the router: #/ is the library, #/items/ID an item, #/login and #/setup sign
-// in, #/admin (admins) manages accounts, #/tokens a user's API tokens. Everything but the login
+// in, #/admin (admins) manages accounts, #/tokens a user's API tokens, #/friends the friends
+// this server shares with (P2P) and #/friends/PEER/ID a friend's item. Everything but the login
 // and setup pages needs a signed-in user on a server with accounts.
 
 import { app, topbarStatus, h, api, session, setSession, goToLogin, currentRoute, safeNext } from './dom.js';
@@ -9,6 +10,7 @@ import { libraryView } from './library.js';
 import { itemView } from './item.js';
 import { loginView, setupView, mountUserMenu } from './account.js';
 import { adminView, tokensView } from './admin.js';
+import { friendsView, friendItemView } from './friends.js';
 
 let current = null;
 
@@ -50,6 +52,10 @@ function route() {
   else if (path === '/setup') next = setupView(params.get('token'));
   else if (path === '/' || path === '') next = libraryView({ library: params.get('library') });
   else if ((m = path.match(/^\/items\/([^/?#]+)\/?$/))) next = itemView(decodeURIComponent(m[1]));
+  else if (path === '/friends') next = friendsView();
+  else if ((m = path.match(/^\/friends\/([^/?#]+)\/([^/?#]+)\/?$/))) {
+    next = friendItemView(decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+  }
   else if (path === '/admin' && session.accounts) next = adminView();
   else if (path === '/tokens' && session.accounts) next = tokensView();
   else next = notFoundView();

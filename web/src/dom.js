@@ -32,6 +32,36 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** A "Copy" button for a read-only `input`: copies its value, or selects it for Ctrl+C. */
+export function copyButton(input, attrs = {}) {
+  const button = h('button', { class: 'button button-small', type: 'button', ...attrs }, 'Copy');
+  button.addEventListener('click', async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      button.textContent = 'Copied';
+    } catch {
+      button.textContent = 'Press Ctrl+C';
+    }
+  });
+  return button;
+}
+
+/** A section of the page with a heading, a status line and a body. */
+export function panel(id, title, description) {
+  const status = h('p', { class: 'panel-status', role: 'status', id: `${id}-status` });
+  const body = h('div', { class: 'panel-body' });
+  const heading = h('h2', { id: `${id}-heading` }, title);
+  const root = h('section', { class: 'panel', id, 'aria-labelledby': `${id}-heading` },
+    h('div', { class: 'panel-head' }, heading, description ? h('p', { class: 'panel-sub' }, description) : null),
+    status, body);
+  const say = (message, bad = false) => {
+    status.textContent = message || '';
+    status.classList.toggle('is-bad', Boolean(bad));
+  };
+  return { root, body, say };
+}
+
 export class HttpError extends Error {
   constructor(status, message, headers) {
     super(message);

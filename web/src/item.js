@@ -10,18 +10,41 @@ import { createPlayer } from './player.js';
 /** Guests watch, but may not queue transcodes (the server answers 403). */
 const isGuest = () => Boolean(session.user && session.user.role === 'guest');
 
-export function itemView(id) {
-  const back = h('a', { class: 'back', href: '#/' }, '← Library');
-  const stage = h('div', { class: 'stage' });
+/**
+ * The item page's layout (a library item's, or a friend's): a back link, an error banner, the
+ * player's stage ("Loading…" at first), the title, the facts and the player bar, then `extra`.
+ */
+export function itemFrame(backHref, backLabel, ...extra) {
+  const stage = h('div', { class: 'stage' }, h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading…'));
   const shell = h('div', { class: 'player-shell' }, stage);
   const title = h('h1', { class: 'item-title' });
   const facts = h('div', { class: 'item-facts' });
   const playerBar = h('div', { class: 'player-bar', hidden: true });
+  const banner = h('div', { class: 'banner banner-error', hidden: true, role: 'alert' });
+  const root = h('section', { class: 'item' }, h('a', { class: 'back', href: backHref }, backLabel), banner, shell,
+    h('div', { class: 'item-details' }, title, facts, playerBar, ...extra));
+  return {
+    root, stage, shell, title, facts, playerBar, banner,
+    /** The heading and the window's title: the item's title, and its year or episode. */
+    showTitle(item) {
+      document.title = `${titleOf(item)} · manofwar`;
+      title.replaceChildren(titleOf(item));
+      if (subtitleOf(item)) title.append(h('span', { class: 'item-sub' }, subtitleOf(item)));
+    },
+    /** Instead of the player: the item is gone (`text` says from where), and a way back. */
+    showNotFound(text, backText) {
+      stage.replaceChildren(h('div', { class: 'empty' }, h('h2', {}, 'Not found'),
+        h('p', {}, text), h('a', { class: 'button', href: backHref }, backText)));
+      title.textContent = '';
+    },
+  };
+}
+
+export function itemView(id) {
   const warnings = h('div', { class: 'notice notice-warn', id: 'warnings', role: 'status', hidden: true });
   const sections = h('div', { class: 'item-sections' });
-  const banner = h('div', { class: 'banner banner-error', hidden: true, role: 'alert' });
-  const details = h('div', { class: 'item-details' }, title, facts, playerBar, warnings, sections);
-  const root = h('section', { class: 'item' }, back, banner, shell, details);
+  const frame = itemFrame('#/', '← Library', warnings, sections);
+  const { root, stage, shell, facts, playerBar, banner } = frame;
 
   let item = null;
   let timer = null;
@@ -32,9 +55,7 @@ export function itemView(id) {
   let ahead = null; // the item the transcoder is busy with while this one waits at the front
 
   function renderDetails() {
-    document.title = `${titleOf(item)} · manofwar`;
-    title.replaceChildren(titleOf(item));
-    if (subtitleOf(item)) title.append(h('span', { class: 'item-sub' }, subtitleOf(item)));
+    frame.showTitle(item);
     const renditions = item.renditions || [];
     const top = renditions.reduce((best, r) => (!best || (r.height || 0) > (best.height || 0) ? r : best), null);
     const audio = item.audio || [];
@@ -214,9 +235,7 @@ export function itemView(id) {
     } catch (err) {
       if (destroyed) return;
       if (err.status === 404) {
-        stage.replaceChildren(h('div', { class: 'empty' }, h('h2', {}, 'Not found'),
-          h('p', {}, 'This item is not in the library (any more).'), h('a', { class: 'button', href: '#/' }, 'Back to the library')));
-        title.textContent = '';
+        frame.showNotFound('This item is not in the library (any more).', 'Back to the library');
         return;
       }
       banner.hidden = false;
@@ -225,7 +244,6 @@ export function itemView(id) {
     }
   }
 
-  stage.append(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading…'));
   load();
   return {
     root,

@@ -7,6 +7,79 @@ import {
   isBusy, percentOf, badge, progressBar, setProgress, poster, setTopbarStatus, session,
 } from './dom.js';
 
+/** A library card: poster with state, duration and progress, title and subtitle; `href` is where it leads. */
+function buildCard(item, href) {
+  const art = poster(item, 'card-poster');
+  const state = h('span', { class: 'card-badge' });
+  const duration = h('span', { class: 'card-duration' });
+  const progress = progressBar(item.progress);
+  const progressLabel = h('span', { class: 'card-progress-label' });
+  const overlay = h('div', { class: 'card-progress' }, progress, progressLabel);
+  const play = h('span', { class: 'card-play', 'aria-hidden': 'true' });
+  play.innerHTML = '<svg viewBox="0 0 24 24"><path d="M8 5.5v13l11-6.5z"/></svg>';
+  art.append(state, duration, overlay, play);
+  const title = h('div', { class: 'card-title' });
+  const sub = h('span', { class: 'card-subtitle' });
+  const error = h('div', { class: 'card-error' });
+  const from = h('span', { class: 'card-library' });
+  const card = h('a', { class: 'card', href, dataset: { id: item.id } },
+    art, h('div', { class: 'card-meta' }, title, h('div', { class: 'card-sub' }, sub, from), error));
+  card.parts = { art, state, duration, progress, progressLabel, overlay, title, sub, from, error };
+  return card;
+}
+
+/** Shows the item's state on its card; with `showLibraries` (several of them), its library too. */
+function updateCard(card, item, showLibraries = false) {
+  const p = card.parts;
+  card.dataset.state = item.state;
+  card.dataset.library = item.library || '';
+  card.title = item.path || '';
+  const showLibrary = showLibraries && item.library;
+  card.setAttribute('aria-label', `${titleOf(item)}${subtitleOf(item) ? ` (${subtitleOf(item)})` : ''}, ` +
+    `${STATE_LABELS[item.state] || item.state}${showLibrary ? `, in ${item.library}` : ''}`);
+  p.title.textContent = titleOf(item);
+  p.sub.textContent = subtitleOf(item);
+  p.from.textContent = showLibrary ? item.library : '';
+  p.from.hidden = !showLibrary;
+  p.duration.textContent = formatDuration(item.duration_s);
+  p.duration.hidden = !p.duration.textContent;
+  p.state.replaceChildren(badge(item.state));
+  p.overlay.hidden = item.state !== 'transcoding';
+  setProgress(p.progress, item.progress);
+  p.progressLabel.textContent = `${percentOf(item.progress)}%`;
+  p.error.hidden = item.state !== 'failed' || !item.error;
+  p.error.textContent = item.error || '';
+  p.art.refresh(item);
+}
+
+/**
+ * Shows `items` as cards in `grid`, in their order, keeping the cards of `cards` (id -> card)
+ * across calls (no poster flicker); `hrefOf(item)` is where a card leads.
+ */
+export function renderCards(grid, cards, items, hrefOf, showLibraries = false) {
+  const seen = new Set();
+  let previous = null;
+  for (const item of items) {
+    const key = String(item.id);
+    seen.add(key);
+    let card = cards.get(key);
+    if (!card) {
+      card = buildCard(item, hrefOf(item));
+      cards.set(key, card);
+    }
+    updateCard(card, item, showLibraries);
+    const expected = previous ? previous.nextSibling : grid.firstChild;
+    if (expected !== card) grid.insertBefore(card, expected);
+    previous = card;
+  }
+  for (const [key, card] of cards) {
+    if (!seen.has(key)) {
+      card.remove();
+      cards.delete(key);
+    }
+  }
+}
+
 export function libraryView({ library = null } = {}) {
   const heading = h('div', { class: 'page-head' },
     h('h1', {}, 'Library'),
@@ -67,49 +140,6 @@ export function libraryView({ library = null } = {}) {
     render(lastItems);
   }
 
-  function buildCard(item) {
-    const art = poster(item, 'card-poster');
-    const state = h('span', { class: 'card-badge' });
-    const duration = h('span', { class: 'card-duration' });
-    const progress = progressBar(item.progress);
-    const progressLabel = h('span', { class: 'card-progress-label' });
-    const overlay = h('div', { class: 'card-progress' }, progress, progressLabel);
-    const play = h('span', { class: 'card-play', 'aria-hidden': 'true' });
-    play.innerHTML = '<svg viewBox="0 0 24 24"><path d="M8 5.5v13l11-6.5z"/></svg>';
-    art.append(state, duration, overlay, play);
-    const title = h('div', { class: 'card-title' });
-    const sub = h('span', { class: 'card-subtitle' });
-    const error = h('div', { class: 'card-error' });
-    const from = h('span', { class: 'card-library' });
-    const card = h('a', { class: 'card', href: `#/items/${item.id}`, dataset: { id: item.id } },
-      art, h('div', { class: 'card-meta' }, title, h('div', { class: 'card-sub' }, sub, from), error));
-    card.parts = { art, state, duration, progress, progressLabel, overlay, title, sub, from, error };
-    return card;
-  }
-
-  function updateCard(card, item) {
-    const p = card.parts;
-    card.dataset.state = item.state;
-    card.dataset.library = item.library || '';
-    card.title = item.path || '';
-    const showLibrary = several() && item.library;
-    card.setAttribute('aria-label', `${titleOf(item)}${subtitleOf(item) ? ` (${subtitleOf(item)})` : ''}, ` +
-      `${STATE_LABELS[item.state] || item.state}${showLibrary ? `, in ${item.library}` : ''}`);
-    p.title.textContent = titleOf(item);
-    p.sub.textContent = subtitleOf(item);
-    p.from.textContent = showLibrary ? item.library : '';
-    p.from.hidden = !showLibrary;
-    p.duration.textContent = formatDuration(item.duration_s);
-    p.duration.hidden = !p.duration.textContent;
-    p.state.replaceChildren(badge(item.state));
-    p.overlay.hidden = item.state !== 'transcoding';
-    setProgress(p.progress, item.progress);
-    p.progressLabel.textContent = `${percentOf(item.progress)}%`;
-    p.error.hidden = item.state !== 'failed' || !item.error;
-    p.error.textContent = item.error || '';
-    p.art.refresh(item);
-  }
-
   function render(all) {
     lastItems = all;
     loading.remove();
@@ -122,28 +152,7 @@ export function libraryView({ library = null } = {}) {
         h('p', {}, 'New files in its folder are picked up automatically.'));
     }
     grid.hidden = items.length === 0;
-    const seen = new Set();
-    let previous = null;
-    for (const item of items) {
-      const key = String(item.id);
-      seen.add(key);
-      let card = cards.get(key);
-      if (!card) {
-        card = buildCard(item);
-        cards.set(key, card);
-      }
-      updateCard(card, item);
-      // Keep DOM order equal to API order without re-creating cards (no poster flicker).
-      const expected = previous ? previous.nextSibling : grid.firstChild;
-      if (expected !== card) grid.insertBefore(card, expected);
-      previous = card;
-    }
-    for (const [key, card] of cards) {
-      if (!seen.has(key)) {
-        card.remove();
-        cards.delete(key);
-      }
-    }
+    renderCards(grid, cards, items, (item) => `#/items/${item.id}`, several());
     const counts = items.reduce((acc, i) => ((acc[i.state] = (acc[i.state] || 0) + 1), acc), {});
     const summary = [`${items.length} ${items.length === 1 ? 'item' : 'items'}`];
     if (counts.transcoding) summary.push(`${counts.transcoding} transcoding`);

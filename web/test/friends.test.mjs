@@ -1,0 +1,273 @@
+// Sharing with friends in the browser, end to end: two `manofwar up` servers, each with its own
+// gateway identity and a peers file that lists the other. A (ann) has a 6 s clip; B (ben) has an
+// empty library and dials A at start (`--peer-address`). Signed in to B, the Friends page shows
+// B's PeerId and friend code and ann connected, with her item; the item plays in B's player from
+// B's own `/peers/{A}/hls/…` URLs (fetched from A over libp2p), and switching hls.js to the other
+// quality fetches that rendition's segments through the gateway too while playback goes on.
+//
+// Screenshots (friends.png, friend-player.png at 1366×900, friend-item.png the whole page), both server logs and the recorded
+// hls.js events land in web/test-results/friends/; the screenshots are copied to
+// /tmp/friends-shots/ (FRIENDS_SHOTS overrides it) to look at.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  cleanup, ffmpeg, freePort, launchBrowser, login, openPage, runBin, setup, startServer, stopServer, stopwatch,
+  videoState,
+} from './harness.mjs';
+
+const CLIP_NAME = 'Harbour Lights (2023).mp4';
+const CLIP_SECONDS = 6;
+const PROFILE_YAML = `segmentSeconds: 2
+preset: ultrafast
+audioBitrateKbps: 64
+sourceRung: false
+renditions:
+  - {name: 360p, height: 360, videoBitrateKbps: 800}
+  - {name: 240p, height: 240, videoBitrateKbps: 300}
+`;
+const VIEWPORT = { width: 1366, height: 900 };
+const CONNECT_TIMEOUT_MS = 20_000;
+const SHOTS = process.env.FRIENDS_SHOTS || '/tmp/friends-shots';
+
+const log = stopwatch();
+let tmp;
+let results;
+let ann; // server A: the clip, shared with ben
+let ben; // server B: no media, watches ann's
+let context;
+
+/** `manofwar identity --key FILE`: creates the key; its first line is the PeerId. */
+async function identity(key) {
+  const peerId = (await runBin(['identity', '--key', key])).split('\n')[0].trim();
+  assert.match(peerId, /^12D3KooW\w+$/, `manofwar identity printed ${JSON.stringify(peerId)}`);
+  return peerId;
+}
+
+before(async () => {
+  ({ tmp, results } = setup('friends'));
+  const profile = join(tmp, 'profile.yaml');
+  writeFileSync(profile, PROFILE_YAML);
+  const dirs = Object.fromEntries(['media-a', 'media-b', 'data-a', 'data-b'].map((name) => [name, join(tmp, name)]));
+  for (const dir of Object.values(dirs)) mkdirSync(dir);
+  const [, idA, idB, portA, portB] = await Promise.all([
+    ffmpeg(
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', String(CLIP_SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-movflags', '+faststart', join(dirs['media-a'], CLIP_NAME),
+    ),
+    identity(join(tmp, 'a.key')),
+    identity(join(tmp, 'b.key')),
+    freePort(),
+    freePort(),
+  ]);
+  writeFileSync(join(tmp, 'peers-a.yaml'), `- {peerId: ${idB}, name: ben, libraries: ["*"]}\n`);
+  writeFileSync(join(tmp, 'peers-b.yaml'), `- {peerId: ${idA}, name: ann, libraries: ["*"]}\n`);
+  const p2p = (name, port) => [
+    '--identity', join(tmp, `${name}.key`), '--peers', join(tmp, `peers-${name}.yaml`),
+    '--p2p-listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-lan',
+  ];
+  log(`generated ${CLIP_NAME}; ann is ${idA}, ben is ${idB}`);
+
+  ann = await startServer({
+    media: dirs['media-a'], data: dirs['data-a'], profile, logPath: join(results, 'server-a.log'), args: p2p('a', portA),
+  });
+  ann.peerId = idA;
+  const item = await ann.waitForItem(CLIP_NAME, 120_000);
+  assert.ok(item.hls_url, `ann's item has no hls_url: ${JSON.stringify(item)}`);
+  ann.item = item;
+  log(`ann at ${ann.base}: item ${item.id} ready`);
+
+  ben = await startServer({
+    media: dirs['media-b'], data: dirs['data-b'], profile, logPath: join(results, 'server-b.log'),
+    args: [...p2p('b', portB), '--peer-address', `/ip4/127.0.0.1/tcp/${portA}/p2p/${idA}`],
+  });
+  ben.peerId = idB;
+  log(`ben at ${ben.base}`);
+  context = await launchBrowser(tmp);
+  await login(context, ben);
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  await Promise.all([stopServer(ben), stopServer(ann)]);
+  cleanup(tmp);
+});
+
+/** Saves a screenshot in the results, and a copy in SHOTS. */
+async function screenshot(page, name, options = {}) {
+  const path = join(results, name);
+  await page.screenshot({ path, ...options });
+  mkdirSync(SHOTS, { recursive: true });
+  copyFileSync(path, join(SHOTS, name));
+}
+
+test('the Friends page shows ann connected, and her item plays through the gateway, switching quality', { timeout: 180_000 }, async () => {
+  const { page, problems } = await openPage(context, { reuseFirst: true });
+  await page.setViewportSize(VIEWPORT);
+  const requests = [];
+  page.on('request', (req) => requests.push({ url: new URL(req.url()).pathname, at: Date.now() }));
+  const why = async () => `\nvideo: ${JSON.stringify(await videoState(page).catch(() => null))}` +
+    `\nhls errors: ${JSON.stringify(await page.evaluate(() => window.__mow && window.__mow.errors).catch(() => null))}` +
+    `\nfailed requests: ${problems.failedRequests.join(', ')}\npage errors: ${problems.pageErrors.join(' | ')}` +
+    `\nben's peers: ${JSON.stringify(await ben.json('/api/v1/peers').catch((err) => err.message))}` +
+    `\n--- ann ---${ann.context()}\n--- ben ---${ben.context()}`;
+  const until = async (what, fn, arg, timeout = 15_000) => {
+    const ok = await page.waitForFunction(fn, arg, { timeout }).then(() => true, () => false);
+    if (!ok) {
+      writeFileSync(join(results, 'hls-events.json'), JSON.stringify({
+        video: await videoState(page).catch(() => null), log: await page.evaluate(() => window.__mow).catch(() => null), requests, ...problems,
+      }, null, 2));
+      assert.fail(`timed out after ${timeout / 1000}s waiting for ${what}${await why()}`);
+    }
+  };
+
+  // 1. The Friends page: our identity, then ann, connected, with her item.
+  await page.goto(`${ben.base}/#/friends`);
+  assert.equal(await page.locator('[data-nav="friends"]').getAttribute('aria-current'), 'page', 'the Friends nav link is current');
+  await page.locator('#p2p-peer-id').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#p2p-peer-id').inputValue(), ben.peerId, 'our PeerId');
+  assert.match(await page.locator('#p2p-friend-code').inputValue(), /^mow1:/, 'our friend code');
+  const friend = page.locator(`.friend[data-peer="${ann.peerId}"]`);
+  const started = Date.now();
+  await until('ann to show as connected', (id) => {
+    const state = document.getElementById(`friend-${id}-connection`);
+    return state && /^(Direct|Relayed)$/.test(state.textContent);
+  }, ann.peerId, CONNECT_TIMEOUT_MS);
+  log(`ann connected after ${((Date.now() - started) / 1000).toFixed(1)}s: ` +
+    `${await friend.locator('.state').textContent()}, ${await friend.locator('.traffic').textContent()}`);
+  assert.equal((await friend.locator('h2').textContent()).trim(), 'ann');
+  const card = friend.locator(`.card[data-id="${ann.item.id}"]`);
+  await until('ann\'s item on the Friends page', (sel) => {
+    const el = document.querySelector(sel);
+    return el && el.offsetParent !== null;
+  }, `.friend[data-peer="${ann.peerId}"] .card[data-id="${ann.item.id}"]`);
+  assert.equal((await card.locator('.card-title').textContent()).trim(), 'Harbour Lights');
+  assert.equal(await card.getAttribute('href'), `#/friends/${ann.peerId}/${ann.item.id}`);
+  await page.waitForFunction((sel) => {
+    const img = document.querySelector(`${sel} .poster-img`);
+    return img && img.complete && img.naturalWidth > 0;
+  }, `.friend[data-peer="${ann.peerId}"] .card[data-id="${ann.item.id}"]`, { timeout: 10_000 })
+    .catch(() => assert.fail(`ann's poster did not load${problems.failedRequests.length ? `: ${problems.failedRequests}` : ''}`));
+  await screenshot(page, 'friends.png');
+
+  // 2. Her item, in B's player: every media request through B's gateway.
+  await card.click();
+  await page.waitForURL(`**/#/friends/${ann.peerId}/${ann.item.id}`);
+  await until('the player\'s levels', () => (window.__mow.levels.length >= 2 && window.manofwarPlayer && window.manofwarPlayer.hls) ||
+    window.__mow.errors.some((e) => e.fatal));
+  const levels = await page.evaluate(() => window.__mow.levels);
+  assert.deepEqual(levels.map((l) => l.height).sort((a, b) => a - b), [240, 360], `levels: ${JSON.stringify(levels)}`);
+  assert.match((await page.locator('.item-title').textContent()).trim(), /^Harbour Lights/);
+  assert.equal((await page.locator('#friend-name').textContent()).trim(), 'from ann');
+  assert.equal(await page.locator('#quality option').count(), 3, 'quality menu: Auto + 2 levels');
+
+  await page.evaluate(() => window.manofwarPlayer.video.play());
+  await until('playback', () => window.__mow.playing && window.manofwarPlayer.video.currentTime > 1.0);
+  const beforeSwitch = await videoState(page);
+  const playing = await page.evaluate(() => {
+    const frags = window.__mow.fragsLoaded.filter((f) => f.type === 'main' && f.sn !== 'initSegment');
+    return frags.length ? frags[frags.length - 1].level : window.manofwarPlayer.hls.currentLevel;
+  });
+  const other = playing === 0 ? 1 : 0;
+  // The level's folder, e.g. /peers/A/hls/ID/profile/240p/: under B's gateway, named after its rendition.
+  const otherDir = new URL(levels[other].url).pathname.replace(/[^/]*$/, '');
+  const rendition = `${levels[other].height}p`;
+  assert.ok(otherDir.startsWith(`/peers/${ann.peerId}/hls/${ann.item.id}/`) && otherDir.endsWith(`/${rendition}/`),
+    `level ${other}'s playlist ${levels[other].url} is not a ${rendition} playlist under B's gateway`);
+  log(`playing level ${playing} at t=${beforeSwitch.currentTime.toFixed(2)}s; switching to level ${other} (${rendition})`);
+
+  // 3. The other quality, through hls.js: its segments come through the gateway, playback goes on.
+  // (A segment hls.js loaded before, at the start, may come from the browser's cache: wait for
+  // one it asks the gateway for.)
+  const switchedAt = Date.now();
+  const switchedTime = beforeSwitch.currentTime;
+  const fragsBefore = await page.evaluate(() => window.__mow.fragsLoaded.length);
+  await page.evaluate((level) => { window.manofwarPlayer.hls.currentLevel = level; }, other);
+  await until(`a ${rendition} segment from ${otherDir}`, ([level, dir, from]) => window.__mow.fragsLoaded.slice(from).some((f) =>
+    f.type === 'main' && f.level === level && f.sn !== 'initSegment' && new URL(f.url).pathname.startsWith(dir)),
+  [other, otherDir, fragsBefore]);
+  const segmentRequests = () => requests.filter((r) => r.at >= switchedAt && r.url.startsWith(otherDir) && /\.m4s$/.test(r.url));
+  for (const deadline = Date.now() + 15_000; !segmentRequests().length && Date.now() < deadline;) await page.waitForTimeout(100);
+  const segments = segmentRequests();
+  assert.ok(segments.length > 0, `no request for a ${rendition} segment after the switch: ${JSON.stringify(requests)}`);
+  await until('playback to go on after the switch', (t) => {
+    const v = window.manofwarPlayer.video;
+    return v.ended || (!v.paused && v.currentTime > t + 1.0);
+  }, switchedTime);
+  assert.match((await page.locator('#now-playing').textContent()) || '', new RegExp(rendition), 'the "now playing" label follows the switch');
+  const box = await page.locator('#player').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.move(box.x + box.width / 2 + 10, box.y + box.height / 2 + 10, { steps: 3 });
+  await page.waitForTimeout(250);
+  await screenshot(page, 'friend-player.png');
+  const afterSwitch = await videoState(page);
+  log(`after the switch: t=${afterSwitch.currentTime.toFixed(2)}s, ${segments.length} ${rendition} segment requests ` +
+    `(${segments.map((s) => s.url.split('/').pop()).join(', ')})`);
+
+  // 4. An admin keeps it for offline viewing (POST …/pin): one rendition, copied to B.
+  await page.locator('#pin').click();
+  await until('"Keep offline" to finish', () => /^(Kept|Could not)/.test(document.getElementById('pin-status').textContent), null, 30_000);
+  const kept = (await page.locator('#pin-status').textContent()).trim();
+  assert.match(kept, /^Kept (\S+ )?for offline viewing: \d+ files, [\d.]+ [kMG]?B\.$/, 'the pin status');
+  log(kept);
+  await page.evaluate(() => window.scrollTo(0, 0)); // (the sticky top bar stays at the top of a full-page shot)
+  await screenshot(page, 'friend-item.png', { fullPage: true });
+
+  const events = await page.evaluate(() => window.__mow);
+  writeFileSync(join(results, 'hls-events.json'), JSON.stringify({ video: afterSwitch, log: events, requests, ...problems }, null, 2));
+  assert.deepEqual(events.errors.filter((e) => e.fatal), [], `fatal hls.js errors${await why()}`);
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  const media = requests.filter((r) => /\/hls\//.test(r.url) || /\/poster$/.test(r.url));
+  assert.ok(media.every((r) => r.url.startsWith(`/peers/${ann.peerId}/`) || r.url.startsWith(`/api/v1/peers/${ann.peerId}/`)),
+    `a media request not through the gateway: ${JSON.stringify(media.filter((r) => !r.url.includes('/peers/')))}`);
+  assert.deepEqual(problems.failedRequests, [], 'failed requests');
+  await page.close();
+});
+
+test('with ann offline, the Friends page says so and her item page says why it cannot load', { timeout: 60_000 }, async () => {
+  await stopServer(ann);
+  const { page, problems } = await openPage(context);
+  await page.setViewportSize(VIEWPORT);
+  await page.goto(`${ben.base}/#/friends`);
+  const friend = page.locator(`.friend[data-peer="${ann.peerId}"]`);
+  const offline = await page.waitForFunction((id) => {
+    const state = document.getElementById(`friend-${id}-connection`);
+    return state && state.textContent === 'Offline';
+  }, ann.peerId, { timeout: CONNECT_TIMEOUT_MS }).then(() => true, () => false);
+  assert.ok(offline, `ann still shows as ${await friend.locator('.state').textContent().catch(() => '?')}` +
+    `\nben's peers: ${JSON.stringify(await ben.json('/api/v1/peers').catch((err) => err.message))}`);
+  assert.match(await friend.locator('.friend-note').textContent(), /Not connected/);
+  assert.equal(await friend.locator('.card').count(), 0, 'no items while she is offline');
+  await screenshot(page, 'friends-offline.png');
+
+  await page.goto(`${ben.base}/#/friends/${ann.peerId}/${ann.item.id}`);
+  const banner = page.locator('.item .banner-error');
+  await banner.waitFor({ state: 'visible', timeout: 20_000 });
+  assert.match(await banner.textContent(), /cannot reach ann/, 'the gateway\'s error');
+  await screenshot(page, 'friend-item-offline.png');
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  await page.close();
+});
+
+test('without --identity, the Friends page says sharing is off and how to turn it on', { timeout: 60_000 }, async () => {
+  const data = join(tmp, 'data-c');
+  const media = join(tmp, 'media-c');
+  mkdirSync(media);
+  const plain = await startServer({ media, data, profile: join(tmp, 'profile.yaml'), logPath: join(results, 'server-c.log') });
+  try {
+    await login(context, plain);
+    const { page, problems } = await openPage(context);
+    await page.setViewportSize(VIEWPORT);
+    await page.goto(`${plain.base}/#/friends`);
+    const off = page.locator('#p2p-off');
+    await off.waitFor({ timeout: 10_000 });
+    assert.match(await off.textContent(), /Sharing is off.*--identity FILE.*--peers FILE/s);
+    await screenshot(page, 'friends-off.png');
+    assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+    await page.close();
+  } finally {
+    await stopServer(plain);
+  }
+});
