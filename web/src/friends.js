@@ -234,7 +234,7 @@ export function friendsView() {
 export function friendItemView(peerId, id) {
   const pinStatus = h('span', { class: 'pin-status', id: 'pin-status', role: 'status' });
   const pin = h('button', { class: 'button button-small', type: 'button', id: 'pin' }, 'Keep offline');
-  const actions = h('div', { class: 'friend-actions', hidden: !isAdmin() }, pin, pinStatus);
+  const actions = h('div', { class: 'friend-actions', hidden: true }, pin, pinStatus);
   const frame = itemFrame('#/friends', '← Friends', actions);
   const { root, stage, shell, facts, playerBar, banner } = frame;
   let item = null;
@@ -275,13 +275,16 @@ export function friendItemView(peerId, id) {
   async function load() {
     timer = null;
     try {
-      const [data, peers] = await Promise.all([
+      // Their name (from our peers file) even when they cannot be reached.
+      const [list, peers] = await Promise.allSettled([
         api(`${peerPath(peerId)}/items`),
-        name ? null : api('/api/v1/peers').catch(() => null),
+        name ? null : api('/api/v1/peers'),
       ]);
       if (destroyed) return;
-      const friend = peers && (peers.peers || []).find((p) => p.peerId === peerId);
+      const friend = peers.value && (peers.value.peers || []).find((p) => p.peerId === peerId);
       if (friend) name = friend.name;
+      if (list.status === 'rejected') throw list.reason;
+      const data = list.value;
       const fresh = ((data && data.items) || []).find((i) => String(i.id) === String(id));
       if (!fresh) {
         frame.showNotFound(`${name || 'This friend'} does not share this item (any more).`, 'Back to friends');
@@ -289,6 +292,7 @@ export function friendItemView(peerId, id) {
       }
       item = fresh;
       banner.hidden = true;
+      actions.hidden = !isAdmin();
       frame.showTitle(item);
       renderFacts();
       if (player) player.update(item);
@@ -303,6 +307,10 @@ export function friendItemView(peerId, id) {
       }
       banner.hidden = false;
       banner.textContent = `Could not load this item: ${err.message}. Retrying…`;
+      if (!player) {
+        stage.replaceChildren(h('div', { class: 'empty' }, h('h2', {}, `Cannot reach ${name || 'your friend'}`),
+          h('p', {}, 'Their gateway may be offline. This page tries again every few seconds.')));
+      }
       schedule(ERROR_RETRY_MS);
     }
   }

@@ -246,6 +246,8 @@ test('with ann offline, the Friends page says so and her item page says why it c
   const banner = page.locator('.item .banner-error');
   await banner.waitFor({ state: 'visible', timeout: 20_000 });
   assert.match(await banner.textContent(), /cannot reach ann/, 'the gateway\'s error');
+  assert.match(await page.locator('.stage').textContent(), /Cannot reach ann/);
+  assert.ok(await page.locator('#pin').isHidden(), 'no "Keep offline" without the item');
   await screenshot(page, 'friend-item-offline.png');
   assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
   await page.close();

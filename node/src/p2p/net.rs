@@ -78,6 +78,8 @@ pub enum Command {
     Close(ConnectionId),
     /// Dial an address (ending in `/p2p/ID`): a friend's code, or a test.
     Dial(Multiaddr),
+    /// Stop: every connection closes at once (a gateway killed, in tests).
+    Stop,
 }
 
 /// The handle to the network task.
@@ -258,8 +260,8 @@ impl Task {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 command = self.commands.recv() => match command {
+                    Some(Command::Stop) | None => return,
                     Some(command) => self.on_command(command),
-                    None => return,
                 },
                 _ = redial.tick() => self.redial(),
                 _ = discover.tick() => self.discover(),
@@ -387,6 +389,7 @@ impl Task {
             Command::Listeners(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
+            Command::Stop => {}
         }
     }
 

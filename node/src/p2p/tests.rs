@@ -282,6 +282,62 @@ async fn a_tampered_piece_is_caught_the_sender_banned_and_playback_goes_on() {
 }
 
 #[tokio::test]
+async fn a_viewer_goes_on_from_the_origin_when_the_friend_it_fetched_from_dies() {
+    let keys: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+    let (a, b, c) = (&keys[0], &keys[1], &keys[2]);
+    let origin = node(a, &[(b, "bob", &["*"]), (c, "cat", &["*"])], library()).await;
+    let bob = node(b, &[(a, "ann", &[]), (c, "cat", &[])], Origin::None).await;
+    let cat = node(c, &[(a, "ann", &[]), (b, "bob", &[])], Origin::None).await;
+    connect(&bob, &origin).await;
+    connect(&cat, &origin).await;
+    connect(&cat, &bob).await;
+    let (ann, bob_id) = (a.public().to_peer_id(), b.public().to_peer_id());
+    let seg = |n: usize| format!("360p/seg-{n}.m4s");
+    for n in 0..5 {
+        bob.gateway.file(ann, 1, &seg(n)).await.unwrap();
+    }
+    // Cat starts watching: Bob holds every piece, and is asked first.
+    let package = package();
+    assert_eq!(
+        cat.gateway.file(ann, 1, &seg(0)).await.unwrap(),
+        package[&seg(0)]
+    );
+    let from_bob = cat
+        .gateway
+        .peers()
+        .into_iter()
+        .find(|p| p.peer_id == bob_id.to_string())
+        .unwrap();
+    assert!(
+        from_bob.traffic.bytes_down > 0,
+        "the first piece came from Bob"
+    );
+    // Bob's gateway dies mid-stream; Cat goes on, from the origin.
+    let from_ann = |g: &Gateway| {
+        let ann = g
+            .peers()
+            .into_iter()
+            .find(|p| p.peer_id == ann.to_string())
+            .unwrap();
+        ann.traffic.bytes_down
+    };
+    let before = from_ann(&cat.gateway);
+    bob.gateway.net().send(Command::Stop).await;
+    for n in 1..5 {
+        assert_eq!(
+            cat.gateway.file(ann, 1, &seg(n)).await.unwrap(),
+            package[&seg(n)],
+            "{n}"
+        );
+    }
+    assert_eq!(cat.gateway.connections().kind(&bob_id), "none");
+    assert!(
+        from_ann(&cat.gateway) > before,
+        "the rest came from the origin"
+    );
+}
+
+#[tokio::test]
 async fn a_malformed_request_drops_the_connection_and_the_gateway_keeps_serving() {
     let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let origin = node(&a, &[(&b, "bob", &["*"])], library()).await;
