@@ -36,6 +36,7 @@ renders=(
   "defaults||--keep"
   "no-keep-servicemonitor|--set crds.keep=false --set metrics.serviceMonitor.enabled=true|--no-keep"
   "no-crds-no-rbac|--set crds.install=false --set rbac.create=false --set serviceAccount.create=false --set operator.leaderElection=false --set metrics.service.enabled=false|--absent"
+  "coordinator|--set coordinator.enabled=true --set coordinator.identitySecret=coordinator-identity --set coordinator.members[0].peerId=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA --set coordinator.members[0].name=ann --set coordinator.externalAddresses[0]=/ip4/203.0.113.7/udp/4001/quic-v1|--keep"
 )
 for render in "${renders[@]}"; do
   IFS='|' read -r name flags mode <<<"$render"

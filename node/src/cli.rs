@@ -173,6 +173,10 @@ pub struct CoordinatorArgs {
     /// refused. Without it, anyone may use the relay, with libp2p's small default limits.
     #[arg(long, env = "MANOFWAR_MEMBERS")]
     pub members: Option<PathBuf>,
+    /// A public address of this coordinator, when it is not one it listens on (behind a load
+    /// balancer or a forwarded port); repeat for several.
+    #[arg(long, env = "MANOFWAR_EXTERNAL", value_delimiter = ',')]
+    pub external: Vec<libp2p::Multiaddr>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -96,7 +96,7 @@ pub fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         tokio::select! {
-            result = p2p::coordinator::run(key, args.listen, args.members) => result,
+            result = p2p::coordinator::run(key, args.listen, args.external, args.members) => result,
             () = crate::up::shutdown_signal() => Ok(()),
         }
     })

@@ -39,6 +39,7 @@ pub fn member_relay_config() -> relay::Config {
 pub async fn run(
     key: Keypair,
     listen: Vec<Multiaddr>,
+    external: Vec<Multiaddr>,
     members: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let (mut members, initial) = match members {
@@ -93,6 +94,9 @@ pub async fn run(
         for peer in initial {
             allow.allow_peer(peer);
         }
+    }
+    for address in external {
+        swarm.add_external_address(address);
     }
     for address in listen {
         swarm
