@@ -104,16 +104,21 @@ export function friendsView() {
   let timer = null;
   let destroyed = false;
 
+  // Connected: what the friend shares. Away: the items kept on this server for offline viewing
+  // (the gateway answers 502 when there are none).
   async function loadItems(peer, friend) {
     friend.loading = true;
+    const away = !peer.connected;
     try {
       const data = await api(`${peerPath(peer.peerId)}/items`);
       if (destroyed) return;
       const items = Array.isArray(data && data.items) ? data.items : [];
       friend.say('');
-      friend.loaded = true;
-      friend.note.hidden = items.length > 0;
-      friend.note.textContent = `${peer.name} shares nothing with you yet.`;
+      friend.loaded = !away;
+      friend.note.hidden = items.length > 0 && !away;
+      friend.note.textContent = away
+        ? `Not connected: showing what is kept on this server for offline viewing.`
+        : `${peer.name} shares nothing with you yet.`;
       friend.grid.hidden = items.length === 0;
       const libraries = new Set(items.map((i) => i.library).filter(Boolean));
       renderCards(friend.grid, friend.cards, items,
@@ -121,9 +126,15 @@ export function friendsView() {
       friend.due = Date.now() + (items.some((i) => isBusy(i.state)) ? POLL_MS : IDLE_POLL_MS);
     } catch (err) {
       if (destroyed) return;
-      // Offline, or not answering (502): say why; the grid keeps what it showed.
-      friend.say(err.message, true);
       friend.due = Date.now() + ERROR_RETRY_MS;
+      if (away) {
+        friend.grid.hidden = true;
+        friend.note.hidden = false;
+        friend.note.textContent = `Not connected: ${peer.name}’s items show up here when their gateway is reachable.`;
+        return;
+      }
+      // Not answering (502): say why; the grid keeps what it showed.
+      friend.say(err.message, true);
     } finally {
       friend.loading = false;
     }
@@ -142,12 +153,10 @@ export function friendsView() {
       libraries.includes('*') ? 'sees all your libraries'
         : libraries.length ? `sees your ${libraries.join(', ')}` : 'sees none of your libraries');
     if (!peer.connected) {
-      friend.due = 0;
+      if (friend.loaded) friend.due = 0; // just went away: look for kept items now
       friend.loaded = false;
-      friend.grid.hidden = true;
       friend.say('');
-      friend.note.hidden = false;
-      friend.note.textContent = `Not connected: ${peer.name}’s items show up here when their gateway is reachable.`;
+      if (!friend.loading && Date.now() >= friend.due) loadItems(peer, friend);
       return;
     }
     if (!friend.loaded) {

@@ -27,6 +27,11 @@ impl Cache {
         })
     }
 
+    /// The cache's folder (pinned items' descriptions live in `pinned/` below it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join("pieces").join(sha256)
     }

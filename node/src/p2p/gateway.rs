@@ -17,6 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+mod offline;
+pub use offline::Pinned;
+
 /// A piece request stuck this long on a friend is re-issued elsewhere.
 const PIECE_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long the origin may take (the network's own request timeout, `net::REQUEST_TIMEOUT`).
@@ -84,6 +87,8 @@ struct Inner {
     per_peer: Mutex<HashMap<PeerId, Arc<Limiter>>>,
     traffic: Mutex<HashMap<PeerId, Traffic>>,
     meet: Vec<libp2p::Multiaddr>,
+    /// Friends' items kept for offline viewing (`offline.rs`).
+    kept: Mutex<HashMap<(PeerId, i64), offline::Kept>>,
 }
 
 /// A friend's manifest and when we verified it.
@@ -186,13 +191,14 @@ pub struct Parts {
 impl Gateway {
     pub fn new(parts: Parts) -> Self {
         let me = parts.key.public().to_peer_id();
+        let kept = offline::load(&parts.cache);
         Self(Arc::new(Inner {
             me,
+            cache: parts.cache,
             key: parts.key,
             trusted: parts.trusted,
             net: parts.net,
             origin: parts.origin,
-            cache: parts.cache,
             connections: Connections::default(),
             own: Default::default(),
             manifests: Default::default(),
@@ -206,6 +212,7 @@ impl Gateway {
             per_peer: Default::default(),
             traffic: Default::default(),
             meet: parts.meet,
+            kept: Mutex::new(kept),
         }))
     }
 
@@ -582,7 +589,19 @@ impl Gateway {
 
     /// A friend's items shared with us, with URLs on this gateway.
     pub async fn items(&self, peer: PeerId) -> Result<Vec<serde_json::Value>, Error> {
-        match self.ask(peer, Request::Items).await?.header {
+        let answer = match self.ask(peer, Request::Items).await {
+            // Away: the items kept for offline viewing still list.
+            Err(Error::Unreachable(why)) => {
+                let kept = self.kept_items(peer);
+                return if kept.is_empty() {
+                    Err(Error::Unreachable(why))
+                } else {
+                    Ok(kept)
+                };
+            }
+            answer => answer?,
+        };
+        match answer.header {
             Header::Items { items } => Ok(items
                 .into_iter()
                 .map(|mut item| {
@@ -631,6 +650,11 @@ impl Gateway {
             Err(Error::Unreachable(_)) if cached.is_some() => {
                 return Ok(cached.expect("checked").1);
             }
+            Err(Error::Unreachable(why)) => {
+                return self
+                    .kept_manifest(origin, item)
+                    .ok_or(Error::Unreachable(why));
+            }
             Ok(other) => return Err(answer_error(other.header)),
             Err(error) => return Err(error),
         };
@@ -656,6 +680,10 @@ impl Gateway {
             .ok_or_else(|| Error::NotFound(format!("item {item} has no file {path}")))?;
         self.refresh_holders(origin, item, &m, HAVE_WAIT).await;
         let bytes = self.piece(origin, item, &m, index, true).await?;
+        if path == crate::hls::MASTER && self.0.connections.kind(&origin) == "none" {
+            // Away: a kept item's master offers only the rendition that was kept.
+            return Ok(self.offline_master(origin, item, bytes));
+        }
         if path.ends_with(".m4s") {
             self.read_ahead(origin, item, &m, index);
         }
@@ -877,62 +905,6 @@ impl Gateway {
         }
         sources
     }
-
-    /// Keep one rendition of a friend's item (its playlists, audio and subtitles included)
-    /// for offline viewing; `rendition` is the folder of a variant (`720p`), or the lowest when
-    /// `None`.
-    pub async fn pin(
-        &self,
-        origin: PeerId,
-        item: i64,
-        rendition: Option<&str>,
-    ) -> Result<Pinned, Error> {
-        let m = self.manifest(origin, item).await?;
-        let variants: Vec<&str> = m
-            .files
-            .iter()
-            .filter_map(|f| f.path.strip_suffix("/index.m3u8"))
-            .filter(|dir| !dir.contains('/'))
-            .collect();
-        let chosen = match rendition {
-            Some(r) if variants.contains(&r) => r.to_owned(),
-            Some(r) => {
-                return Err(Error::NotFound(format!(
-                    "item {item} has no rendition {r:?}; it has {variants:?}"
-                )));
-            }
-            None => variants.last().map(|v| (*v).to_owned()).unwrap_or_default(),
-        };
-        let wanted: Vec<usize> = (0..m.files.len())
-            .filter(|i| {
-                let path = &m.files[*i].path;
-                !path.contains('/')
-                    || path.starts_with(&format!("{chosen}/"))
-                    || !variants.iter().any(|v| path.starts_with(&format!("{v}/")))
-            })
-            .collect();
-        self.refresh_holders(origin, item, &m, HAVE_WAIT).await;
-        let mut bytes = 0;
-        for i in &wanted {
-            bytes += self.piece(origin, item, &m, *i, true).await?.len() as u64;
-        }
-        self.0
-            .cache
-            .pin(wanted.iter().map(|i| m.files[*i].sha256.clone()))
-            .map_err(|e| Error::Unreachable(format!("cannot keep the pinned files: {e}")))?;
-        Ok(Pinned {
-            rendition: chosen,
-            files: wanted.len(),
-            bytes,
-        })
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Pinned {
-    pub rendition: String,
-    pub files: usize,
-    pub bytes: u64,
 }
 
 fn refused(reason: &str) -> Response {

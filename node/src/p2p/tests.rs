@@ -338,6 +338,41 @@ async fn a_viewer_goes_on_from_the_origin_when_the_friend_it_fetched_from_dies()
 }
 
 #[tokio::test]
+async fn a_pinned_item_lists_and_plays_while_its_friend_is_away() {
+    let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let origin = node(&a, &[(&b, "bob", &["*"])], library()).await;
+    let viewer = node(&b, &[(&a, "ann", &[])], Origin::None).await;
+    connect(&viewer, &origin).await;
+    let ann = a.public().to_peer_id();
+    let pinned = viewer.gateway.pin(ann, 1, None).await.unwrap();
+    assert_eq!((pinned.rendition.as_str(), pinned.files), ("360p", 8));
+    let error = viewer.gateway.pin(ann, 1, Some("4k")).await.unwrap_err();
+    assert!(error.to_string().contains("no rendition \"4k\""), "{error}");
+
+    origin.gateway.net().send(Command::Stop).await;
+    wait_for(|| viewer.gateway.connections().kind(&ann) == "none").await;
+    let items = viewer.gateway.items(ann).await.unwrap();
+    assert_eq!(items.len(), 1, "only the kept item lists: {items:?}");
+    assert_eq!(
+        (items[0]["id"].as_i64(), items[0]["offline"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let package = package();
+    for path in [
+        "master.m3u8",
+        "360p/index.m3u8",
+        "360p/init.mp4",
+        "360p/seg-4.m4s",
+    ] {
+        assert_eq!(
+            viewer.gateway.file(ann, 1, path).await.unwrap(),
+            package[path],
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_malformed_request_drops_the_connection_and_the_gateway_keeps_serving() {
     let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let origin = node(&a, &[(&b, "bob", &["*"])], library()).await;
