@@ -442,6 +442,9 @@ pub struct ScanArgs {
 /// Run the parsed command; errors are printed once, with what to do next.
 pub fn run(args: Args) -> ExitCode {
     init_tracing(&args.log, args.log_json);
+    // TLS (HTTPS, single sign-on) through ring: libp2p's QUIC also brings aws-lc-rs into rustls,
+    // and with two providers it cannot pick one by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match args.command {
         Command::Up(a) => commands::up(a),
         Command::Serve(a) => commands::serve(a),

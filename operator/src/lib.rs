@@ -35,7 +35,15 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 /// Run the operator until SIGTERM / Ctrl-C, or until it loses the leader Lease (an error).
+/// TLS through ring. Built together with the data plane, rustls also gets aws-lc-rs (libp2p's
+/// QUIC asks for it), and with two providers it cannot pick one by itself: kube's client would
+/// panic at its first connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    install_crypto_provider();
     let settings = args.settings()?;
     let shutdown = Shutdown::new();
     shutdown.on_signals();
