@@ -110,7 +110,7 @@ pub struct P2pArgs {
     /// Upload to any one friend, kbit/s.
     #[arg(long, env = "MANOFWAR_PER_PEER_UPLOAD_KBPS")]
     pub per_peer_upload_kbps: Option<u32>,
-    /// Size of the cache of friends' segments, MiB (pinned items come on top).
+    /// Size of the cache of friends' segments, MiB (pinned items count, but are never evicted).
     #[arg(long, env = "MANOFWAR_CACHE_MB", default_value_t = 2048)]
     pub cache_mb: u64,
     /// No discovery on the LAN (mDNS) nor port mapping on the router (UPnP).

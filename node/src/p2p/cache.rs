@@ -11,6 +11,9 @@ pub struct Cache {
     max_bytes: u64,
     /// Hashes of pinned items' pieces: never evicted.
     pinned: Mutex<HashSet<String>>,
+    /// Bytes in `pieces/`, kept as pieces come and go, so that storing one reads the folder
+    /// only when something must be evicted.
+    used: Mutex<u64>,
 }
 
 impl Cache {
@@ -20,10 +23,15 @@ impl Cache {
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default();
+        let mut used = 0;
+        for entry in std::fs::read_dir(dir.join("pieces"))? {
+            used += entry?.metadata()?.len();
+        }
         Ok(Self {
             dir: dir.to_owned(),
             max_bytes,
             pinned: Mutex::new(pinned),
+            used: Mutex::new(used),
         })
     }
 
@@ -54,10 +62,16 @@ impl Cache {
     /// bound.
     pub fn put(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
         let path = self.path(sha256);
+        let replaced = std::fs::metadata(&path).map_or(0, |m| m.len());
         let partial = path.with_extension("partial");
         std::fs::write(&partial, bytes)?;
         std::fs::rename(&partial, &path)?;
-        self.evict()
+        let mut used = self.used.lock().expect("cache lock");
+        *used = *used - replaced.min(*used) + bytes.len() as u64;
+        if *used > self.max_bytes {
+            *used = self.evict()?;
+        }
+        Ok(())
     }
 
     pub fn pin(&self, hashes: impl IntoIterator<Item = String>) -> std::io::Result<()> {
@@ -73,7 +87,8 @@ impl Cache {
         self.pinned.lock().expect("pin lock").contains(sha256)
     }
 
-    fn evict(&self) -> std::io::Result<()> {
+    /// Remove the least recently used unpinned pieces until the folder fits; its new size.
+    fn evict(&self) -> std::io::Result<u64> {
         let mut pieces = Vec::new();
         let mut total = 0;
         for entry in std::fs::read_dir(self.dir.join("pieces"))? {
@@ -93,7 +108,7 @@ impl Cache {
             std::fs::remove_file(path)?;
             total -= len;
         }
-        Ok(())
+        Ok(total)
     }
 }
 

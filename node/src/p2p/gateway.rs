@@ -28,6 +28,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MANIFEST_TTL: Duration = Duration::from_secs(60);
 /// How often, while an item is watched, we ask the group which pieces they hold.
 const HAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long our own manifest answers `Have` and `Piece` requests before the library server is
+/// asked again whether the package or the item's library changed.
+const OWN_RECHECK: Duration = Duration::from_secs(10);
 /// How long the playhead waits for those answers before it asks someone.
 const HAVE_WAIT: Duration = Duration::from_millis(300);
 /// How long a piece nobody holds yet waits for the viewer ahead before the origin is asked.
@@ -98,6 +101,9 @@ struct Own {
     key: String,
     signed: manifest::Signed,
     manifest: Arc<Manifest>,
+    library: Option<String>,
+    /// When the library server last confirmed it (the package and the item's library).
+    checked: Instant,
 }
 
 #[derive(Default)]
@@ -385,15 +391,8 @@ impl Gateway {
         else {
             return Ok(None);
         };
-        let library = found["library"].as_str();
-        let audience: Vec<String> = self
-            .0
-            .trusted
-            .all()
-            .into_iter()
-            .filter(|(_, p)| p.may_see(library))
-            .map(|(id, _)| id.to_string())
-            .collect();
+        let library = found["library"].as_str().map(str::to_owned);
+        let audience = self.audience(library.as_deref());
         let Some(master) = self
             .0
             .origin
@@ -404,7 +403,8 @@ impl Gateway {
         };
         let key = format!("{}:{}", manifest::sha256_hex(&master), audience.join(","));
         let mut own = self.0.own.lock().await;
-        if let Some(o) = own.get(&item).filter(|o| o.key == key) {
+        if let Some(o) = own.get_mut(&item).filter(|o| o.key == key) {
+            o.checked = Instant::now();
             return Ok(Some((o.signed.clone(), o.manifest.clone())));
         }
         let files = self.package_files(item, master).await?;
@@ -426,6 +426,8 @@ impl Gateway {
                 key,
                 signed: signed.clone(),
                 manifest: made.clone(),
+                library,
+                checked: Instant::now(),
             },
         );
         Ok(Some((signed, made)))
@@ -464,9 +466,35 @@ impl Gateway {
     }
 
     /// The verified manifest of (origin, item) that we know of, ours included.
+    /// The PeerIds of the peers file in force that may see `library`.
+    fn audience(&self, library: Option<&str>) -> Vec<String> {
+        let trusted = self.0.trusted.all().into_iter();
+        trusted
+            .filter(|(_, p)| p.may_see(library))
+            .map(|(id, _)| id.to_string())
+            .collect()
+    }
+
+    /// Our manifest of `item` for `Have` and `Piece` answers (one per piece a friend plays): the
+    /// one signed before while its audience is still the peers file's and the library server
+    /// confirmed it less than `OWN_RECHECK` ago (a piece is checked against it as it is read
+    /// anyway), else made again.
+    async fn current_own(&self, item: i64) -> Option<Arc<Manifest>> {
+        {
+            let own = self.0.own.lock().await;
+            if let Some(o) = own.get(&item)
+                && o.checked.elapsed() < OWN_RECHECK
+                && o.manifest.audience == self.audience(o.library.as_deref())
+            {
+                return Some(o.manifest.clone());
+            }
+        }
+        self.own_manifest(item).await.ok().flatten().map(|(_, m)| m)
+    }
+
     async fn known_manifest(&self, origin: &PeerId, item: i64) -> Option<Arc<Manifest>> {
         if *origin == self.0.me {
-            return self.own_manifest(item).await.ok().flatten().map(|(_, m)| m);
+            return self.current_own(item).await;
         }
         let all = self.0.manifests.lock().expect("manifests lock");
         all.get(&(*origin, item)).map(|(_, m)| m.clone())

@@ -272,36 +272,31 @@ impl Task {
     /// Listen through every coordinator's relay (a reservation), so friends can reach us
     /// behind any NAT.
     fn reserve(&mut self) {
+        let listening: Vec<String> = self
+            .swarm
+            .listeners()
+            .filter(|a| relayed(a))
+            .map(ToString::to_string)
+            .collect();
         for address in self.settings.coordinators.clone() {
-            let circuit = address.with(Protocol::P2pCircuit);
+            let circuit = address.clone().with(Protocol::P2pCircuit);
+            // Listening through it already, or on the way to (connected: reserving).
+            let prefix = circuit.to_string();
+            if listening.iter().any(|l| l.starts_with(&prefix))
+                || peer_of(&address).is_some_and(|c| self.swarm.is_connected(&c))
+            {
+                continue;
+            }
             if let Err(error) = self.swarm.listen_on(circuit.clone()) {
                 tracing::warn!(%circuit, %error, "cannot listen through the coordinator");
             }
         }
     }
 
+    /// Reserve again where a coordinator restarted or was unreachable, and dial the friends we
+    /// are not connected to: their known direct addresses, and through every coordinator.
     fn redial(&mut self) {
-        let listening_via: Vec<Multiaddr> = self
-            .swarm
-            .listeners()
-            .filter(|a| relayed(a))
-            .cloned()
-            .collect();
-        if listening_via.len() < self.settings.coordinators.len() {
-            // A coordinator restarted or was unreachable: reserve again.
-            for address in self.settings.coordinators.clone() {
-                let circuit = address.clone().with(Protocol::P2pCircuit);
-                if !listening_via
-                    .iter()
-                    .any(|l| l.to_string().starts_with(&circuit.to_string()))
-                    && !self
-                        .swarm
-                        .is_connected(&peer_of(&address).unwrap_or(PeerId::random()))
-                {
-                    let _ = self.swarm.listen_on(circuit);
-                }
-            }
-        }
+        self.reserve();
         for (id, _) in self.gateway.trusted().all() {
             if self.swarm.is_connected(&id) || self.gateway.is_banned(&id) {
                 continue;
