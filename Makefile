@@ -4,7 +4,7 @@ MEDIA ?= .cache/sample-media
 DATA ?= .cache/data
 LISTEN ?= 127.0.0.1:8096
 
-.PHONY: deps web build run test test-rust test-browser test-fuzz test-p2p oidc-op lint bench clean
+.PHONY: deps web build run test test-rust test-browser test-fuzz test-p2p test-hub oidc-op lint bench clean
 
 deps:
 	bash e2e/deps.sh
@@ -46,7 +46,12 @@ test-p2p: deps
 	bash e2e/p2p/nat_test.sh
 	bash e2e/p2p/interop_test.sh
 
-test: web lint test-rust test-browser test-fuzz test-p2p test-k8s-static
+# The front door (`manofwar hub`) over two private library servers.
+test-hub: deps
+	cargo build -p manofwar-node
+	bash e2e/hub/hub_test.sh
+
+test: web lint test-rust test-browser test-fuzz test-p2p test-hub test-k8s-static
 
 .PHONY: test-k8s-static
 # Chart lint + offline schema validation of the chart and examples/, Argo CD health.lua tests.

@@ -33,6 +33,9 @@ pub enum Command {
     /// Library server for a cluster: scan, catalog and serve, with a token-protected work
     /// queue that `manofwar transcode --server` workers (Jobs) take items from.
     Serve(ServeArgs),
+    /// The front door of a cluster: one web app, API and login over every library server
+    /// (the chart runs it; library servers then answer only it and their workers).
+    Hub(HubArgs),
     /// Transcode one file into an adaptive HLS package (DIR/master.m3u8 plus renditions), or,
     /// with --server, work through a library server's queue and exit when it is empty.
     Transcode(TranscodeArgs),
@@ -276,6 +279,23 @@ pub struct UpArgs {
     /// Seconds before the first retry of a failed transcode; doubles with each attempt.
     #[arg(long, env = "MANOFWAR_RETRY_BACKOFF", default_value_t = 30.0)]
     pub retry_backoff: f64,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
+    pub p2p: P2pArgs,
+    /// libp2p addresses for sharing with friends (with --identity); default TCP and QUIC on
+    /// port 4001.
+    #[arg(
+        long = "p2p-listen",
+        env = "MANOFWAR_P2P_LISTEN",
+        value_delimiter = ','
+    )]
+    pub p2p_listen: Vec<libp2p::Multiaddr>,
+}
+
+/// Who may come in, and how: shared by `up` and `hub`, the two servers with accounts.
+#[derive(clap::Args, Debug)]
+pub struct AccessArgs {
     /// Hours a signed media URL (`hls_url`) plays without a login (1-168).
     #[arg(long, env = "MANOFWAR_SIGNED_URL_HOURS", default_value_t = 12)]
     pub signed_url_hours: u64,
@@ -297,19 +317,25 @@ pub struct UpArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub oidc: OidcArgs,
-    #[command(flatten)]
-    pub p2p: P2pArgs,
-    /// libp2p addresses for sharing with friends (with --identity); default TCP and QUIC on
-    /// port 4001.
-    #[arg(
-        long = "p2p-listen",
-        env = "MANOFWAR_P2P_LISTEN",
-        value_delimiter = ','
-    )]
-    pub p2p_listen: Vec<libp2p::Multiaddr>,
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "MANOFWAR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Create this admin account on the first start, with the password in
+    /// MANOFWAR_INITIAL_ADMIN_PASSWORD, instead of printing a setup link (for scripts and
+    /// charts: the hub's initial-admin Secret). Ignored once any account exists.
+    #[arg(
+        long,
+        env = "MANOFWAR_INITIAL_ADMIN",
+        requires = "initial_admin_password"
+    )]
+    pub initial_admin: Option<String>,
+    #[arg(
+        long,
+        env = "MANOFWAR_INITIAL_ADMIN_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub initial_admin_password: Option<String>,
 }
 
 /// Single sign-on through an OpenID Connect provider (Authelia, Authentik, Keycloak, Dex, …).
@@ -400,6 +426,27 @@ pub struct ServeArgs {
     /// was edited or removed since are queued again.
     #[arg(long, env = "MANOFWAR_PROFILES")]
     pub profiles: Option<PathBuf>,
+    /// Answer only requests that carry the token (Authorization: Bearer), /healthz and
+    /// /metrics excepted: behind a front door (`manofwar hub`), which sends it.
+    #[arg(long, env = "MANOFWAR_PRIVATE", requires = "token")]
+    pub private: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HubArgs {
+    /// The library servers, as JSON: {"libraries":[{"name","url","token"}]} (a `namespace`
+    /// too in a cluster, where the operator writes this file into a Secret). Read again when
+    /// it changes.
+    #[arg(long, env = "MANOFWAR_LIBRARIES")]
+    pub libraries: PathBuf,
+    /// Folder for the accounts and the hub's item ids (SQLite); created if missing.
+    #[arg(long, env = "MANOFWAR_DATA")]
+    pub data: PathBuf,
+    /// Address to serve the web app, API and HLS on.
+    #[arg(long, env = "MANOFWAR_LISTEN", default_value = "127.0.0.1:8096")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -448,6 +495,7 @@ pub fn run(args: Args) -> ExitCode {
     let result = match args.command {
         Command::Up(a) => commands::up(a),
         Command::Serve(a) => commands::serve(a),
+        Command::Hub(a) => commands::hub(a),
         Command::Transcode(a) => commands::transcode(a),
         Command::Probe { file } => commands::probe(&file),
         Command::Scan(a) => commands::scan(a),

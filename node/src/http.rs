@@ -5,6 +5,7 @@ mod account;
 mod api;
 mod files;
 pub mod guard;
+mod hub;
 pub mod internal;
 pub mod openapi;
 mod sso;
@@ -50,6 +51,21 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Sharing with friends (`--identity`): their libraries under `/peers/…`.
     pub p2p: Option<crate::p2p::gateway::Gateway>,
+    /// The front door of a cluster (`manofwar hub`): the items are its library servers'.
+    pub hub: Option<crate::hub::Hub>,
+}
+
+impl AppState {
+    /// The library of item `id`; `None` when there is no such item.
+    pub fn library_of(&self, id: i64) -> Result<Option<String>, String> {
+        match &self.hub {
+            Some(hub) => hub.library_of(id).map_err(|e| e.to_string()),
+            None => self
+                .libraries
+                .of_item(&self.catalog, id)
+                .map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// JSON bodies are small: a login, a user, a token label.
@@ -81,17 +97,37 @@ impl Routes {
 /// The routes, and the (method, path) of every one of them (`/hls/{id}/{*path}` and
 /// `/internal/v1/…` included).
 pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
+    let front_door = state.hub.is_some();
+    let pick = |local: MethodRouter<AppState>, hub: MethodRouter<AppState>| {
+        if front_door { hub } else { local }
+    };
     let mut routes = Routes {
         router: Router::new(),
         list: Vec::new(),
     }
     .add("GET", "/healthz", get(|| async { "ok\n" }))
     .add("GET", "/metrics", get(metrics))
-    .add("GET", "/api/v1/items", get(api::list))
-    .add("GET", "/api/v1/libraries", get(api::libraries))
-    .add("GET", "/api/v1/items/{id}", get(api::detail))
-    .add("POST", "/api/v1/items/{id}/transcode", post(api::transcode))
-    .add("GET", "/api/v1/items/{id}/poster", get(api::poster))
+    .add("GET", "/api/v1/items", pick(get(api::list), get(hub::list)))
+    .add(
+        "GET",
+        "/api/v1/libraries",
+        pick(get(api::libraries), get(hub::libraries)),
+    )
+    .add(
+        "GET",
+        "/api/v1/items/{id}",
+        pick(get(api::detail), get(hub::detail)),
+    )
+    .add(
+        "POST",
+        "/api/v1/items/{id}/transcode",
+        pick(post(api::transcode), post(hub::transcode)),
+    )
+    .add(
+        "GET",
+        "/api/v1/items/{id}/poster",
+        pick(get(api::poster), get(hub::poster)),
+    )
     .add("GET", "/api/openapi.json", get(openapi::document));
     if state.auth.is_some() {
         routes = routes
@@ -137,11 +173,15 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
     }
     list.push(("GET", "/hls/{id}/{*path}"));
     let p2p = state.p2p.clone();
-    let mut router = router
-        .nest_service(
+    router = if front_door {
+        router.route("/hls/{id}/{*path}", get(hub::media))
+    } else {
+        router.nest_service(
             "/hls",
             files::service(state.hls_root.clone(), state.tmp_root.clone()),
         )
+    };
+    let mut router = router
         .fallback(web::asset)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);

@@ -7,6 +7,7 @@ mod db;
 mod ffi;
 pub mod hls;
 pub mod http;
+pub mod hub;
 pub mod libraries;
 pub mod metrics;
 pub mod names;

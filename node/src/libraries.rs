@@ -36,7 +36,7 @@ impl std::str::FromStr for MediaArg {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = (1..=64).contains(&name.len())
         && name
             .chars()

@@ -3,7 +3,7 @@
 
 use crate::auth::Auth;
 use crate::catalog::Catalog;
-use crate::cli::UpArgs;
+use crate::cli::{AccessArgs, UpArgs};
 use crate::http::{self, AppState};
 use crate::libraries::Libraries;
 use crate::metrics::Metrics;
@@ -33,18 +33,10 @@ pub async fn run(
     accounts: bool,
 ) -> anyhow::Result<()> {
     let libraries = Arc::new(Libraries::resolve(&args.media)?);
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(http::tls::config(cert, key)?),
-        _ => None,
-    };
     let roots = libraries.roots();
+    let tls = tls_config(&args.access)?;
     let auth = if accounts {
-        let mut auth = Auth::open(&args.data)
-            .with_context(|| format!("cannot open the accounts in {}", args.data.display()))?;
-        auth.url_lifetime = Duration::from_secs(args.signed_url_hours.clamp(1, 24 * 7) * 3600);
-        auth.secure_cookies = tls.is_some();
-        auth.oidc = args.oidc.config()?.map(crate::auth::oidc::Provider::new);
-        Some(Arc::new(auth))
+        Some(open_accounts(&args.access, &args.data, tls.is_some())?)
     } else {
         None
     };
@@ -106,6 +98,7 @@ pub async fn run(
     ));
 
     let internal = remote.map(|r| crate::http::internal::Internal {
+        private: r.private,
         token: r.token,
         lease: r.lease,
         retry,
@@ -129,10 +122,11 @@ pub async fn run(
     }
     let mut state = AppState {
         p2p: None,
+        hub: None,
         auth: auth.clone(),
         libraries,
-        trusted_proxies: args.trusted_proxy.clone().into(),
-        public_url: args.public_url.clone(),
+        trusted_proxies: args.access.trusted_proxy.clone().into(),
+        public_url: args.access.public_url.clone(),
         internal,
         catalog,
         hls_root,
@@ -150,44 +144,15 @@ pub async fn run(
         let cache = crate::p2p::cache_dir(&args.data);
         state.p2p = Some(crate::cli::p2p::start(&args.p2p, listen, origin, &cache)?);
     }
-    if let Some(addr) = args.metrics_listen {
-        let metrics = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} for --metrics-listen"))?;
-        let app = http::metrics_router(state.clone());
-        let mut stop = shutdown.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(metrics, app).with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
-            if let Err(error) = served.await {
-                tracing::error!(%error, "the metrics listener failed");
-            }
-        });
+    if let Some(addr) = args.access.metrics_listen {
+        tasks.spawn(serve_metrics(addr, state.clone(), shutdown.clone()).await?);
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %args.listen, workers, media = ?roots, "manofwar is up: open {scheme}://{}", args.listen);
     if let Some(auth) = &auth {
         announce_setup(auth, scheme, args.listen)?;
     }
-    let mut http_shutdown = shutdown.clone();
-    let app = http::router(state);
-    let server = match tls {
-        Some(config) => {
-            let served = http::tls::serve(listener, config, app, shutdown.clone());
-            tokio::spawn(async move {
-                served.await;
-                Ok(())
-            })
-        }
-        None => {
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = http_shutdown.changed().await;
-            });
-            tokio::spawn(async move { server.await })
-        }
-    };
+    let server = serve_http(listener, tls, http::router(state), shutdown.clone());
     shutdown_signal().await;
     tracing::info!("shutting down; running transcodes resume at the next start");
     stopping.store(true, Ordering::Relaxed);
@@ -203,6 +168,8 @@ pub struct RemoteWorkers {
     pub lease: Duration,
     /// The library's profiles (see `serve --profiles`).
     pub profiles: Option<PathBuf>,
+    /// Every route but `/healthz` and `/metrics` wants the token (`serve --private`).
+    pub private: bool,
 }
 
 /// Make `wanted` the library's profiles: packages of an edited profile are queued again, those
@@ -295,9 +262,85 @@ async fn reclaim_leases(
     }
 }
 
+/// The HTTPS settings of `--tls-cert` and `--tls-key`, when both are given.
+pub fn tls_config(access: &AccessArgs) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    match (&access.tls_cert, &access.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(http::tls::config(cert, key)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The accounts of `data`, set up as `access` says; the initial admin is made here when asked
+/// for and no account exists yet.
+pub fn open_accounts(access: &AccessArgs, data: &Path, tls: bool) -> anyhow::Result<Arc<Auth>> {
+    let mut auth = Auth::open(data)
+        .with_context(|| format!("cannot open the accounts in {}", data.display()))?;
+    auth.url_lifetime = Duration::from_secs(access.signed_url_hours.clamp(1, 24 * 7) * 3600);
+    auth.secure_cookies = tls;
+    auth.oidc = access.oidc.config()?.map(crate::auth::oidc::Provider::new);
+    if let (Some(name), Some(password)) = (&access.initial_admin, &access.initial_admin_password)
+        && auth.setup_needed()?
+    {
+        auth.add_user(name, crate::auth::Role::Admin, &["*".to_owned()], password)
+            .with_context(|| format!("cannot create the initial admin {name:?}"))?;
+        tracing::info!(user = %name, "created the initial admin account");
+    }
+    Ok(Arc::new(auth))
+}
+
+/// Serve `app` on `listener` (HTTPS with `tls`) until `shutdown`.
+pub fn serve_http(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: axum::Router,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    match tls {
+        Some(config) => {
+            let served = http::tls::serve(listener, config, app, shutdown);
+            tokio::spawn(async move {
+                served.await;
+                Ok(())
+            })
+        }
+        None => {
+            let mut stop = shutdown;
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            });
+            tokio::spawn(async move { server.await })
+        }
+    }
+}
+
+/// `/metrics` alone, without a login, on `--metrics-listen`.
+pub async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for --metrics-listen"))?;
+    let app = http::metrics_router(state);
+    Ok(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        });
+        if let Err(error) = served.await {
+            tracing::error!(%error, "the metrics listener failed");
+        }
+    })
+}
+
 /// With no account yet, print the one-time URL that creates the admin (its token is in the
 /// fragment, so it never reaches a server log).
-fn announce_setup(auth: &Auth, scheme: &str, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+pub fn announce_setup(
+    auth: &Auth,
+    scheme: &str,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let Some(token) = auth.setup_token()? else {
         return Ok(());
     };

@@ -1,6 +1,8 @@
 //! What each subcommand does, wired from the library's modules.
 
-use super::{ScanArgs, ServeArgs, TokenCommand, TranscodeArgs, UpArgs, UserCommand, load_profile};
+use super::{
+    HubArgs, ScanArgs, ServeArgs, TokenCommand, TranscodeArgs, UpArgs, UserCommand, load_profile,
+};
 use crate::{probe, publish::Staging, transcode};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,6 +33,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             token,
             lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
             profiles: args.profiles,
+            private: args.private,
         }),
         None => {
             tracing::warn!("no --token: the work queue for transcode workers is disabled");
@@ -38,6 +41,11 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     up_with(args.up, remote, false)
+}
+
+pub fn hub(args: HubArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(crate::hub::run(args))
 }
 
 pub fn user(command: UserCommand) -> anyhow::Result<()> {

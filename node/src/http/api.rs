@@ -28,6 +28,8 @@ pub enum ApiError {
     TooMany(String),
     Conflict(String),
     Internal(String),
+    /// A library server behind the front door gave no answer.
+    BadGateway(String),
 }
 
 impl From<catalog::Error> for ApiError {
@@ -47,6 +49,7 @@ impl IntoResponse for ApiError {
             ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, m),
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }

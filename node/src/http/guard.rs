@@ -104,6 +104,13 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
     let address = client_address(&req, &state.trusted_proxies);
     req.extensions_mut().insert(ClientAddr(address));
     let Some(auth) = state.auth.clone() else {
+        // A private library server: only its front door and its workers, which send its token.
+        if let Some(internal) = state.internal.as_ref().filter(|i| i.private)
+            && !matches!(req.uri().path(), "/healthz" | "/metrics")
+            && !internal.authorized(req.headers())
+        {
+            return secure(super::internal::unauthorized(), None);
+        }
         return secure(next.run(req).await, None);
     };
     match admit(&state, &auth, &mut req) {
@@ -193,7 +200,7 @@ fn allowed(state: &AppState, need: Need, principal: Option<&Principal>) -> Resul
             "this signed URL is for another item",
         ));
     }
-    let library = state.libraries.of_item(&state.catalog, item).map_err(|_| {
+    let library = state.library_of(item).map_err(|_| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the catalog is unavailable",

@@ -28,6 +28,8 @@ use tower::ServiceExt as _;
 #[derive(Clone, Debug)]
 pub struct Internal {
     pub token: String,
+    /// Every route but `/healthz` and `/metrics` wants the token (behind a front door).
+    pub private: bool,
     pub lease: Duration,
     pub retry: Retry,
 }
@@ -54,22 +56,29 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, authorize))
 }
 
+impl Internal {
+    /// Does the request carry the token?
+    pub fn authorized(&self, headers: &axum::http::HeaderMap) -> bool {
+        let expected = format!("Bearer {}", self.token);
+        headers
+            .get("authorization")
+            .is_some_and(|given| constant_time_eq(expected.as_bytes(), given.as_bytes()))
+    }
+}
+
+/// The answer to a request without the token.
+pub fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({"error": "a valid token is required (Authorization: Bearer): this server answers its front door and its workers"})),
+    )
+        .into_response()
+}
+
 async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let expected = state
-        .internal
-        .as_ref()
-        .map(|i| format!("Bearer {}", i.token));
-    let given = req
-        .headers()
-        .get("authorization")
-        .map(|v| v.as_bytes().to_vec());
-    match (expected, given) {
-        (Some(e), Some(g)) if constant_time_eq(e.as_bytes(), &g) => next.run(req).await,
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"error": "a valid worker token is required"})),
-        )
-            .into_response(),
+    match &state.internal {
+        Some(internal) if internal.authorized(req.headers()) => next.run(req).await,
+        _ => unauthorized(),
     }
 }
 

@@ -33,6 +33,7 @@ fn state(tmp: &std::path::Path) -> AppState {
     let auth = Auth::with_store(Store::in_memory().unwrap()).unwrap();
     AppState {
         p2p: None,
+        hub: None,
         catalog: Catalog::in_memory().unwrap(),
         hls_root: tmp.join("hls"),
         tmp_root: tmp.join("tmp"),
@@ -40,6 +41,7 @@ fn state(tmp: &std::path::Path) -> AppState {
         queue: Arc::default(),
         internal: Some(internal::Internal {
             token: "worker-token".into(),
+            private: false,
             lease: std::time::Duration::from_secs(30),
             retry: crate::worker::Retry {
                 max_attempts: 1,

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The front door (`manofwar hub`) over two real library servers (`manofwar serve --private`,
+# each transcoding a generated clip), with real accounts:
+#   1. a private library server answers nobody without its token (but /healthz);
+#   2. the hub lists both libraries' items under ids of its own, and ffmpeg plays an item
+#      through the hub's signed URL;
+#   3. a member granted one library sees only it: the other's item is 404 by id, and a URL
+#      signed for one item does not open another, nor does a modified signature;
+#   4. a user's bit-rate limit takes variants out of the master playlist the hub passes on;
+#   5. paths that try to leave the package are refused;
+#   6. a library server that stops: the other library still lists, the stopped one says why;
+#   7. the directory file changes (a library removed): the hub follows without a restart;
+#   8. a restarted hub keeps its item ids.
+# Prints `N passed, M failed`; exits 1 on a failure.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=e2e/k8s/lib.sh
+source "$root/e2e/k8s/lib.sh"
+bin=${MANOFWAR_BIN:-$root/target/debug/manofwar}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-hub-e2e.XXXXXX")
+pids=()
+finish() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  if ((failed > 0)); then
+    for log in "$tmp"/*.log; do echo "  $log"; tail -n 5 "$log" | indent; done
+  fi
+  rm -rf "$tmp"
+  echo
+  echo "$passed passed, $failed failed"
+  if ((failed > 0 || rc != 0)); then exit 1; fi
+}
+trap finish EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+clip() { # folder title: 3 s of H.264 + AAC
+  mkdir -p "$tmp/$1"
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=320x180:rate=24:duration=3 -f lavfi -i sine=duration=3 \
+    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "$tmp/$1/$2.mp4"
+}
+films_port=$(port) home_port=$(port) hub_port=$(port)
+hub=http://127.0.0.1:$hub_port
+cat >"$tmp/profile.yaml" <<'EOF'
+segmentSeconds: 2
+audioBitrateKbps: 64
+renditions:
+  - {name: 144p, height: 144, videoBitrateKbps: 100}
+EOF
+serve() { # name port token: two variants (the source's 180p and 144p)
+  "$bin" serve --media "$1=$tmp/$1" --data "$tmp/data-$1" --listen "127.0.0.1:$2" --token "$3" \
+    --private --workers 1 --profile "$tmp/profile.yaml" >"$tmp/$1.log" 2>&1 &
+  pids+=($!)
+}
+start_hub() {
+  MANOFWAR_INITIAL_ADMIN_PASSWORD=admin-password-1 "$bin" hub --data "$tmp/data-hub" \
+    --libraries "$tmp/libraries.json" --listen "127.0.0.1:$hub_port" --initial-admin admin \
+    >>"$tmp/hub.log" 2>&1 &
+  hub_pid=$!
+  pids+=("$hub_pid")
+  eventually 20 "the hub answers" curl -fsS "$hub/healthz"
+}
+directory() { # name:port:token ... -> the directory file
+  local entries=() n p t
+  for lib in "$@"; do
+    IFS=: read -r n p t <<<"$lib"
+    entries+=("{\"name\":\"$n\",\"url\":\"http://127.0.0.1:$p\",\"token\":\"$t\"}")
+  done
+  local IFS=,
+  echo "{\"libraries\":[${entries[*]}]}" >"$tmp/libraries.json.new"
+  mv "$tmp/libraries.json.new" "$tmp/libraries.json"
+}
+as() { # token path -> body
+  curl -fsS -H "Authorization: Bearer $1" "$hub$2"
+}
+code() { # curl args -> the status code
+  curl -s -o /dev/null -w '%{http_code}' "$@"
+}
+
+step "two private library servers, one hub"
+clip films "Night Train (2020)" && clip home "Beach Day (2021)"
+serve films "$films_port" films-token
+serve home "$home_port" home-token
+directory "films:$films_port:films-token" "home:$home_port:home-token"
+start_hub
+admin=$("$bin" token create --data "$tmp/data-hub" --user admin --label e2e | tail -n 1)
+eventually 120 "both items are transcoded and listed through the hub" bash -c \
+  "[ \"\$(curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/items | jq '[.items[] | select(.state == \"ready\")] | length')\" = 2 ]"
+
+step "a private library server answers only with its token"
+check "/api/v1/items without the token: 401" test "$(code "http://127.0.0.1:$films_port/api/v1/items")" = 401
+check "/hls/1/master.m3u8 without the token: 401" test "$(code "http://127.0.0.1:$films_port/hls/1/master.m3u8")" = 401
+check "with a wrong token: 401" test "$(code -H 'Authorization: Bearer nope' "http://127.0.0.1:$films_port/api/v1/items")" = 401
+check "/healthz: 200" test "$(code "http://127.0.0.1:$films_port/healthz")" = 200
+check "with the token: 200" test "$(code -H 'Authorization: Bearer films-token' "http://127.0.0.1:$films_port/api/v1/items")" = 200
+
+step "every library under one API"
+as "$admin" /api/v1/items >"$tmp/items.json"
+night=$(jq -r '.items[] | select(.title == "Night Train") | .id' "$tmp/items.json")
+beach=$(jq -r '.items[] | select(.title == "Beach Day") | .id' "$tmp/items.json")
+check "each item has its library's name" test "$(jq -r '[.items[] | .library] | sort | join(",")' "$tmp/items.json")" = films,home
+check "two items, two ids (both servers call theirs 1)" test "$night" != "$beach"
+check "libraries: films 1, home 1" test "$(as "$admin" /api/v1/libraries | jq -c '[.libraries[] | [.name, .items]]')" = '[["films",1],["home",1]]'
+url=$(as "$admin" "/api/v1/items/$beach" | jq -r .hls_url)
+check "the detail's hls_url is signed (/s/…)" grep -q '^/s/' <<<"$url"
+if ffmpeg -v error -i "$hub$url" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
+  ok "ffmpeg plays every variant through the hub's signed URL, no header, no cookie"
+else
+  bad "decode through the hub"; head -3 "$tmp/decode.log" | indent
+fi
+check "the poster, through the hub" bash -c "curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/items/$beach/poster | file - | grep -q JPEG"
+
+step "a member granted one library"
+echo member-password-1 | "$bin" user add ann --data "$tmp/data-hub" --role member --library films >/dev/null
+ann=$("$bin" token create --data "$tmp/data-hub" --user ann | tail -n 1)
+check "ann lists films only" test "$(as "$ann" /api/v1/items | jq -r '[.items[].library] | join(",")')" = films
+check "ann's libraries: films" test "$(as "$ann" /api/v1/libraries | jq -r '[.libraries[].name] | join(",")')" = films
+check "home's item by id: 404" test "$(code -H "Authorization: Bearer $ann" "$hub/api/v1/items/$beach")" = 404
+check "home's master playlist: 404" test "$(code -H "Authorization: Bearer $ann" "$hub/hls/$beach/master.m3u8")" = 404
+signed=$(as "$ann" "/api/v1/items/$night" | jq -r .hls_url)
+check "ann plays films through her signed URL" bash -c "ffmpeg -v error -i '$hub$signed' -map 0 -f null -"
+check "her URL opened on home's item: 403" test "$(code "$hub${signed/\/hls\/$night\//\/hls\/$beach\/}")" = 403
+tampered=$(python3 -c 'import sys; s = sys.argv[1]; i = s.index("/hls/") - 1
+print(s[:i] + ("B" if s[i] == "A" else "A") + s[i + 1:])' "$signed")
+check "a modified signature: 403" test "$(code "$hub$tampered")" = 403
+check "no credentials: 401" test "$(code "$hub/api/v1/items")" = 401
+
+step "a bit-rate limit"
+curl -fsS -X PATCH -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d '{"max_kbps": 400}' "$hub/api/v1/users/ann" >/dev/null
+variants() { curl -fsS "$hub$1" | grep '^#EXT-X-STREAM-INF' | grep -o ',RESOLUTION=[0-9x]*' | tr '\n' ' '; }
+check "the master ann gets through the hub offers only the variant under 400 kb/s ($(variants "$signed"))" \
+  test "$(variants "$signed")" = ",RESOLUTION=256x144 "
+check "the admin's offers both ($(variants "$url"))" test "$(variants "$url" | wc -w)" = 2
+
+step "paths that try to leave the package"
+for bad_path in "hls/$night/..%2F..%2Fcatalog.sqlite" "hls/$night/%2e%2e/x" "hls/$night/.hidden" "hls/$night/a%5Cb"; do
+  check "/$bad_path: 404" test "$(code -H "Authorization: Bearer $admin" "$hub/$bad_path")" = 404
+done
+
+step "a library server stops"
+kill "${pids[1]}" && wait "${pids[1]}" 2>/dev/null
+check "films still lists" test "$(as "$admin" /api/v1/items | jq -r '[.items[].library] | join(",")')" = films
+check "libraries says why home has nothing" bash -c \
+  "curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/libraries | jq -r '.libraries[] | select(.name == \"home\") | .error' | grep -q unreachable"
+check "home's item: 502 with what to check" bash -c \
+  "curl -sS -H 'Authorization: Bearer $admin' $hub/api/v1/items/$beach | jq -r .error | grep -q 'is its pod running'"
+
+step "the directory changes"
+directory "films:$films_port:films-token"
+eventually 10 "home is gone from the libraries" bash -c \
+  "[ \"\$(curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/libraries | jq -r '[.libraries[].name] | join(\",\")')\" = films ]"
+echo '{"libraries": [' >"$tmp/libraries.json"
+sleep 3
+check "a directory that does not parse keeps the libraries" test "$(as "$admin" /api/v1/libraries | jq -r '[.libraries[].name] | join(",")')" = films
+check "the hub said so in its log" grep -q 'does not parse' "$tmp/hub.log"
+
+step "a restarted hub keeps its ids"
+directory "films:$films_port:films-token"
+kill "$hub_pid" && wait "$hub_pid" 2>/dev/null
+start_hub
+check "Night Train keeps id $night" test "$(as "$admin" /api/v1/items | jq -r '.items[] | select(.title == "Night Train") | .id')" = "$night"
