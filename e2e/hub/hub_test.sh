@@ -126,6 +126,14 @@ print(s[:i] + ("B" if s[i] == "A" else "A") + s[i + 1:])' "$signed")
 check "a modified signature: 403" test "$(code "$hub$tampered")" = 403
 check "no credentials: 401" test "$(code "$hub/api/v1/items")" = 401
 
+post_user() { # JSON -> status code of POST /api/v1/users as the admin
+  code -X POST -H "Authorization: Bearer $admin" -H 'content-type: application/json' -d "$1" "$hub/api/v1/users"
+}
+check "the admin grants bob home through the API (201)" test \
+  "$(post_user '{"name":"bob","password":"bob-password-1","role":"guest","libraries":["home"]}')" = 201
+check "a grant of a library no server has: 400" test \
+  "$(post_user '{"name":"carl","password":"carl-password-1","role":"guest","libraries":["nope"]}')" = 400
+
 step "a bit-rate limit"
 curl -fsS -X PATCH -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
   -d '{"max_kbps": 400}' "$hub/api/v1/users/ann" >/dev/null

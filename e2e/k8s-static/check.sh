@@ -2,8 +2,11 @@
 # Static checks of what manofwar ships to Kubernetes, no cluster needed (`make test-k8s-static`):
 #   1. helm lint --strict charts/manofwar, with default and non-default values;
 #   2. helm template | kubernetes-validate --strict -k 1.34.0 for several value sets, the CRDs
-#      included; the chart's CRDs equal the generated ones and carry the keep annotation iff
-#      crds.keep; the RBAC is least privilege; values.schema.json refuses bad values;
+#      included (the hub's HTTPRoute, like the ServiceMonitor, has no offline schema: its wiring
+#      is checked by validate.py hub); the chart's CRDs equal the generated ones and carry the
+#      keep annotation iff crds.keep; the RBAC is least privilege; no Deployment selects another's
+#      pods; the front door (hub.enabled, the default) is wired to the operator's directory and
+#      absent without it; values.schema.json refuses bad values;
 #   3. every manifest in examples/: core kinds with kubernetes-validate, manofwar.io kinds with
 #      the CRDs' schemas (their CEL rules: cargo test -p manofwar-crds --test examples), Flux /
 #      Argo CD / kustomize kinds skipped for want of an offline schema;
@@ -26,10 +29,23 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL $*"; failed=1; }
 validate() { "$KV_PYTHON" "$here/validate.py" "$@" || failed=1; }
 
+# The front door reached from outside: Ingress, HTTPRoute, OIDC, the user's admin Secret.
+hub_routes="--set hub.ingress.enabled=true --set hub.ingress.host=media.example.org \
+--set hub.ingress.className=nginx --set hub.ingress.tls.secretName=media-tls \
+--set hub.httpRoute.enabled=true --set hub.httpRoute.parentRefs[0].name=gateway \
+--set hub.httpRoute.parentRefs[0].namespace=gateway-system \
+--set hub.httpRoute.hostnames[0]=media.example.org --set hub.publicUrl=https://media.example.org \
+--set hub.oidc.enabled=true --set hub.oidc.issuer=https://auth.example.org/realms/home \
+--set hub.oidc.clientId=manofwar --set hub.oidc.clientSecret.name=manofwar-oidc \
+--set hub.trustedProxies={10.42.0.0/16} --set hub.initialAdmin.existingSecret=my-admin \
+--set hub.persistence.enabled=false"
+
 step "helm lint --strict"
 helm lint --strict "$chart" || failed=1
 helm lint --strict "$chart" --set metrics.serviceMonitor.enabled=true --set crds.keep=false \
   --set operator.replicas=2 --set image.digest="sha256:$(printf '%064d' 0)" || failed=1
+# shellcheck disable=SC2086 # a word list
+helm lint --strict "$chart" $hub_routes || failed=1
 
 # name | helm flags | expected CRD mode
 renders=(
@@ -37,6 +53,8 @@ renders=(
   "no-keep-servicemonitor|--set crds.keep=false --set metrics.serviceMonitor.enabled=true|--no-keep"
   "no-crds-no-rbac|--set crds.install=false --set rbac.create=false --set serviceAccount.create=false --set operator.leaderElection=false --set metrics.service.enabled=false|--absent"
   "coordinator|--set coordinator.enabled=true --set coordinator.identitySecret=coordinator-identity --set coordinator.members[0].peerId=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA --set coordinator.members[0].name=ann --set coordinator.externalAddresses[0]=/ip4/203.0.113.7/udp/4001/quic-v1|--keep"
+  "hub-routes|$hub_routes|--keep"
+  "no-hub|--set hub.enabled=false|--keep"
 )
 for render in "${renders[@]}"; do
   IFS='|' read -r name flags mode <<<"$render"
@@ -47,22 +65,38 @@ for render in "${renders[@]}"; do
     continue
   fi
   # kubernetes-validate itself, as the issue asks; it only warns on kinds it has no schema for,
-  # so its output is checked too: the one such kind the chart renders is the ServiceMonitor.
+  # so its output is checked too: the only such kinds the chart renders are the ServiceMonitor
+  # and the hub's HTTPRoute.
   kubernetes-validate --strict -k 1.34.0 "$tmp/$name.yaml" | tee "$tmp/$name.kv" || failed=1
   if grep -v -e '^INFO' -e 'kind ServiceMonitor with api version monitoring.coreos.com' \
+    -e 'kind HTTPRoute with api version gateway.networking.k8s.io' \
     "$tmp/$name.kv" | grep -q .; then
     fail "kubernetes-validate reported more than INFO for ($name)"
   fi
-  validate manifests --skip-group monitoring.coreos.com "$tmp/$name.yaml" >/dev/null
+  validate manifests --skip-group monitoring.coreos.com --skip-group gateway.networking.k8s.io \
+    "$tmp/$name.yaml" >/dev/null
   validate chart-crds --crds "$crds" "$mode" "$tmp/$name.yaml"
+  validate selectors "$tmp/$name.yaml"
+  if [ "$name" = no-hub ]; then
+    validate hub --absent "$tmp/$name.yaml"
+  else
+    validate hub "$tmp/$name.yaml"
+  fi
 done
 validate rbac "$tmp/defaults.yaml"
 grep -q 'kind: ServiceMonitor' "$tmp/no-keep-servicemonitor.yaml" || fail "no ServiceMonitor rendered"
 if grep -q 'kind: ServiceMonitor' "$tmp/defaults.yaml"; then fail "ServiceMonitor rendered by default"; fi
+for kind in Ingress HTTPRoute; do
+  grep -q "^kind: $kind" "$tmp/hub-routes.yaml" || fail "no hub $kind rendered"
+  if grep -q "^kind: $kind" "$tmp/defaults.yaml"; then fail "hub $kind rendered by default"; fi
+done
 
 step "values.schema.json refuses bad values"
 for bad in "operator.replicas=-1" "image.pullPolicy=Sometimes" "crds.install=maybe" \
-  "bogus=1" "operator.logFormat=xml" "metrics.serviceMonitor.interval=soon"; do
+  "bogus=1" "operator.logFormat=xml" "metrics.serviceMonitor.interval=soon" \
+  "hub.enabled=maybe" "hub.service.type=Public" "hub.persistence.size=lots" \
+  "hub.ingress.enabled=true" "hub.httpRoute.enabled=true" "hub.oidc.enabled=true" \
+  "hub.publicUrl=media.example.org" "hub.bogus=1"; do
   if helm template manofwar "$chart" --set "$bad" >/dev/null 2>&1; then
     fail "values.schema.json accepted --set $bad"
   else

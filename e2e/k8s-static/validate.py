@@ -15,6 +15,15 @@
   validate.py rbac FILE
       The rendered RBAC is least privilege: no wildcards, no pods/nodes/CRDs, and cluster-wide
       only what the operator manages; Leases only through a namespaced Role.
+  validate.py selectors FILE
+      No Deployment's selector matches another Deployment's pods (the operator's must not take
+      the hub's), and every Service selects the pods of exactly one Deployment.
+  validate.py hub [--absent] FILE
+      The front door is wired: one hub Deployment running the operator's data-plane image, the
+      operator's MANOFWAR_HUB_DIRECTORY is the Secret the hub mounts (optional) for its
+      --libraries file, the initial-admin Secret it reads exists (or is the user's), and the
+      Ingress / HTTPRoute, when rendered, lead to the hub's Service. With --absent: no hub
+      objects and no MANOFWAR_HUB_DIRECTORY.
 """
 
 import argparse
@@ -185,7 +194,8 @@ ALLOWED_CLUSTER = {
     ("manofwar.io", "medialibraries/finalizers"), ("manofwar.io", "transcodeprofiles/finalizers"),
     ("manofwar.io", "peergroups/finalizers"), ("apps", "deployments"), ("batch", "jobs"),
     ("", "services"), ("", "persistentvolumeclaims"), ("", "secrets"), ("", "configmaps"),
-    ("networking.k8s.io", "ingresses"), ("events.k8s.io", "events"), ("", "events"),
+    ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "networkpolicies"),
+    ("events.k8s.io", "events"), ("", "events"),
 }
 REQUIRED_CLUSTER = ALLOWED_CLUSTER
 
@@ -225,6 +235,133 @@ def rbac(args):
     return 1 if problems else 0
 
 
+def matches(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_labels(deployment):
+    return deployment["spec"]["template"]["metadata"].get("labels") or {}
+
+
+def selectors(args):
+    docs = load(args.file)
+    deployments = [d for d in docs if d.get("kind") == "Deployment"]
+    problems = []
+    for d in deployments:
+        selector = d["spec"]["selector"]["matchLabels"]
+        if not matches(selector, pod_labels(d)):
+            problems.append("%s does not select its own pods" % name_of(d))
+        for other in deployments:
+            if other is not d and matches(selector, pod_labels(other)):
+                problems.append("%s selects the pods of %s" % (name_of(d), name_of(other)))
+    for svc in (d for d in docs if d.get("kind") == "Service"):
+        selector = svc["spec"]["selector"]
+        chosen = [name_of(d) for d in deployments if matches(selector, pod_labels(d))]
+        if len(chosen) != 1:
+            problems.append("%s selects the pods of %s" % (name_of(svc), chosen or "nothing"))
+    for problem in problems:
+        print("FAIL selectors: " + problem)
+    if not problems:
+        print("ok   selectors: %d Deployments, each Service selects one" % len(deployments))
+    return 1 if problems else 0
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def component(doc):
+    return (doc["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+
+
+def hub(args):
+    docs = load(args.file)
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d.get("kind"), []).append(d)
+    operator = next(d for d in by_kind.get("Deployment", []) if component(d) == "operator")
+    operator_env = env_of(operator["spec"]["template"]["spec"]["containers"][0])
+    hubs = [d for d in docs if component(d) == "hub"]
+    problems = []
+    if args.absent:
+        problems += ["%s rendered with hub.enabled=false" % name_of(d) for d in hubs]
+        if "MANOFWAR_HUB_DIRECTORY" in operator_env:
+            problems.append("the operator is in hub mode with hub.enabled=false")
+    else:
+        problems += check_hub(by_kind, hubs, operator_env)
+    for problem in problems:
+        print("FAIL hub: " + problem)
+    if not problems:
+        print("ok   hub: %s" % ("absent" if args.absent else ", ".join(name_of(d) for d in hubs)))
+    return 1 if problems else 0
+
+
+def check_hub(by_kind, hubs, operator_env):
+    deployments = [d for d in hubs if d["kind"] == "Deployment"]
+    if len(deployments) != 1:
+        return ["want one hub Deployment, got %d" % len(deployments)]
+    deployment = deployments[0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = env_of(container)
+    problems = []
+    directory = (operator_env.get("MANOFWAR_HUB_DIRECTORY") or {}).get("value")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+    libraries = (volumes.get("libraries") or {}).get("secret") or {}
+    if not directory or libraries.get("secretName") != directory:
+        problems.append("the operator writes %s, the hub mounts %s"
+                        % (directory, libraries.get("secretName")))
+    if libraries.get("optional") is not True:
+        problems.append("the directory Secret must be optional (the operator writes it later)")
+    args = container.get("args", [])
+    mount = (mounts.get("libraries") or {}).get("mountPath")
+    file = args[args.index("--libraries") + 1] if "--libraries" in args else None
+    if file != "%s/libraries.json" % mount:
+        problems.append("--libraries %s is not in the directory mounted at %s" % (file, mount))
+    if container["image"] != operator_env["MANOFWAR_IMAGE"]["value"]:
+        problems.append("the hub runs %s, the operator's pods %s"
+                        % (container["image"], operator_env["MANOFWAR_IMAGE"]["value"]))
+    spec = deployment["spec"]
+    if spec.get("replicas") != 1 or spec["strategy"]["type"] != "Recreate":
+        problems.append("the hub must be one replica, recreated")
+    secrets = {d["metadata"]["name"] for d in by_kind.get("Secret", [])}
+    for var in ("MANOFWAR_INITIAL_ADMIN", "MANOFWAR_INITIAL_ADMIN_PASSWORD"):
+        ref = ((env.get(var) or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        if not ref:
+            problems.append("%s is not from a Secret" % var)
+        elif ref["name"].endswith("-initial-admin") and ref["name"] not in secrets:
+            problems.append("%s: the Secret %s is not rendered" % (var, ref["name"]))
+    for secret in (by_kind.get("Secret") or []):
+        if secret["metadata"]["name"].endswith("-initial-admin"):
+            annotations = secret["metadata"].get("annotations") or {}
+            if annotations.get("helm.sh/resource-policy") != "keep":
+                problems.append("%s lacks helm.sh/resource-policy=keep" % name_of(secret))
+            if set(secret.get("data", {})) != {"username", "password"}:
+                problems.append("%s keys: %s" % (name_of(secret), sorted(secret.get("data", {}))))
+    services = [s for s in by_kind.get("Service", [])
+                if matches(s["spec"]["selector"], pod_labels(deployment))]
+    if len(services) != 1:
+        return problems + ["want one Service for the hub, got %d" % len(services)]
+    service = services[0]
+    port = service["spec"]["ports"][0]
+    for ingress in (d for d in hubs if d["kind"] == "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                to = (backend["name"], backend["port"].get("name"))
+                if to != (service["metadata"]["name"], port["name"]):
+                    problems.append("%s leads to %s" % (name_of(ingress), backend))
+    for route in (d for d in hubs if d["kind"] == "HTTPRoute"):
+        if not route["spec"].get("parentRefs"):
+            problems.append("%s has no parentRefs" % name_of(route))
+        for rule in route["spec"]["rules"]:
+            for ref in rule["backendRefs"]:
+                if ref["name"] != service["metadata"]["name"] or ref["port"] != port["port"]:
+                    problems.append("%s leads to %s" % (name_of(route), ref))
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,8 +379,15 @@ def main():
     c.add_argument("file")
     r = sub.add_parser("rbac")
     r.add_argument("file")
+    s = sub.add_parser("selectors")
+    s.add_argument("file")
+    h = sub.add_parser("hub")
+    h.add_argument("--absent", action="store_true")
+    h.add_argument("file")
     args = parser.parse_args()
-    return {"manifests": manifests, "chart-crds": chart_crds, "rbac": rbac}[args.command](args)
+    commands = {"manifests": manifests, "chart-crds": chart_crds, "rbac": rbac,
+                "selectors": selectors, "hub": hub}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@
 #      re-transcodes them;
 #   5. the operator killed -9 right after a new library is applied: the pod restarts it and
 #      the library converges with exactly one of each child;
-#   6. deleting a library garbage-collects its children and its pods stop.
+#   6. the front door (the chart's `manofwar hub`) over both libraries: the library servers
+#      answer nothing without their token; the initial admin (from the chart's Secret) grants a
+#      member one library, who sees only that one and plays it through the hub's Service;
+#   7. deleting a library garbage-collects its children and its pods stop.
 # Needs root (network namespaces, mounts). Prints `N passed, M failed`; exits 1 on any failure.
 # MANOFWAR_K8S_KEEP=1 keeps the cluster, the runner and the logs.
 set -uo pipefail
@@ -66,8 +69,12 @@ library() { # name claim profiles: the hostPath example, pointed at $media and o
     -e "s#/srv/media/home-videos#$media#" -e "s#nas-node#pod-runner#" \
     -e "s#profiles: \[standard, hevc-4k\]#profiles: [$3]#" examples/libraries/home-videos-hostpath.yaml
 }
+token() { # library -> the token its server wants (behind the front door, it answers no one else)
+  k get secret "$1-worker-token" -n media -o jsonpath='{.data.token}' | base64 -d
+}
 items() { # library -> its items as JSON, through the Service's ClusterIP
-  curl -fsS "http://$(k get svc "$1" -n media -o jsonpath='{.spec.clusterIP}'):8096/api/v1/items"
+  curl -fsS -H "Authorization: Bearer $(token "$1")" \
+    "http://$(k get svc "$1" -n media -o jsonpath='{.spec.clusterIP}'):8096/api/v1/items"
 }
 item_state() { # library title
   items "$1" | jq -r --arg t "$2" '.items[] | select(.title == $t) | .state'
@@ -75,7 +82,7 @@ item_state() { # library title
 count() { # kind selector -> how many
   k get "$1" -n media -l "$2" -o name | wc -l
 }
-export -f k items item_state
+export -f k token items item_state
 
 step "build, control plane, pod runner"
 cargo build --quiet -p manofwar-node -p manofwar-operator || { bad "cargo build"; exit 1; }
@@ -92,9 +99,9 @@ step "helm chart: the operator runs in a pod"
 helm=$( (source e2e/k8s-static/tools.sh >/dev/null && command -v helm) ) || { bad "install helm"; exit 1; }
 k create namespace manofwar-system >/dev/null
 "$helm" template manofwar charts/manofwar -n manofwar-system | k apply -f - >/dev/null
-eventually 90 "operator pod Ready" k wait pods -n manofwar-system -l app.kubernetes.io/name=manofwar \
+eventually 90 "operator pod Ready" k wait pods -n manofwar-system -l app.kubernetes.io/name=manofwar,app.kubernetes.io/component=operator \
   --for condition=Ready --timeout=2s
-operator_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/name=manofwar -o jsonpath='{.items[0].metadata.name}')
+operator_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].metadata.name}')
 eventually 30 "the operator pod holds the leader Lease" bash -c \
   "kubectl get lease manofwar-operator -n manofwar-system -o jsonpath='{.spec.holderIdentity}' | grep -qx $operator_pod"
 
@@ -113,20 +120,23 @@ done
 check "the server pod's data is on the provisioned volume" bash -c \
   "[ \"\$(kubectl get pvc home-videos-data -n media -o jsonpath='{.status.phase}')\" = Bound ]"
 svc=$(k get svc home-videos -n media -o jsonpath='{.spec.clusterIP}')
+bearer="Authorization: Bearer $(token home-videos)"
+check "the library server answers nothing without its token (401)" test \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://$svc:8096/api/v1/items")" = 401
 id=$(items home-videos | jq -r '.items[] | select(.title == "Clip One") | .id')
-if curl -fsS "http://$svc:8096/hls/$id/master.m3u8" -o "$tmp/master.m3u8" && grep -q '^#EXT-X-STREAM-INF' "$tmp/master.m3u8"; then
+if curl -fsS -H "$bearer" "http://$svc:8096/hls/$id/master.m3u8" -o "$tmp/master.m3u8" && grep -q '^#EXT-X-STREAM-INF' "$tmp/master.m3u8"; then
   ok "master playlist through the Service (http://$svc:8096/hls/$id/master.m3u8)"
 else
   bad "master playlist through the Service"
 fi
 check "it offers both profiles' packages" bash -c \
   "grep -q '^standard/.*index.m3u8' $tmp/master.m3u8 && grep -q '^mobile/.*index.m3u8' $tmp/master.m3u8"
-if ffmpeg -v error -i "http://$svc:8096/hls/$id/master.m3u8" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
+if ffmpeg -v error -headers "$bearer"$'\r\n' -i "http://$svc:8096/hls/$id/master.m3u8" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
   ok "ffmpeg decodes every variant and rendition through the Service"
 else
   bad "decode through the Service"; head -5 "$tmp/decode.log" | indent
 fi
-duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$id/master.m3u8")
+duration=$(ffprobe -v error -headers "$bearer"$'\r\n' -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$id/master.m3u8")
 check "its duration is the source's (4 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 4) > 0.5)"
 
 step "a transcode worker killed mid-item"
@@ -141,15 +151,15 @@ eventually 60 "the Job saw a failed pod" bash -c \
 eventually 240 "the lease ran out, the item was queued again and another worker finished it" bash -c \
   "[ \"\$(item_state home-videos 'Long Walk')\" = ready ]"
 long=$(items home-videos | jq -r '.items[] | select(.title == "Long Walk") | .id')
-duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$long/master.m3u8")
+duration=$(ffprobe -v error -headers "$bearer"$'\r\n' -show_entries format=duration -of csv=p=0 "http://$svc:8096/hls/$long/master.m3u8")
 check "the finished package is whole (30 s, got $duration)" python3 -c "import sys; sys.exit(abs(float('$duration') - 30) > 0.5)"
 
 step "a profile edit re-transcodes"
-segments() { curl -fsS "http://$svc:8096/hls/$long/standard/source/index.m3u8" | grep -c '^#EXTINF'; }
+segments() { curl -fsS -H "$bearer" "http://$svc:8096/hls/$long/standard/source/index.m3u8" | grep -c '^#EXTINF'; }
 before=$(segments)
 k patch tp standard -n media --type=merge -p '{"spec":{"segmentSeconds":4}}' >/dev/null
 eventually 240 "the 30 s item is packaged again in 4 s segments (was $before segments)" bash -c \
-  "[ \"\$(curl -fsS http://$svc:8096/hls/$long/standard/source/index.m3u8 | grep -c '^#EXTINF')\" -gt $before ]"
+  "[ \"\$(curl -fsS -H '$bearer' http://$svc:8096/hls/$long/standard/source/index.m3u8 | grep -c '^#EXTINF')\" -gt $before ]"
 eventually 120 "all 3 items ready again" bash -c \
   "[ \"\$(kubectl get ml home-videos -n media -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.items.ready}/{.status.items.total}')\" = 'True 3/3' ]"
 
@@ -169,12 +179,46 @@ done
 n=$(count job "$sel")
 if ((n <= 1)); then ok "at most one transcoder Job ($n)"; else bad "$n transcoder Jobs for one profile"; fi
 
+step "the front door: one login over both libraries, one library granted"
+eventually 90 "the hub pod is Ready" k wait pods -n manofwar-system -l app.kubernetes.io/component=hub \
+  --for condition=Ready --timeout=2s
+hub=http://$(k get svc manofwar-hub -n manofwar-system -o jsonpath='{.spec.clusterIP}'):80
+password=$(k get secret manofwar-initial-admin -n manofwar-system -o jsonpath='{.data.password}' | base64 -d)
+login() { # jar user password -> status code; the session cookie lands in the jar
+  curl -s -o /dev/null -w '%{http_code}' -c "$tmp/$1" -H 'content-type: application/json' \
+    -d "{\"username\":\"$2\",\"password\":\"$3\"}" "$hub/api/v1/auth/login"
+}
+check "the initial admin signs in with the chart's generated password" test "$(login admin.jar admin "$password")" = 200
+check "a wrong password: 401" test "$(login wrong.jar admin "not-$password")" = 401
+admin_get() { curl -fsS -b "$tmp/admin.jar" "$hub$1"; }
+export -f admin_get; export hub tmp
+eventually 60 "the hub sees both libraries (the operator's directory)" bash -c \
+  "[ \"\$(admin_get /api/v1/libraries | jq -c '[.libraries[] | [.name, .items]]')\" = '[[\"home-videos\",3],[\"home-videos-2\",3]]' ]"
+csrf=$(admin_get /api/v1/auth/me | jq -r .csrf)
+created=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/admin.jar" -H "X-CSRF-Token: $csrf" \
+  -H 'content-type: application/json' -d '{"name":"ann","password":"ann-password-1","role":"member","libraries":["home-videos"]}' \
+  "$hub/api/v1/users")
+check "the admin adds ann, granted home-videos ($created)" test "$created" = 201
+check "ann signs in" test "$(login ann.jar ann ann-password-1)" = 200
+curl -fsS -b "$tmp/ann.jar" "$hub/api/v1/items" >"$tmp/ann-items.json"
+check "ann sees home-videos' 3 items and nothing else" test \
+  "$(jq -r '[.items[].library] | join(",")' "$tmp/ann-items.json")" = home-videos,home-videos,home-videos
+other=$(admin_get /api/v1/items | jq -r '[.items[] | select(.library == "home-videos-2")][0].id')
+check "home-videos-2's item $other is 404 for ann" test \
+  "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/ann.jar" "$hub/api/v1/items/$other")" = 404
+signed=$(jq -r '.items[] | select(.title == "Clip One") | .hls_url' "$tmp/ann-items.json")
+if ffmpeg -v error -i "$hub$signed" -map 0 -f null - 2>"$tmp/hub-decode.log" && [ ! -s "$tmp/hub-decode.log" ]; then
+  ok "ann's player plays Clip One through the hub's Service ($signed: no cookie, no header)"
+else
+  bad "decode through the hub"; head -3 "$tmp/hub-decode.log" | indent
+fi
+
 step "deleting a library garbage-collects its children and stops its pods"
 k delete ml home-videos-2 -n media --wait=false >/dev/null
 for kind in deployment service secret configmap job pod; do
   eventually 90 "no $kind left" bash -c "[ \"\$(kubectl get $kind -n media -l $sel -o name | wc -l)\" = 0 ]"
 done
-check "the other library still serves" bash -c "curl -fsS http://$svc:8096/hls/$id/master.m3u8"
+check "the other library still serves" bash -c "curl -fsS -H '$bearer' http://$svc:8096/hls/$id/master.m3u8"
 
 step "logs"
 if grep -h '"level":"ERROR"' "$tmp"/runner/pods/*/operator.log >"$tmp/errors" 2>/dev/null && [ -s "$tmp/errors" ]; then

@@ -56,6 +56,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The names of the libraries, as grants name them.
+    pub fn library_names(&self) -> Vec<String> {
+        match &self.hub {
+            Some(hub) => hub.libraries().iter().map(|l| l.shown.clone()).collect(),
+            None => self
+                .libraries
+                .list()
+                .iter()
+                .map(|l| l.name.clone())
+                .collect(),
+        }
+    }
+
     /// The library of item `id`; `None` when there is no such item.
     pub fn library_of(&self, id: i64) -> Result<Option<String>, String> {
         match &self.hub {

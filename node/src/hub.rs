@@ -25,6 +25,8 @@ use tokio::sync::watch;
 const FOLLOW: Duration = Duration::from_secs(2);
 /// A library server that has not answered with headers by then is reported unreachable.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bytes read from a library server at a time.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// One library server, as the directory names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -122,9 +124,7 @@ impl Hub {
                 file: file.to_owned(),
                 libraries: RwLock::default(),
                 ids: Ids::new(conn)?,
-                client: Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(Duration::from_secs(60))
-                    .build_http(),
+                client: client(),
             }),
         };
         if file.exists() {
@@ -337,6 +337,17 @@ impl Ids {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, key);
     }
+}
+
+/// The HTTP client to the library servers. Segments are megabytes: large reads mean fewer
+/// system calls and fewer, larger frames passed on to the player.
+fn client() -> Client<HttpConnector, Body> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .http1_read_buf_exact_size(READ_BUFFER)
+        .build(connector)
 }
 
 /// Run the front door until SIGINT or SIGTERM.

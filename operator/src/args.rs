@@ -4,7 +4,7 @@
 use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
 
-use crate::settings::{PullPolicy, Settings};
+use crate::settings::{Hub, PullPolicy, Settings};
 
 /// The default data-plane image: this operator's own version.
 const DEFAULT_IMAGE: &str = concat!("ghcr.io/manofwar/manofwar:", env!("CARGO_PKG_VERSION"));
@@ -65,6 +65,12 @@ pub struct Args {
     /// Failed pods a transcoder Job tolerates before it is marked failed.
     #[arg(long, env = "MANOFWAR_JOB_BACKOFF_LIMIT", default_value_t = 4)]
     pub job_backoff_limit: i32,
+    /// Hub mode: keep the front door's library directory (`libraries.json`: each library's
+    /// URL and token) in the Secret of this name in the operator's namespace, start library
+    /// servers with `--private`, and let only the hub, the operator and each library's own
+    /// workers reach them (a NetworkPolicy per library).
+    #[arg(long, env = "MANOFWAR_HUB_DIRECTORY")]
+    pub hub_directory: Option<String>,
 }
 
 /// How log lines are written.
@@ -108,6 +114,17 @@ impl Args {
             Some(t) => t.clone(),
             None => format!("{}/internal/v1/stats", self.library_url_template),
         };
+        let hub = match self.hub_directory.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) if !is_dns_subdomain(name) => {
+                return Err(invalid("--hub-directory", "must be a Secret name"));
+            }
+            Some(name) => Some(Hub {
+                directory: name.into(),
+                // The kubeconfig's namespace when unset: filled in once the client is up.
+                namespace: self.namespace.clone().unwrap_or_default(),
+            }),
+        };
         Ok(Settings {
             image: self.image.clone(),
             pull_policy: self.image_pull_policy,
@@ -116,8 +133,18 @@ impl Args {
             json_logs: self.log_format == LogFormat::Json,
             job_ttl_seconds: self.job_ttl_seconds,
             job_backoff_limit: self.job_backoff_limit,
+            hub,
         })
     }
+}
+
+/// Whether `name` is a valid name for most objects (RFC 1123 subdomain).
+fn is_dns_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() <= 253
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || c == '-' || c == '.')
 }
 
 #[cfg(test)]
@@ -139,6 +166,26 @@ mod tests {
             "http://{name}.{namespace}.svc:8096/internal/v1/stats"
         );
         assert!(!args.leader_election);
+        assert_eq!(settings.hub, None);
+    }
+
+    #[test]
+    fn hub_mode_names_the_directory_secret() {
+        let args = parse(&[
+            "--hub-directory",
+            "manofwar-hub-libraries",
+            "--namespace",
+            "manofwar-system",
+        ]);
+        let hub = args.settings().unwrap().hub.unwrap();
+        assert_eq!(hub.directory, "manofwar-hub-libraries");
+        assert_eq!(hub.namespace, "manofwar-system");
+        assert_eq!(
+            parse(&["--hub-directory", ""]).settings().unwrap().hub,
+            None
+        );
+        let bad = parse(&["--hub-directory", "Hub_Libraries"]).settings();
+        assert!(bad.unwrap_err().to_string().contains("--hub-directory"));
     }
 
     #[test]

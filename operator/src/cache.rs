@@ -16,12 +16,22 @@ pub fn spawn<K>(api: Api<K>, shutdown: impl Future<Output = ()> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
+    spawn_with(api, watcher::Config::default(), shutdown)
+}
+
+/// Watch the `K`s that `api` sees and `config` selects (by label) into a store, until
+/// `shutdown`.
+pub fn spawn_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).into_owned();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    );
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     let span = tracing::info_span!("cache", kind = %kind);
     let task = async move {
         let watch = stream.for_each(|event| {

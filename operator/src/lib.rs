@@ -2,7 +2,8 @@
 //! PeerGroup resources into library servers, transcoder Jobs and P2P gateways.
 //!
 //! [`run`] wires them: the Kubernetes client, the health/metrics endpoints, leader election,
-//! and the three controllers, all stopped by one [`shutdown::Shutdown`].
+//! the three controllers and, in hub mode, the hub's library directory, all stopped by one
+//! [`shutdown::Shutdown`].
 
 pub mod args;
 mod cache;
@@ -44,7 +45,7 @@ pub fn install_crypto_provider() {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     install_crypto_provider();
-    let settings = args.settings()?;
+    let mut settings = args.settings()?;
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     let client = Client::try_default()
@@ -61,6 +62,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("cannot reach the Kubernetes API server")?;
     tracing::info!(version = %version.git_version, image = %settings.image, "connected to the API server");
+    if let Some(hub) = settings.hub.as_mut().filter(|hub| hub.namespace.is_empty()) {
+        hub.namespace = client.default_namespace().to_owned();
+    }
     state.ready.set(true);
 
     let instance = instance_name(&args);
@@ -138,7 +142,8 @@ async fn lead(
     }
 }
 
-/// The three controllers, until shutdown (in-flight reconciles finish first).
+/// The three controllers and the hub's directory, until shutdown (in-flight reconciles finish
+/// first).
 async fn controllers(
     client: Client,
     settings: Settings,
@@ -184,9 +189,10 @@ async fn controllers(
             peer_group::CONTROLLER,
             groups,
             peer_group::reconcile,
-            ctx,
+            ctx.clone(),
             shutdown.wait()
         ),
+        library::directory::keep(ctx, shutdown),
     );
     tracing::info!("controllers stopped");
 }

@@ -1,8 +1,10 @@
 //! The MediaLibrary controller: a library server (Deployment, Service, optional Ingress, data
-//! PVC, worker token, profile files), transcoder Jobs while the server reports queued items,
-//! and a status that summarises them.
+//! PVC, worker token, profile files, and in hub mode a NetworkPolicy), transcoder Jobs while
+//! the server reports queued items, and a status that summarises them. In hub mode the
+//! [`directory`] tells the hub where every library server is.
 
 mod config;
+pub mod directory;
 mod jobs;
 mod names;
 mod server;
@@ -12,20 +14,23 @@ use crate::reconcile::apply::{self, MANAGED_BY, apply, delete_owned, is_controll
 use crate::reconcile::health::{self, Health};
 use crate::reconcile::{Context, Error, SpecChanges, identity};
 use crate::stats::Stats;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, watcher};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use manofwar_crds::condition::Time;
 use manofwar_crds::{MediaLibrary, MediaLibraryStatus, TranscodeProfile};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use status::{BadProfile, Observation};
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::instrument;
@@ -140,9 +145,12 @@ async fn children(
     if let Some(claim) = server::data_claim(lib) {
         apply(&ctx.client, &claim).await?;
     }
+    // Before the server starts: in hub mode it is never reachable by everyone.
+    let policy = server::network_policy(lib, &ctx.settings);
+    sync_optional(lib, ctx, namespace, policy).await?;
     let deployment = apply(&ctx.client, &server::deployment(lib, &ctx.settings)).await?;
     apply(&ctx.client, &server::service(lib)).await?;
-    sync_ingress(lib, ctx, namespace).await?;
+    sync_optional(lib, ctx, namespace, server::ingress(lib)).await?;
     ctx.applied.remember(&uid, fingerprint, token.clone());
     Ok((token, deployment, true))
 }
@@ -196,14 +204,28 @@ async fn resolve_profiles(
     Ok((found, bad))
 }
 
-async fn sync_ingress(lib: &MediaLibrary, ctx: &Context, namespace: &str) -> Result<(), Error> {
-    match server::ingress(lib) {
-        Some(ingress) => {
-            apply(&ctx.client, &ingress).await?;
+/// Apply a child named like the library (its Ingress, its NetworkPolicy) when the spec or the
+/// settings ask for it, or delete the one the library owns when they no longer do.
+async fn sync_optional<K>(
+    lib: &MediaLibrary,
+    ctx: &Context,
+    namespace: &str,
+    child: Option<K>,
+) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    match child {
+        Some(child) => {
+            apply(&ctx.client, &child).await?;
         }
         None => {
             let uid = lib.uid().unwrap_or_default();
-            delete_owned::<Ingress>(&ctx.client, namespace, &names::name(lib), &uid).await?;
+            delete_owned::<K>(&ctx.client, namespace, &names::name(lib), &uid).await?;
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! What the controllers need from the command line: the data-plane image and how to reach the
-//! library servers.
+//! What the controllers need from the command line: the data-plane image, how to reach the
+//! library servers and, in hub mode, where the front door (`manofwar hub`) runs.
 
 use clap::ValueEnum;
 
@@ -20,6 +20,25 @@ pub struct Settings {
     pub job_ttl_seconds: i32,
     /// `backoffLimit` of transcoder Jobs.
     pub job_backoff_limit: i32,
+    /// Hub mode: library servers answer only the hub, the operator and their own workers.
+    pub hub: Option<Hub>,
+}
+
+/// Hub mode: the front door holds the accounts and reaches every library server with its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hub {
+    /// Name of the Secret the operator keeps with the library directory (`libraries.json`).
+    pub directory: String,
+    /// The operator's namespace, where the hub runs and the directory Secret lives.
+    pub namespace: String,
+}
+
+impl Hub {
+    /// `app.kubernetes.io/component` of the hub's pods (as the chart labels them) and of the
+    /// directory Secret.
+    pub const COMPONENT: &str = "hub";
+    /// `app.kubernetes.io/component` of the operator's own pods (as the chart labels them).
+    pub const OPERATOR_COMPONENT: &str = "operator";
 }
 
 /// A container's imagePullPolicy.
@@ -66,6 +85,19 @@ impl Settings {
             json_logs: true,
             job_ttl_seconds: 600,
             job_backoff_limit: 4,
+            hub: None,
+        }
+    }
+
+    /// Settings for unit tests, in hub mode (the operator in `manofwar-system`).
+    #[cfg(test)]
+    pub fn for_hub_tests() -> Self {
+        Self {
+            hub: Some(Hub {
+                directory: "manofwar-hub-libraries".into(),
+                namespace: "manofwar-system".into(),
+            }),
+            ..Self::for_tests()
         }
     }
 }

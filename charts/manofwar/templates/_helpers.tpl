@@ -40,6 +40,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* Labels on the hub's objects (the front door, `manofwar hub`). */}}
+{{- define "manofwar.hub.labels" -}}
+{{ include "manofwar.commonLabels" . }}
+app.kubernetes.io/component: hub
+{{- end }}
+
+{{/* Labels that select the hub's pods: never the operator's (component differs). The
+     operator's NetworkPolicies admit pods labelled app.kubernetes.io/component=hub. */}}
+{{- define "manofwar.hub.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "manofwar.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: hub
+{{- end }}
+
+{{/* The hub's name, and the prefix of its objects' names. */}}
+{{- define "manofwar.hub.fullname" -}}
+{{- printf "%s-hub" (include "manofwar.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Secret with the initial admin's username and password. */}}
+{{- define "manofwar.hub.initialAdminSecret" -}}
+{{- default (printf "%s-initial-admin" (include "manofwar.fullname" .)) .Values.hub.initialAdmin.existingSecret }}
+{{- end }}
+
+{{/* The image of the data plane (`manofwar`): the pods the operator creates, and the hub. */}}
+{{- define "manofwar.dataPlaneImage" -}}
+{{- default (include "manofwar.image" .) .Values.operator.dataPlaneImage }}
+{{- end }}
+
 {{/* The operator's ServiceAccount. */}}
 {{- define "manofwar.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}

@@ -348,8 +348,9 @@ pub async fn delete_user(
 
 /// Grants must name libraries that exist (or `*`), so a typo does not silently grant nothing.
 fn check_libraries(state: &AppState, libraries: &[String]) -> Result<(), ApiError> {
+    let known = state.library_names();
     for name in libraries {
-        if name != "*" && !state.libraries.list().iter().any(|l| &l.name == name) {
+        if name != "*" && !known.contains(name) {
             return Err(ApiError::BadRequest(format!(
                 "no library named {name:?} (GET /api/v1/libraries lists them)"
             )));

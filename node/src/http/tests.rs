@@ -81,7 +81,22 @@ async fn status(app: &Router, method: &str, path: &str, token: Option<&str>) -> 
 #[tokio::test]
 async fn every_route_but_the_public_ones_needs_a_login_and_admin_routes_an_admin() {
     let tmp = tempfile::tempdir().unwrap();
-    let state = state(tmp.path());
+    every_route_is_checked(state(tmp.path())).await;
+}
+
+#[tokio::test]
+async fn the_hubs_routes_are_checked_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = crate::hub::Hub::open(tmp.path(), &tmp.path().join("libraries.json")).unwrap();
+    let state = AppState {
+        hub: Some(hub),
+        internal: None,
+        ..state(tmp.path())
+    };
+    every_route_is_checked(state).await;
+}
+
+async fn every_route_is_checked(state: AppState) {
     let auth = Arc::clone(state.auth.as_ref().unwrap());
     let password = "correct horse battery";
     let guest = auth

@@ -13,7 +13,7 @@ use manofwar_crds::{MediaLibrary, TranscodeProfile};
 use std::collections::BTreeMap;
 
 /// Component label of the configuration children.
-const COMPONENT: &str = "library-config";
+pub const COMPONENT: &str = "library-config";
 
 /// The token Secret of `lib`, holding `token`.
 pub fn token_secret(lib: &MediaLibrary, token: &str) -> Secret {
@@ -61,7 +61,8 @@ pub async fn ensure_token(
     }
 }
 
-fn read_token(secret: &Secret) -> Option<String> {
+/// The token in a token Secret, if it holds one.
+pub fn read_token(secret: &Secret) -> Option<String> {
     let bytes = secret.data.as_ref()?.get(crate::pod::TOKEN_KEY)?;
     let token = String::from_utf8(bytes.0.clone()).ok()?;
     (!token.is_empty()).then_some(token)

@@ -1,10 +1,11 @@
-//! The library server's children: its Deployment (`manofwar serve`), Service, optional Ingress
-//! and the PVC for the catalog and HLS output.
+//! The library server's children: its Deployment (`manofwar serve`), Service, optional Ingress,
+//! the PVC for the catalog and HLS output and, in hub mode, the NetworkPolicy that lets only the
+//! hub, the operator and the library's own workers in.
 
-use super::names;
+use super::{jobs, names};
 use crate::pod;
 use crate::reconcile::apply::{child_meta, labels, selector};
-use crate::settings::Settings;
+use crate::settings::{Hub, Settings};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -13,7 +14,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyIngressRule,
+    NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -91,6 +93,11 @@ fn server_container(lib: &MediaLibrary, name: &str, settings: &Settings) -> Cont
         "--profiles",
         pod::PROFILE_DIR,
     ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if settings.hub.is_some() {
+        // Every route but /healthz and /metrics asks for the token: the hub's, the workers'.
+        args.push("--private".into());
+    }
     let mounts = vec![
         VolumeMount {
             name: "media".into(),
@@ -105,7 +112,7 @@ fn server_container(lib: &MediaLibrary, name: &str, settings: &Settings) -> Cont
     ];
     Container {
         name: "server".into(),
-        args: Some(args.iter().map(|a| a.to_string()).collect()),
+        args: Some(args),
         env: Some(pod::env(settings, Some(&names::token_secret(name)))),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
@@ -199,6 +206,57 @@ pub fn ingress(lib: &MediaLibrary) -> Option<Ingress> {
         }),
         status: None,
     })
+}
+
+/// Hub mode: the server's pods take connections only from the hub and the operator (in the
+/// operator's namespace) and from this library's transcoder pods.
+pub fn network_policy(lib: &MediaLibrary, settings: &Settings) -> Option<NetworkPolicy> {
+    let hub = settings.hub.as_ref()?;
+    let name = names::name(lib);
+    let operator_namespace = match_labels(BTreeMap::from([(
+        "kubernetes.io/metadata.name".into(),
+        hub.namespace.clone(),
+    )]));
+    let in_operator_namespace = |component: &str| NetworkPolicyPeer {
+        namespace_selector: Some(operator_namespace.clone()),
+        pod_selector: Some(match_labels(BTreeMap::from([(
+            "app.kubernetes.io/component".into(),
+            component.into(),
+        )]))),
+        ip_block: None,
+    };
+    let workers = NetworkPolicyPeer {
+        pod_selector: Some(match_labels(selector(&name, jobs::COMPONENT))),
+        ..NetworkPolicyPeer::default()
+    };
+    let rule = NetworkPolicyIngressRule {
+        from: Some(vec![
+            in_operator_namespace(Hub::COMPONENT),
+            in_operator_namespace(Hub::OPERATOR_COMPONENT),
+            workers,
+        ]),
+        ports: Some(vec![NetworkPolicyPort {
+            port: Some(IntOrString::Int(PORT)),
+            protocol: Some("TCP".into()),
+            end_port: None,
+        }]),
+    };
+    Some(NetworkPolicy {
+        metadata: child_meta(lib, name.clone(), child_labels(&name)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(match_labels(selector(&name, COMPONENT))),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![rule]),
+            egress: None,
+        }),
+    })
+}
+
+fn match_labels(labels: BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels),
+        match_expressions: None,
+    }
 }
 
 /// The PVC for the catalog and HLS output, unless the spec names an existing claim.

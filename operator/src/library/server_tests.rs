@@ -186,3 +186,80 @@ fn a_data_claim_unless_an_existing_one_is_named() {
         "media-data"
     );
 }
+
+#[test]
+fn hub_mode_makes_the_server_private() {
+    let args = |settings: &Settings| {
+        let d = to_json(&deployment(&testing::library(), settings));
+        d["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+    };
+    let open = args(&Settings::for_tests());
+    assert!(!open.as_array().unwrap().contains(&json!("--private")));
+    let private = args(&Settings::for_hub_tests());
+    assert_eq!(
+        private.as_array().unwrap().last(),
+        Some(&json!("--private"))
+    );
+    assert!(
+        network_policy(&testing::library(), &Settings::for_tests()).is_none(),
+        "no NetworkPolicy outside hub mode"
+    );
+}
+
+#[test]
+fn the_network_policy_admits_the_hub_the_operator_and_the_workers() {
+    let lib = testing::library();
+    let p = to_json(&network_policy(&lib, &Settings::for_hub_tests()).unwrap());
+    assert_eq!(p["apiVersion"], "networking.k8s.io/v1");
+    assert_eq!(p["kind"], "NetworkPolicy");
+    assert_eq!(p["metadata"]["name"], "movies");
+    assert_eq!(p["metadata"]["namespace"], "media");
+    assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "MediaLibrary");
+    assert_eq!(p["metadata"]["ownerReferences"][0]["controller"], true);
+    let spec = &p["spec"];
+    let server = to_json(&deployment(&lib, &Settings::for_hub_tests()));
+    assert_eq!(
+        spec["podSelector"], server["spec"]["selector"],
+        "the library server's pods"
+    );
+    assert_eq!(spec["policyTypes"], json!(["Ingress"]));
+    let operator_namespace =
+        json!({"matchLabels": {"kubernetes.io/metadata.name": "manofwar-system"}});
+    assert_eq!(
+        spec["ingress"],
+        json!([{
+            "from": [
+                {
+                    "namespaceSelector": operator_namespace,
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/component": "hub"}},
+                },
+                {
+                    "namespaceSelector": operator_namespace,
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/component": "operator"}},
+                },
+                {
+                    "podSelector": {"matchLabels": {
+                        "app.kubernetes.io/name": "manofwar",
+                        "app.kubernetes.io/instance": "movies",
+                        "app.kubernetes.io/component": "transcoder",
+                    }},
+                },
+            ],
+            "ports": [{"port": 8096, "protocol": "TCP"}],
+        }])
+    );
+    // The workers' selector matches the labels their pods get.
+    let job = jobs::job(
+        &lib,
+        &testing::profile("standard", "{}"),
+        &Settings::for_tests(),
+    )
+    .unwrap();
+    let pod_labels = to_json(&job)["spec"]["template"]["metadata"]["labels"].clone();
+    for (key, value) in spec["ingress"][0]["from"][2]["podSelector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&pod_labels[key], value, "{key}");
+    }
+}

@@ -1,0 +1,238 @@
+//! Hub mode: the library directory that the front door (`manofwar hub`) reads. One Secret in
+//! the operator's namespace holds `libraries.json`: every library server's in-cluster URL and
+//! the token it asks for. The leader recomputes it from two caches (the libraries and their
+//! token Secrets) every few seconds and writes it only when it changed.
+
+use super::{config, names};
+use crate::cache;
+use crate::reconcile::apply::{FIELD_MANAGER, MANAGED_BY, apply};
+use crate::reconcile::{Context, Error, error_chain};
+use crate::settings::{Hub, Settings};
+use crate::shutdown::Shutdown;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt as _;
+use kube::api::Api;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use manofwar_crds::MediaLibrary;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::MissedTickBehavior;
+use tracing::Instrument as _;
+
+/// The directory's key in its Secret (the file name where the hub mounts it).
+pub const KEY: &str = "libraries.json";
+/// How often the directory is recomputed (from caches: no API request unless it changed).
+const PERIOD: Duration = Duration::from_secs(5);
+
+/// What `libraries.json` holds.
+#[derive(Serialize, PartialEq, Eq)]
+pub struct Directory {
+    pub libraries: Vec<Entry>,
+}
+
+/// One library server, as the hub reaches it.
+#[derive(Serialize, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub namespace: String,
+    /// The Service's in-cluster URL (never the Ingress: the hub is in the cluster).
+    pub url: String,
+    /// The library's worker token, which its server asks for with `--private`.
+    pub token: String,
+}
+
+/// The directory: every library that has its token Secret and is not being deleted, sorted by
+/// namespace and name.
+pub fn directory(
+    libraries: &[Arc<MediaLibrary>],
+    token_secrets: &[Arc<Secret>],
+    settings: &Settings,
+) -> Directory {
+    let tokens: HashMap<(String, String), String> = token_secrets
+        .iter()
+        .filter_map(|secret| {
+            let key = (secret.namespace()?, secret.name_any());
+            Some((key, config::read_token(secret)?))
+        })
+        .collect();
+    let mut entries: Vec<Entry> = libraries
+        .iter()
+        .filter(|lib| lib.metadata.deletion_timestamp.is_none())
+        .filter_map(|lib| {
+            let name = names::name(lib);
+            let namespace = lib.namespace()?;
+            let token = tokens.get(&(namespace.clone(), names::token_secret(&name)))?;
+            Some(Entry {
+                url: settings.library_url(&name, &namespace),
+                token: token.clone(),
+                name,
+                namespace,
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Directory { libraries: entries }
+}
+
+/// The directory Secret.
+pub fn secret(hub: &Hub, directory: &Directory) -> Result<Secret, Error> {
+    let json = serde_json::to_vec(directory).map_err(|e| Error::Serialize("hub directory", e))?;
+    let labels = BTreeMap::from([
+        ("app.kubernetes.io/managed-by".into(), FIELD_MANAGER.into()),
+        ("app.kubernetes.io/component".into(), Hub::COMPONENT.into()),
+    ]);
+    Ok(Secret {
+        metadata: ObjectMeta {
+            name: Some(hub.directory.clone()),
+            namespace: Some(hub.namespace.clone()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([(KEY.into(), ByteString(json))])),
+        ..Secret::default()
+    })
+}
+
+/// Keep the directory Secret up to date until shutdown; nothing outside hub mode. Runs with
+/// the controllers, so only the leader writes.
+pub async fn keep(ctx: Arc<Context>, shutdown: &Shutdown) {
+    let Some(hub) = ctx.settings.hub.clone() else {
+        return;
+    };
+    let selector = format!(
+        "{MANAGED_BY},app.kubernetes.io/component={}",
+        config::COMPONENT
+    );
+    let tokens = cache::spawn_with(
+        Api::<Secret>::all(ctx.client.clone()),
+        watcher::Config::default().labels(&selector),
+        shutdown.wait(),
+    );
+    let span =
+        tracing::info_span!("hub_directory", secret = %hub.directory, namespace = %hub.namespace);
+    tokio::select! {
+        () = write_changes(&ctx, &hub, &tokens).instrument(span) => {}
+        () = shutdown.wait() => {}
+    }
+}
+
+async fn write_changes(ctx: &Context, hub: &Hub, tokens: &Store<Secret>) {
+    // An empty cache would write an empty directory: wait for both to be filled.
+    if ctx.libraries.wait_until_ready().await.is_err() || tokens.wait_until_ready().await.is_err() {
+        return;
+    }
+    tracing::info!("keeping the hub's library directory");
+    let mut written: Option<Directory> = None;
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let current = directory(&ctx.libraries.state(), &tokens.state(), &ctx.settings);
+        if written.as_ref() == Some(&current) {
+            continue;
+        }
+        let applied = match secret(hub, &current) {
+            Ok(secret) => apply(&ctx.client, &secret).await.map(drop),
+            Err(error) => Err(error),
+        };
+        match applied {
+            Ok(()) => {
+                tracing::info!(
+                    libraries = current.libraries.len(),
+                    "wrote the hub's library directory"
+                );
+                written = Some(current);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot write the hub's library directory; retrying");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn library(name: &str, namespace: &str) -> MediaLibrary {
+        let mut lib = testing::library();
+        lib.metadata.name = Some(name.into());
+        lib.metadata.namespace = Some(namespace.into());
+        lib
+    }
+
+    /// The token Secret the reconcile creates for `library`.
+    fn token_secret(library_name: &str, namespace: &str, token: &str) -> Arc<Secret> {
+        Arc::new(config::token_secret(
+            &library(library_name, namespace),
+            token,
+        ))
+    }
+
+    #[test]
+    fn the_directory_lists_libraries_with_tokens_sorted() {
+        let libraries = [
+            library("movies", "media"),
+            library("home-videos", "family"),
+            library("starting", "media"),
+        ]
+        .map(Arc::new);
+        let tokens = [
+            token_secret("movies", "media", "t-movies"),
+            token_secret("home-videos", "family", "t-home"),
+            // Same name, other namespace: not this library's.
+            token_secret("starting", "family", "t-elsewhere"),
+        ];
+        let settings = Settings::for_hub_tests();
+        let json = serde_json::to_string(&directory(&libraries, &tokens, &settings)).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"libraries":["#,
+                r#"{"name":"home-videos","namespace":"family","url":"http://home-videos.family.svc:8096","token":"t-home"},"#,
+                r#"{"name":"movies","namespace":"media","url":"http://movies.media.svc:8096","token":"t-movies"}"#,
+                r#"]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn libraries_being_deleted_leave_the_directory() {
+        let mut going = library("movies", "media");
+        going.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+        let tokens = [token_secret("movies", "media", "t")];
+        let dir = directory(&[Arc::new(going)], &tokens, &Settings::for_hub_tests());
+        assert!(dir.libraries.is_empty());
+    }
+
+    #[test]
+    fn the_secret_is_labelled_for_the_hub() {
+        let settings = Settings::for_hub_tests();
+        let hub = settings.hub.as_ref().unwrap();
+        let empty = Directory {
+            libraries: Vec::new(),
+        };
+        let s = serde_json::to_value(secret(hub, &empty).unwrap()).unwrap();
+        assert_eq!(s["metadata"]["name"], "manofwar-hub-libraries");
+        assert_eq!(s["metadata"]["namespace"], "manofwar-system");
+        assert_eq!(
+            s["metadata"]["labels"],
+            serde_json::json!({
+                "app.kubernetes.io/managed-by": "manofwar-operator",
+                "app.kubernetes.io/component": "hub",
+            })
+        );
+        assert!(s["metadata"].get("ownerReferences").is_none());
+        // base64 of {"libraries":[]}
+        assert_eq!(s["data"]["libraries.json"], "eyJsaWJyYXJpZXMiOltdfQ==");
+    }
+}
