@@ -134,6 +134,32 @@ check "the admin grants bob home through the API (201)" test \
 check "a grant of a library no server has: 400" test \
   "$(post_user '{"name":"carl","password":"carl-password-1","role":"guest","libraries":["nope"]}')" = 400
 
+step "resume: where each user stopped"
+put_position() { # token item body -> status code
+  code -X PUT -H "Authorization: Bearer $1" -H 'content-type: application/json' -d "$3" "$hub/api/v1/items/$2/position"
+}
+check "ann saves 1.5 s into Night Train (204)" test "$(put_position "$ann" "$night" '{"position_s": 1.5}')" = 204
+check "her listing offers to resume at 1.5 s" test \
+  "$(as "$ann" /api/v1/items | jq -r ".items[] | select(.id == $night) | .resume.position_s")" = 1.5
+check "and so does the item's detail" test "$(as "$ann" "/api/v1/items/$night" | jq -r .resume.position_s)" = 1.5
+check "the admin's listing has no position of hers" test \
+  "$(as "$admin" /api/v1/items | jq -r ".items[] | select(.id == $night) | .resume")" = null
+check "a position in an item she may not see: 404" test "$(put_position "$ann" "$beach" '{"position_s": 1}')" = 404
+check "a negative position: 400" test "$(put_position "$ann" "$night" '{"position_s": -1}')" = 400
+check "not a number: 422" test "$(put_position "$ann" "$night" '{"position_s": "x"}')" = 422
+
+step "manofwar download: one rendition as an MP4, through the hub"
+"$bin" download --server "$hub" --token "$admin" "$beach" --rendition 144p -o "$tmp/beach.mp4" 2>"$tmp/download.log"
+probe=$(ffprobe -v error -show_entries stream=codec_type,height -of csv=p=0 "$tmp/beach.mp4" 2>&1 | sort | tr '\n' ' ')
+check "the MP4 has the 144p video and the audio ($probe)" test "$probe" = "audio video,144 "
+length=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$tmp/beach.mp4" 2>/dev/null)
+check "and the item's 3 s (got $length)" python3 -c "import sys; sys.exit(abs(float('${length:-0}') - 3) > 0.3)"
+"$bin" download --server "$hub" --token "$admin" "$beach" --rendition 4k -o "$tmp/none.mp4" 2>"$tmp/download.log"
+check "a rendition it does not have: the error lists those it has, no file" bash -c \
+  "grep -q 'it has: .*144p' $tmp/download.log && ! ls $tmp/none*"
+"$bin" download --server "$hub" --token "$ann" "$beach" -o "$tmp/none.mp4" 2>"$tmp/download.log"
+check "an item of a library not granted: says so, no file" bash -c "grep -q 'not yours to see' $tmp/download.log && ! ls $tmp/none*"
+
 step "a bit-rate limit"
 curl -fsS -X PATCH -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
   -d '{"max_kbps": 400}' "$hub/api/v1/users/ann" >/dev/null

@@ -39,6 +39,9 @@ pub enum Command {
     /// Transcode one file into an adaptive HLS package (DIR/master.m3u8 plus renditions), or,
     /// with --server, work through a library server's queue and exit when it is empty.
     Transcode(TranscodeArgs),
+    /// Save one rendition of an item (with its audio) as an MP4 file, from a server's API:
+    /// the segments remuxed, no re-encode.
+    Download(DownloadArgs),
     /// Print what the prober finds in a media file, as JSON.
     Probe {
         /// The media file to inspect.
@@ -433,6 +436,24 @@ pub struct ServeArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct DownloadArgs {
+    /// The item's id (as GET /api/v1/items lists it).
+    pub item: i64,
+    /// The server (`up` or the hub), e.g. http://127.0.0.1:8096.
+    #[arg(long, env = "MANOFWAR_SERVER", default_value = "http://127.0.0.1:8096")]
+    pub server: String,
+    /// An API token (`manofwar token create`).
+    #[arg(long, env = "MANOFWAR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The rendition (e.g. 720p); default: the best one.
+    #[arg(long)]
+    pub rendition: Option<String>,
+    /// The MP4 file to write.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct HubArgs {
     /// The library servers, as JSON: {"libraries":[{"name","url","token"}]} (a `namespace`
     /// too in a cluster, where the operator writes this file into a Secret). Read again when
@@ -496,6 +517,7 @@ pub fn run(args: Args) -> ExitCode {
         Command::Up(a) => commands::up(a),
         Command::Serve(a) => commands::serve(a),
         Command::Hub(a) => commands::hub(a),
+        Command::Download(a) => crate::download::run(a),
         Command::Transcode(a) => commands::transcode(a),
         Command::Probe { file } => commands::probe(&file),
         Command::Scan(a) => commands::scan(a),

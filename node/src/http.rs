@@ -22,7 +22,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 pub use guard::Cidr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -144,6 +144,7 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
     .add("GET", "/api/openapi.json", get(openapi::document));
     if state.auth.is_some() {
         routes = routes
+            .add("PUT", "/api/v1/items/{id}/position", put(api::position))
             .add("POST", "/api/v1/auth/login", post(account::login))
             .add("POST", "/api/v1/auth/logout", post(account::logout))
             .add("GET", "/api/v1/auth/me", get(account::me))

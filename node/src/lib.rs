@@ -4,6 +4,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 mod db;
+pub mod download;
 mod ffi;
 pub mod hls;
 pub mod http;

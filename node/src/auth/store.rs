@@ -1,9 +1,11 @@
-//! `DATA/auth.sqlite`: users, API tokens, sessions, the audit log and the URL-signing key.
+//! `DATA/auth.sqlite`: users, API tokens, sessions, the audit log, where each user stopped
+//! watching each item, and the URL-signing key.
 //! Tokens and session ids are stored as SHA-256 hashes only.
 
 use super::{Role, Scope, User};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -62,6 +64,14 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT NOT NULL,
     address TEXT NOT NULL,
     ok INTEGER NOT NULL
+);
+-- Where each user stopped watching each item (`item` is an API item id).
+CREATE TABLE IF NOT EXISTS positions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    item INTEGER NOT NULL,
+    position_s REAL NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (user_id, item)
 );
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
@@ -126,6 +136,14 @@ pub struct UserPatch {
     pub max_kbps: Option<u32>,
     /// Maximum concurrent streams; 0 removes the limit.
     pub max_streams: Option<u32>,
+}
+
+/// Where a user stopped watching an item.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Resume {
+    pub position_s: f64,
+    /// When (ms since the epoch): "continue watching" lists the latest first.
+    pub updated_ms: i64,
 }
 
 impl Store {
@@ -320,6 +338,47 @@ impl Store {
         tx.commit()?;
         drop(conn);
         self.user(id)
+    }
+
+    /// Remember where `user_id` stopped in `item`; a position of 0 forgets it.
+    pub fn set_position(
+        &self,
+        user_id: i64,
+        item: i64,
+        position_s: f64,
+        now: i64,
+    ) -> Result<(), Error> {
+        let conn = self.conn();
+        if position_s > 0.0 {
+            conn.execute(
+                "INSERT INTO positions (user_id, item, position_s, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, item) DO UPDATE SET position_s = ?3, updated_ms = ?4",
+                params![user_id, item, position_s, now],
+            )?;
+        } else {
+            conn.execute(
+                "DELETE FROM positions WHERE user_id = ?1 AND item = ?2",
+                params![user_id, item],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Where `user_id` stopped, by item.
+    pub fn positions(&self, user_id: i64) -> Result<HashMap<i64, Resume>, Error> {
+        let conn = self.conn();
+        let mut query =
+            conn.prepare("SELECT item, position_s, updated_ms FROM positions WHERE user_id = ?1")?;
+        let rows = query.query_map([user_id], |r| {
+            Ok((
+                r.get(0)?,
+                Resume {
+                    position_s: r.get(1)?,
+                    updated_ms: r.get(2)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn delete_user(&self, name: &str) -> Result<bool, Error> {

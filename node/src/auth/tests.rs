@@ -139,3 +139,30 @@ fn a_stream_limit_refuses_one_item_too_many_and_frees_up_after_idle() {
     assert!(auth.admit_stream(&ann, 1), "more segments of the same item");
     assert!(!auth.admit_stream(&ann, 2), "a second item at once");
 }
+
+#[test]
+fn positions_are_each_users_own_and_zero_forgets_one() {
+    let auth = auth();
+    let ann = auth
+        .add_user("ann", Role::Guest, &["*".into()], "pw-ann-1234")
+        .unwrap();
+    let bob = auth
+        .add_user("bob", Role::Member, &["*".into()], "pw-bob-1234")
+        .unwrap();
+    let store = auth.store();
+    store.set_position(ann.id, 7, 42.5, 1000).unwrap();
+    store.set_position(ann.id, 7, 50.0, 2000).unwrap();
+    store.set_position(bob.id, 8, 3.0, 1500).unwrap();
+    let mine = store.positions(ann.id).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[&7].position_s, 50.0);
+    assert_eq!(mine[&7].updated_ms, 2000);
+    store.set_position(ann.id, 7, 0.0, 3000).unwrap();
+    assert!(store.positions(ann.id).unwrap().is_empty());
+    assert_eq!(store.positions(bob.id).unwrap().len(), 1);
+    assert!(auth.delete_user("bob").unwrap());
+    assert!(
+        store.positions(bob.id).unwrap().is_empty(),
+        "gone with the user"
+    );
+}

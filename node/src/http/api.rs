@@ -2,6 +2,7 @@
 
 use super::AppState;
 use crate::auth::Principal;
+use crate::auth::store::Resume;
 use crate::catalog::{self, Item};
 use crate::hls;
 use crate::transcode::POSTER;
@@ -9,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// What every error answer holds.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -78,6 +80,17 @@ impl<'a> Viewer<'a> {
         }
     }
 
+    /// Where the viewer stopped in each item (nothing without accounts).
+    pub fn positions(&self) -> Result<HashMap<i64, Resume>, ApiError> {
+        match (self.principal, &self.state.auth) {
+            (Some(p), Some(auth)) => auth.store().positions(p.user.id).map_err(|e| {
+                tracing::error!(error = %e, "cannot read playback positions");
+                ApiError::Internal("the account database is unavailable".into())
+            }),
+            _ => Ok(HashMap::new()),
+        }
+    }
+
     /// `path` (no leading `/`) of item `id`, signed for the viewer.
     pub fn url(&self, id: i64, path: &str) -> String {
         match (self.principal, &self.state.auth) {
@@ -95,6 +108,8 @@ pub struct Listed {
     /// The item's master playlist, once a package is published (signed with accounts).
     hls_url: Option<String>,
     poster_url: String,
+    /// Where the viewer stopped watching (PUT /api/v1/items/{id}/position).
+    resume: Option<Resume>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -108,6 +123,7 @@ pub async fn list(
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<ItemList>, ApiError> {
     let viewer = Viewer::new(&state, principal.as_ref());
+    let positions = viewer.positions()?;
     let items = state
         .catalog
         .items()?
@@ -125,6 +141,7 @@ pub async fn list(
                     .is_file()
                     .then(|| viewer.url(id, &format!("hls/{id}/{}", hls::MASTER))),
                 poster_url: viewer.url(id, &format!("api/v1/items/{id}/poster")),
+                resume: positions.get(&id).copied(),
                 item,
             })
         })
@@ -184,6 +201,8 @@ pub struct ItemDetail {
     /// WebVTT index of thumbnail sprites for scrubbing previews.
     thumbnails_url: Option<String>,
     poster_url: String,
+    /// Where the viewer stopped watching.
+    resume: Option<Resume>,
 }
 
 #[utoipa::path(get, path = "/api/v1/items/{id}", tag = "library", params(("id" = i64, Path, description = "item id")), responses((status = 200, body = ItemDetail), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "no such item, or not yours to see", body = ErrorBody)))]
@@ -231,6 +250,7 @@ pub async fn detail(
             )
         }),
         poster_url: viewer.url(id, &format!("api/v1/items/{id}/poster")),
+        resume: viewer.positions()?.get(&id).copied(),
         library,
         item,
     }))
@@ -431,4 +451,43 @@ mod tests {
         assert_eq!(json["source"], "stream 3");
         assert_eq!(json["language"], "fra");
     }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// Seconds into the item; 0 forgets the position (watched to the end, or started over).
+    position_s: f64,
+}
+
+/// Remember where the caller stopped watching an item, for "continue watching" and resume on
+/// every device.
+#[utoipa::path(put, path = "/api/v1/items/{id}/position", tag = "library", params(("id" = i64, Path, description = "item id")), request_body = Position, responses((status = 204), (status = 400, body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "no such item, or not yours to see", body = ErrorBody)))]
+pub async fn position(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<Position>,
+) -> Result<StatusCode, ApiError> {
+    // A week of video is more than any item; NaN and negatives are no position.
+    if !(0.0..=7.0 * 86400.0).contains(&body.position_s) {
+        return Err(ApiError::BadRequest(
+            "position_s must be a number of seconds from 0 to 604800".into(),
+        ));
+    }
+    let auth = state
+        .auth
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("this server has no accounts".into()))?;
+    let user = principal.user.id;
+    super::account::blocking("saving the position", move || {
+        auth.store()
+            .set_position(user, id, body.position_s, crate::auth::now_ms())
+    })
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot save a playback position");
+        ApiError::Internal("the account database is unavailable".into())
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }

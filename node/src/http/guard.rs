@@ -58,6 +58,8 @@ pub fn need(method: &Method, path: &str) -> Need {
         ["metrics"] => Need::Admin,
         ["hls", id, _, ..] => item(id, Need::Media),
         ["api", "v1", "items", id, "poster"] => item(id, Need::Media),
+        // Guests too may say where they stopped watching.
+        ["api", "v1", "items", id, "position"] => item(id, Need::Item),
         ["api", "v1", "items", id, ..] if reads => item(id, Need::Item),
         ["api", "v1", "items", id, ..] => item(id, Need::Act),
         ["api", "v1", "users" | "audit" | "sessions", ..] => Need::Admin,
@@ -429,6 +431,10 @@ mod tests {
             Need::Act(7)
         );
         assert_eq!(need(&get, "/api/v1/items/7/poster"), Need::Media(7));
+        assert_eq!(
+            need(&Method::PUT, "/api/v1/items/7/position"),
+            Need::Item(7)
+        );
         assert_eq!(need(&get, "/hls/7/master.m3u8"), Need::Media(7));
         assert_eq!(need(&get, "/hls/7"), Need::User);
         assert_eq!(need(&get, "/hls/..%5C/x"), Need::User);

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::api::{ApiError, Viewer};
 use crate::auth::Principal;
+use crate::auth::store::Resume;
 use crate::hub::{Hub, Upstream, UpstreamError};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// Headers a player's request passes on to the library server, and the answer's passed back.
 const ASKED: [HeaderName; 4] = [
@@ -58,6 +60,7 @@ fn ids_error(e: rusqlite::Error) -> ApiError {
 fn adopt(
     hub: &Hub,
     viewer: &Viewer,
+    positions: &HashMap<i64, Resume>,
     library: &Upstream,
     mut item: Value,
 ) -> Result<Value, ApiError> {
@@ -70,6 +73,7 @@ fn adopt(
     })?;
     object.insert("id".into(), json!(id));
     object.insert("library".into(), json!(library.shown));
+    object.insert("resume".into(), json!(positions.get(&id)));
     for field in ["hls_url", "thumbnails_url", "poster_url"] {
         if let Some(url) = object.get(field).and_then(Value::as_str) {
             let ours = local_path(url, remote, id).map(|path| viewer.url(id, &path));
@@ -118,12 +122,13 @@ pub async fn list(
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<Value>, ApiError> {
     let viewer = Viewer::new(&state, principal.as_ref());
+    let positions = viewer.positions()?;
     let mut items = Vec::new();
     for (library, listing) in listings(&state, &viewer).await {
         match listing {
             Ok(listing) => {
                 for item in listing {
-                    items.push(adopt(hub(&state), &viewer, &library, item)?);
+                    items.push(adopt(hub(&state), &viewer, &positions, &library, item)?);
                 }
             }
             // One server down does not hide the others' items.
@@ -167,7 +172,16 @@ pub async fn detail(
     let (library, remote) = find(&state, id)?;
     let path = format!("/api/v1/items/{remote}");
     match hub(&state).json(&library, Method::GET, &path).await? {
-        Some((_, item)) => Ok(Json(adopt(hub(&state), &viewer, &library, item)?)),
+        Some((_, item)) => {
+            let positions = viewer.positions()?;
+            Ok(Json(adopt(
+                hub(&state),
+                &viewer,
+                &positions,
+                &library,
+                item,
+            )?))
+        }
         None => Err(ApiError::NotFound(format!("no item with id {id}"))),
     }
 }
@@ -182,7 +196,9 @@ pub async fn transcode(
     let path = format!("/api/v1/items/{remote}/transcode");
     match hub(&state).json(&library, Method::POST, &path).await? {
         Some((status, item)) if status.is_success() => {
-            Ok((status, Json(adopt(hub(&state), &viewer, &library, item)?)).into_response())
+            let positions = viewer.positions()?;
+            let item = adopt(hub(&state), &viewer, &positions, &library, item)?;
+            Ok((status, Json(item)).into_response())
         }
         // The server's refusal (409: not transcodable) says why, in its words.
         Some((status, body)) => Ok((status, Json(body)).into_response()),

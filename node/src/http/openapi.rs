@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         api::detail,
         api::transcode,
         api::poster,
+        api::position,
         account::login,
         account::logout,
         account::me,
