@@ -34,11 +34,12 @@ test-browser: web oidc-op
 	cargo build -p manofwar-node
 	cd web && MANOFWAR_BIN=../target/debug/manofwar npm test
 
-# schemathesis against a running `up`, from its OpenAPI document: no 5xx, no route open that the
+# schemathesis against a running `up` and a running `hub`, from the OpenAPI document: no 5xx, no route open that the
 # document says needs a login.
 test-fuzz: deps
 	cargo build -p manofwar-node
 	bash e2e/fuzz/openapi.sh
+	FUZZ_TARGET=hub bash e2e/fuzz/openapi.sh
 
 # Friends behind NATs in network namespaces (needs root), and js-libp2p dialing a gateway.
 test-p2p: deps

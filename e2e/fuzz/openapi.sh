@@ -5,11 +5,15 @@
 # route that answers without credentials although the document says it needs them, and when
 # the server is gone or unhealthy afterwards.
 #
+# With FUZZ_TARGET=hub, the same against the front door (`manofwar hub`) over a private library
+# server on the clip.
+#
 #   bash e2e/fuzz/openapi.sh        # MANOFWAR_BIN (default target/debug/manofwar), FUZZ_SECONDS (60)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${MANOFWAR_BIN:-$root/target/debug/manofwar}
 seconds=${FUZZ_SECONDS:-60}
+target=${FUZZ_TARGET:-up}
 venv=$root/.cache/fuzz-venv
 [[ -x $bin ]] || { echo "no manofwar binary at $bin (cargo build -p manofwar-node)" >&2; exit 1; }
 if ! "$venv/bin/st" --version 2>/dev/null | grep -q 4.32.0; then
@@ -18,8 +22,8 @@ if ! "$venv/bin/st" --version 2>/dev/null | grep -q 4.32.0; then
 fi
 
 tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+pid= server=
+cleanup() { kill $pid $server 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 mkdir -p "$tmp/media" "$tmp/data"
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i sine -t 2 \
@@ -28,7 +32,16 @@ echo 'fuzzing password, not secret' | "$bin" user add admin --data "$tmp/data" -
 token=$("$bin" token create --data "$tmp/data" --user admin --label fuzz)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
-"$bin" up --media "$tmp/media" --data "$tmp/data" --listen "127.0.0.1:$port" --workers 1 >"$tmp/up.log" 2>&1 &
+if [[ $target == hub ]]; then
+  sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$bin" serve --media "fuzz=$tmp/media" --data "$tmp/server" --listen "127.0.0.1:$sport" \
+    --token library-token --private --workers 1 >"$tmp/serve.log" 2>&1 &
+  server=$!
+  echo "{\"libraries\":[{\"name\":\"fuzz\",\"url\":\"http://127.0.0.1:$sport\",\"token\":\"library-token\"}]}" >"$tmp/libraries.json"
+  "$bin" hub --data "$tmp/data" --libraries "$tmp/libraries.json" --listen "127.0.0.1:$port" >"$tmp/up.log" 2>&1 &
+else
+  "$bin" up --media "$tmp/media" --data "$tmp/data" --listen "127.0.0.1:$port" --workers 1 >"$tmp/up.log" 2>&1 &
+fi
 pid=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "$base/healthz" && break; sleep 0.2; done
 
@@ -45,4 +58,4 @@ if grep -q ' 500 \|panicked' "$tmp/up.log"; then
   echo "FAIL: the server log shows a panic or a 500" >&2; grep ' 500 \|panicked' "$tmp/up.log" | head >&2; exit 1
 fi
 ((status == 0)) || { echo "FAIL: schemathesis found failures (above)" >&2; exit 1; }
-echo "openapi fuzz: no 5xx, no unauthenticated access, server healthy"
+echo "openapi fuzz ($target): no 5xx, no unauthenticated access, server healthy"
