@@ -61,14 +61,16 @@ start_hub() {
   pids+=("$hub_pid")
   eventually 20 "the hub answers" curl -fsS "$hub/healthz"
 }
-directory() { # name:port:token ... -> the directory file
+gateway_token=gateway-token-0123456789
+directory() { # name:port:token ... -> the directory file (and our P2P gateway's token)
   local entries=() n p t
   for lib in "$@"; do
     IFS=: read -r n p t <<<"$lib"
     entries+=("{\"name\":\"$n\",\"url\":\"http://127.0.0.1:$p\",\"token\":\"$t\"}")
   done
   local IFS=,
-  echo "{\"libraries\":[${entries[*]}]}" >"$tmp/libraries.json.new"
+  echo "{\"libraries\":[${entries[*]}],\"gateways\":[{\"name\":\"friends\",\"token\":\"$gateway_token\"}]}" \
+    >"$tmp/libraries.json.new"
   mv "$tmp/libraries.json.new" "$tmp/libraries.json"
 }
 as() { # token path -> body
@@ -159,6 +161,33 @@ check "a rendition it does not have: the error lists those it has, no file" bash
   "grep -q 'it has: .*144p' $tmp/download.log && ! ls $tmp/none*"
 "$bin" download --server "$hub" --token "$ann" "$beach" -o "$tmp/none.mp4" 2>"$tmp/download.log"
 check "an item of a library not granted: says so, no file" bash -c "grep -q 'not yours to see' $tmp/download.log && ! ls $tmp/none*"
+
+step "sharing with a friend: our P2P gateway reads the libraries through the hub"
+check "the gateway's token lists every library's items" test \
+  "$(as "$gateway_token" /api/v1/items | jq -r '[.items[].library] | sort | join(",")')" = films,home
+check "and is no admin (403 on /api/v1/users)" test "$(code -H "Authorization: Bearer $gateway_token" "$hub/api/v1/users")" = 403
+ours=$("$bin" identity --key "$tmp/ours.key" | head -n 1)
+friend=$("$bin" identity --key "$tmp/friend.key" | head -n 1)
+printf -- '- {peerId: %s, name: friend, libraries: [films]}\n' "$friend" >"$tmp/our-peers.yaml"
+printf -- '- {peerId: %s, name: us, libraries: ["*"]}\n' "$ours" >"$tmp/friend-peers.yaml"
+p2p_port=$(port) friend_http=$(port)
+"$bin" gateway --identity "$tmp/ours.key" --peers "$tmp/our-peers.yaml" --no-lan \
+  --listen "/ip4/127.0.0.1/tcp/$p2p_port" --server "$hub" --token "$gateway_token" \
+  --http "127.0.0.1:$(port)" >"$tmp/our-gateway.log" 2>&1 &
+pids+=($!)
+"$bin" gateway --identity "$tmp/friend.key" --peers "$tmp/friend-peers.yaml" --no-lan \
+  --listen /ip4/127.0.0.1/tcp/0 --peer-address "/ip4/127.0.0.1/tcp/$p2p_port/p2p/$ours" \
+  --http "127.0.0.1:$friend_http" >"$tmp/friend-gateway.log" 2>&1 &
+pids+=($!)
+friend_api=http://127.0.0.1:$friend_http
+eventually 30 "the friend sees our films, and only them, over libp2p" bash -c \
+  "[ \"\$(curl -fsS $friend_api/api/v1/peers/$ours/items | jq -r '[.items[].library] | join(\",\")')\" = films ]"
+shared=$(curl -fsS "$friend_api/api/v1/peers/$ours/items" | jq -r '.items[0].hls_url')
+if ffmpeg -v error -i "$friend_api$shared" -map 0 -f null - 2>"$tmp/p2p-decode.log" && [ ! -s "$tmp/p2p-decode.log" ]; then
+  ok "the friend's ffmpeg plays it ($shared): hub -> our gateway -> libp2p -> theirs"
+else
+  bad "decode at the friend's gateway"; head -3 "$tmp/p2p-decode.log" | indent
+fi
 
 step "a bit-rate limit"
 curl -fsS -X PATCH -H "Authorization: Bearer $admin" -H 'content-type: application/json' \

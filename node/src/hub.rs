@@ -53,14 +53,30 @@ impl Upstream {
     }
 }
 
-#[derive(Deserialize)]
-struct Directory {
-    libraries: Vec<Upstream>,
+/// A P2P gateway of the cluster (a PeerGroup's), which reads every library with its token to
+/// share them with friends (it decides which friend sees what).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Gateway {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub token: String,
 }
 
-/// Read a directory file's text: the libraries, with the names users see.
-pub fn parse_directory(text: &str) -> anyhow::Result<Vec<Upstream>> {
-    let Directory { mut libraries } = serde_json::from_str(text)
+/// What the directory file holds.
+#[derive(Debug, Deserialize)]
+pub struct Directory {
+    pub libraries: Vec<Upstream>,
+    #[serde(default)]
+    pub gateways: Vec<Gateway>,
+}
+
+/// Read a directory file's text: the libraries, with the names users see, and the gateways.
+pub fn parse_directory(text: &str) -> anyhow::Result<Directory> {
+    let Directory {
+        mut libraries,
+        gateways,
+    } = serde_json::from_str(text)
         .context("expected {\"libraries\":[{\"name\",\"url\",\"token\"}]}")?;
     let mut seen = HashMap::<String, usize>::new();
     for lib in &libraries {
@@ -86,7 +102,13 @@ pub fn parse_directory(text: &str) -> anyhow::Result<Vec<Upstream>> {
     if let Some(twice) = keys.windows(2).find(|w| w[0] == w[1]) {
         anyhow::bail!("library {} is listed twice", twice[0]);
     }
-    Ok(libraries)
+    if gateways.iter().any(|g| g.token.len() < 16) {
+        anyhow::bail!("a gateway's token is shorter than 16 characters");
+    }
+    Ok(Directory {
+        libraries,
+        gateways,
+    })
 }
 
 /// What the hub knows of its library servers; cheap to clone.
@@ -98,6 +120,7 @@ pub struct Hub {
 struct Inner {
     file: PathBuf,
     libraries: RwLock<Arc<Vec<Upstream>>>,
+    gateways: RwLock<Arc<Vec<Gateway>>>,
     ids: Ids,
     client: Client<HttpConnector, Body>,
 }
@@ -123,6 +146,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 file: file.to_owned(),
                 libraries: RwLock::default(),
+                gateways: RwLock::default(),
                 ids: Ids::new(conn)?,
                 client: client(),
             }),
@@ -137,14 +161,61 @@ impl Hub {
         Ok(hub)
     }
 
-    fn set(&self, libraries: Vec<Upstream>) {
-        let names: Vec<&str> = libraries.iter().map(|l| l.shown.as_str()).collect();
-        tracing::info!(libraries = ?names, "library servers");
+    fn set(&self, directory: Directory) {
+        let names: Vec<&str> = directory
+            .libraries
+            .iter()
+            .map(|l| l.shown.as_str())
+            .collect();
+        let gateways: Vec<&str> = directory.gateways.iter().map(|g| g.name.as_str()).collect();
+        tracing::info!(libraries = ?names, ?gateways, "library servers");
         *self
             .inner
             .libraries
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(libraries);
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(directory.libraries);
+        *self
+            .inner
+            .gateways
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(directory.gateways);
+    }
+
+    /// The P2P gateway whose token this is, as a principal that reads and streams every
+    /// library (and nothing else: no account of the hub's database, no admin routes).
+    pub fn gateway(&self, token: &str) -> Option<crate::auth::Principal> {
+        use crate::auth::{Principal, Role, Scope, User, Via};
+        let gateways = Arc::clone(
+            &self
+                .inner
+                .gateways
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let gateway = gateways
+            .iter()
+            .find(|g| crate::auth::same(g.token.as_bytes(), token.as_bytes()))?;
+        let name = match &gateway.namespace {
+            Some(ns) => format!("gateway:{ns}/{}", gateway.name),
+            None => format!("gateway:{}", gateway.name),
+        };
+        Some(Principal {
+            user: Arc::new(User {
+                id: -1,
+                name,
+                role: Role::Guest,
+                libraries: vec!["*".into()],
+                disabled: false,
+                generation: 0,
+                max_kbps: None,
+                max_streams: None,
+                created: 0,
+            }),
+            via: Via::Token {
+                id: -1,
+                scopes: vec![Scope::Read, Scope::Stream],
+            },
+        })
     }
 
     pub fn libraries(&self) -> Arc<Vec<Upstream>> {
@@ -400,7 +471,7 @@ mod tests {
             {"name":"films","namespace":"media","url":"http://films.media.svc:8096/","token":"a"},
             {"name":"home","namespace":"media","url":"http://home.media.svc:8096","token":"b"},
             {"name":"home","namespace":"kids","url":"http://home.kids.svc:8096","token":"c"}]}"#;
-        let libraries = parse_directory(text).unwrap();
+        let libraries = parse_directory(text).unwrap().libraries;
         let shown: Vec<_> = libraries.iter().map(|l| l.shown.as_str()).collect();
         assert_eq!(shown, ["films", "home.media", "home.kids"]);
         assert_eq!(libraries[0].url, "http://films.media.svc:8096");
@@ -425,6 +496,25 @@ mod tests {
     }
 
     #[test]
+    fn a_gateways_token_reads_and_streams_every_library_and_nothing_more() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("libraries.json");
+        let text = r#"{"libraries":[],"gateways":[{"name":"friends","namespace":"media","token":"0123456789abcdef0123"}]}"#;
+        std::fs::write(&file, text).unwrap();
+        let hub = Hub::open(tmp.path(), &file).unwrap();
+        let principal = hub.gateway("0123456789abcdef0123").unwrap();
+        assert_eq!(principal.user.name, "gateway:media/friends");
+        assert!(principal.user.may_see("films"));
+        use crate::auth::Scope;
+        assert!(principal.may(Scope::Read) && principal.may(Scope::Stream));
+        assert!(!principal.may(Scope::Admin));
+        assert!(hub.gateway("0123456789abcdef0124").is_none());
+        assert!(hub.gateway("").is_none());
+        let short = r#"{"libraries":[],"gateways":[{"name":"g","token":"short"}]}"#;
+        assert!(parse_directory(short).is_err());
+    }
+
+    #[test]
     fn ids_are_the_hubs_own_and_survive_a_restart() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("libraries.json");
@@ -446,7 +536,10 @@ mod tests {
         assert_eq!((library.name.as_str(), remote), ("a", 1));
         assert_eq!(again.item(9999).unwrap(), None);
         // A library that left the directory takes its items with it.
-        again.set(vec![library]);
+        again.set(Directory {
+            libraries: vec![library],
+            gateways: Vec::new(),
+        });
         assert_eq!(again.library_of(b1).unwrap(), None);
     }
 }

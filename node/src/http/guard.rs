@@ -125,7 +125,7 @@ fn admit(state: &AppState, auth: &Auth, req: &mut Request) -> Result<(), Refusal
     let principal = if req.uri().path().starts_with("/s/") {
         Some(signed(auth, req)?)
     } else {
-        credentials(auth, req.headers())?
+        credentials(state, auth, req.headers())?
     };
     let method = req.method().clone();
     let need = need(&method, req.uri().path());
@@ -220,7 +220,11 @@ fn allowed(state: &AppState, need: Need, principal: Option<&Principal>) -> Resul
 
 /// A Bearer token or a session cookie. A token that is sent but not valid is refused, never
 /// ignored; tokens are never read from the query string.
-fn credentials(auth: &Auth, headers: &HeaderMap) -> Result<Option<Principal>, Refusal> {
+fn credentials(
+    state: &AppState,
+    auth: &Auth,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Refusal> {
     let unavailable = |_| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -236,7 +240,10 @@ fn credentials(auth: &Auth, headers: &HeaderMap) -> Result<Option<Principal>, Re
                 StatusCode::UNAUTHORIZED,
                 "the Authorization header must be `Bearer <API token>`",
             ))?;
-        return match auth.token(token.trim()).map_err(unavailable)? {
+        let token = token.trim();
+        // Behind the hub, a P2P gateway of the cluster (a PeerGroup) comes with its token.
+        let gateway = || state.hub.as_ref().and_then(|hub| hub.gateway(token));
+        return match auth.token(token).map_err(unavailable)?.or_else(gateway) {
             Some(principal) => Ok(Some(principal)),
             None => Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
