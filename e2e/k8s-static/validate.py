@@ -21,9 +21,9 @@
   validate.py hub [--absent] FILE
       The front door is wired: one hub Deployment running the operator's data-plane image, the
       operator's MANOFWAR_HUB_DIRECTORY is the Secret the hub mounts (optional) for its
-      --libraries file, the initial-admin Secret it reads exists (or is the user's), and the
-      Ingress / HTTPRoute, when rendered, lead to the hub's Service. With --absent: no hub
-      objects and no MANOFWAR_HUB_DIRECTORY.
+      --libraries file, its MANOFWAR_HUB_URL is the hub's Service, the initial-admin Secret it
+      reads exists (or is the user's), and the Ingress / HTTPRoute, when rendered, lead to the
+      hub's Service. With --absent: no hub objects, no MANOFWAR_HUB_DIRECTORY or _URL.
 """
 
 import argparse
@@ -285,8 +285,9 @@ def hub(args):
     problems = []
     if args.absent:
         problems += ["%s rendered with hub.enabled=false" % name_of(d) for d in hubs]
-        if "MANOFWAR_HUB_DIRECTORY" in operator_env:
-            problems.append("the operator is in hub mode with hub.enabled=false")
+        for var in ("MANOFWAR_HUB_DIRECTORY", "MANOFWAR_HUB_URL"):
+            if var in operator_env:
+                problems.append("the operator has %s with hub.enabled=false" % var)
     else:
         problems += check_hub(by_kind, hubs, operator_env)
     for problem in problems:
@@ -345,6 +346,11 @@ def check_hub(by_kind, hubs, operator_env):
         return problems + ["want one Service for the hub, got %d" % len(services)]
     service = services[0]
     port = service["spec"]["ports"][0]
+    url = (operator_env.get("MANOFWAR_HUB_URL") or {}).get("value")
+    want = "http://%s.%s.svc:%s" % (service["metadata"]["name"],
+                                    service["metadata"].get("namespace"), port["port"])
+    if url != want:
+        problems.append("the operator's MANOFWAR_HUB_URL is %s, the hub's Service %s" % (url, want))
     for ingress in (d for d in hubs if d["kind"] == "Ingress"):
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:

@@ -71,6 +71,11 @@ pub struct Args {
     /// workers reach them (a NetworkPolicy per library).
     #[arg(long, env = "MANOFWAR_HUB_DIRECTORY")]
     pub hub_directory: Option<String>,
+    /// Hub mode: the hub's in-cluster URL (e.g. `http://manofwar-hub.manofwar-system.svc:80`).
+    /// Every PeerGroup's gateway then shares what the hub serves (`manofwar gateway --server`),
+    /// with a token of its own that the directory lists.
+    #[arg(long, env = "MANOFWAR_HUB_URL")]
+    pub hub_url: Option<String>,
 }
 
 /// How log lines are written.
@@ -114,7 +119,17 @@ impl Args {
             Some(t) => t.clone(),
             None => format!("{}/internal/v1/stats", self.library_url_template),
         };
+        let hub_url = match self.hub_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if !url.starts_with("http") => {
+                return Err(invalid("--hub-url", "must be an http(s) URL"));
+            }
+            Some(url) => Some(url.trim_end_matches('/').to_owned()),
+        };
         let hub = match self.hub_directory.as_deref().map(str::trim) {
+            None | Some("") if hub_url.is_some() => {
+                return Err(invalid("--hub-url", "needs --hub-directory (hub mode)"));
+            }
             None | Some("") => None,
             Some(name) if !is_dns_subdomain(name) => {
                 return Err(invalid("--hub-directory", "must be a Secret name"));
@@ -123,6 +138,7 @@ impl Args {
                 directory: name.into(),
                 // The kubeconfig's namespace when unset: filled in once the client is up.
                 namespace: self.namespace.clone().unwrap_or_default(),
+                url: hub_url,
             }),
         };
         Ok(Settings {
@@ -186,6 +202,27 @@ mod tests {
         );
         let bad = parse(&["--hub-directory", "Hub_Libraries"]).settings();
         assert!(bad.unwrap_err().to_string().contains("--hub-directory"));
+        assert_eq!(hub.url, None);
+    }
+
+    #[test]
+    fn hub_mode_may_name_the_hub_url() {
+        let args = parse(&[
+            "--hub-directory",
+            "manofwar-hub-libraries",
+            "--hub-url",
+            "http://manofwar-hub.manofwar-system.svc:80/",
+        ]);
+        let settings = args.settings().unwrap();
+        assert_eq!(
+            settings.hub_url(),
+            Some("http://manofwar-hub.manofwar-system.svc:80")
+        );
+        let bad = parse(&["--hub-directory", "h", "--hub-url", "hub:80"]).settings();
+        assert!(bad.unwrap_err().to_string().contains("--hub-url"));
+        let alone = parse(&["--hub-url", "http://hub"]).settings();
+        assert!(alone.unwrap_err().to_string().contains("--hub-directory"));
+        assert_eq!(parse(&[]).settings().unwrap().hub_url(), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod stats;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+mod token;
 
 use anyhow::Context as _;
 use args::Args;

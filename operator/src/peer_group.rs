@@ -1,13 +1,14 @@
 //! The PeerGroup controller: the gateway's identity (generated once when absent, then kept),
-//! the ConfigMap of trusted peers, the gateway Deployment and Service, and a status with the
-//! gateway's PeerId.
+//! the ConfigMap of trusted peers, in hub mode the gateway's hub token (likewise), the gateway
+//! Deployment and Service, and a status with the gateway's PeerId.
 
-mod gateway;
+pub mod gateway;
 mod identity;
 
 use crate::reconcile::apply::{self, FIELD_MANAGER, MANAGED_BY, apply};
 use crate::reconcile::health::{self, Health};
 use crate::reconcile::{Context, Error, identity as object_identity};
+use crate::token;
 use identity::Identity;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -57,6 +58,14 @@ async fn sync(group: &PeerGroup, ctx: &Context) -> Result<Action, Error> {
         }
     };
     apply(&ctx.client, &gateway::peers_config_map(group)?).await?;
+    if ctx.settings.hub_url().is_some() {
+        // Before the Deployment, whose pod reads it (and the directory lists it for the hub).
+        let name = gateway::hub_token_secret_name(group);
+        token::ensure(&ctx.client, &namespace, &name, |t| {
+            gateway::hub_token_secret(group, t)
+        })
+        .await?;
+    }
     let deployment = apply(&ctx.client, &gateway::deployment(group, &ctx.settings)?).await?;
     apply(&ctx.client, &gateway::service(group)).await?;
     let health = if health::deployment_available(&deployment) {

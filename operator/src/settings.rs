@@ -31,6 +31,9 @@ pub struct Hub {
     pub directory: String,
     /// The operator's namespace, where the hub runs and the directory Secret lives.
     pub namespace: String,
+    /// The hub's in-cluster URL: when set, every PeerGroup's gateway shares what the hub
+    /// serves, with a token the directory lists.
+    pub url: Option<String>,
 }
 
 impl Hub {
@@ -74,6 +77,11 @@ impl Settings {
         fill(&self.stats_url_template, name, namespace)
     }
 
+    /// The hub's in-cluster URL, in hub mode when it is known: where gateways read from.
+    pub fn hub_url(&self) -> Option<&str> {
+        self.hub.as_ref()?.url.as_deref()
+    }
+
     /// Settings for unit tests.
     #[cfg(test)]
     pub fn for_tests() -> Self {
@@ -96,6 +104,7 @@ impl Settings {
             hub: Some(Hub {
                 directory: "manofwar-hub-libraries".into(),
                 namespace: "manofwar-system".into(),
+                url: Some("http://manofwar-hub.manofwar-system.svc:80".into()),
             }),
             ..Self::for_tests()
         }

@@ -2,13 +2,11 @@
 //! and the ConfigMap with its TranscodeProfiles as the YAML files the workers read.
 
 use super::names;
-use crate::crypto;
 use crate::reconcile::Error;
-use crate::reconcile::apply::{FIELD_MANAGER, child_meta, labels};
-use k8s_openapi::ByteString;
+use crate::reconcile::apply::{child_meta, labels};
+use crate::token;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
-use kube::api::{Api, PostParams};
 use manofwar_crds::{MediaLibrary, TranscodeProfile};
 use std::collections::BTreeMap;
 
@@ -25,47 +23,19 @@ pub fn token_secret(lib: &MediaLibrary, token: &str) -> Secret {
             labels(&name, COMPONENT, (names::LIBRARY_LABEL, &name)),
         ),
         type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([(
-            crate::pod::TOKEN_KEY.into(),
-            ByteString(token.as_bytes().to_vec()),
-        )])),
+        data: Some(token::data(token)),
         ..Secret::default()
     }
 }
 
-/// The worker token of `lib`: read from its Secret, or generated and stored on first use. A
-/// token is never replaced, so running workers keep working across reconciles and restarts.
+/// The worker token of `lib`: read from its Secret, or generated and stored on first use.
 pub async fn ensure_token(
     client: &Client,
     lib: &MediaLibrary,
     namespace: &str,
 ) -> Result<String, Error> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let name = names::token_secret(&names::name(lib));
-    if let Some(token) = api.get_opt(&name).await?.as_ref().and_then(read_token) {
-        return Ok(token);
-    }
-    let token = crypto::hex(&crypto::random_bytes::<32>().map_err(|_| Error::Random)?);
-    let params = PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PostParams::default()
-    };
-    match api.create(&params, &token_secret(lib, &token)).await {
-        Ok(_) => Ok(token),
-        // Created meanwhile (or present without a token: left for a human to look at).
-        Err(kube::Error::Api(s)) if s.is_already_exists() => {
-            let secret = api.get(&name).await?;
-            read_token(&secret).ok_or(Error::MissingField("token in the worker token Secret"))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The token in a token Secret, if it holds one.
-pub fn read_token(secret: &Secret) -> Option<String> {
-    let bytes = secret.data.as_ref()?.get(crate::pod::TOKEN_KEY)?;
-    let token = String::from_utf8(bytes.0.clone()).ok()?;
-    (!token.is_empty()).then_some(token)
+    token::ensure(client, namespace, &name, |t| token_secret(lib, t)).await
 }
 
 /// The ConfigMap with one `<profile>.yaml` per profile: the profile's `spec`, as
@@ -106,12 +76,12 @@ mod tests {
         let lib = testing::library();
         let secret = token_secret(&lib, "abc123");
         assert_eq!(secret.metadata.name.as_deref(), Some("movies-worker-token"));
-        assert_eq!(read_token(&secret).as_deref(), Some("abc123"));
+        assert_eq!(token::read(&secret).as_deref(), Some("abc123"));
         assert!(crate::reconcile::apply::is_controlled_by(
             &secret.metadata,
             testing::LIBRARY_UID
         ));
-        assert_eq!(read_token(&Secret::default()), None);
+        assert_eq!(token::read(&Secret::default()), None);
     }
 
     #[test]

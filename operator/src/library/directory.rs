@@ -1,14 +1,18 @@
 //! Hub mode: the library directory that the front door (`manofwar hub`) reads. One Secret in
 //! the operator's namespace holds `libraries.json`: every library server's in-cluster URL and
-//! the token it asks for. The leader recomputes it from two caches (the libraries and their
-//! token Secrets) every few seconds and writes it only when it changed.
+//! the token it asks for and, with the hub's URL, every PeerGroup gateway's hub token (the hub
+//! lets a gateway read and stream every library). The leader recomputes it from caches (the
+//! libraries, the peer groups and their token Secrets) every few seconds and writes it only
+//! when it changed.
 
 use super::{config, names};
 use crate::cache;
+use crate::peer_group::gateway;
 use crate::reconcile::apply::{FIELD_MANAGER, MANAGED_BY, apply};
 use crate::reconcile::{Context, Error, error_chain};
 use crate::settings::{Hub, Settings};
 use crate::shutdown::Shutdown;
+use crate::token;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -16,7 +20,7 @@ use kube::ResourceExt as _;
 use kube::api::Api;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use manofwar_crds::MediaLibrary;
+use manofwar_crds::{MediaLibrary, PeerGroup};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -33,6 +37,7 @@ const PERIOD: Duration = Duration::from_secs(5);
 #[derive(Serialize, PartialEq, Eq)]
 pub struct Directory {
     pub libraries: Vec<Entry>,
+    pub gateways: Vec<Gateway>,
 }
 
 /// One library server, as the hub reaches it.
@@ -46,20 +51,49 @@ pub struct Entry {
     pub token: String,
 }
 
-/// The directory: every library that has its token Secret and is not being deleted, sorted by
-/// namespace and name.
+/// One PeerGroup's gateway, as the hub admits it.
+#[derive(Serialize, PartialEq, Eq)]
+pub struct Gateway {
+    pub name: String,
+    pub namespace: String,
+    /// The token the gateway presents (`manofwar gateway --server <hub>`).
+    pub token: String,
+}
+
+/// Tokens by (namespace, Secret name).
+type Tokens = HashMap<(String, String), String>;
+
+/// The directory: every library, and with the hub's URL every peer group, that has its token
+/// Secret and is not being deleted, each list sorted by namespace and name.
 pub fn directory(
     libraries: &[Arc<MediaLibrary>],
+    groups: &[Arc<PeerGroup>],
     token_secrets: &[Arc<Secret>],
     settings: &Settings,
 ) -> Directory {
-    let tokens: HashMap<(String, String), String> = token_secrets
+    let tokens: Tokens = token_secrets
         .iter()
         .filter_map(|secret| {
             let key = (secret.namespace()?, secret.name_any());
-            Some((key, config::read_token(secret)?))
+            Some((key, token::read(secret)?))
         })
         .collect();
+    let gateways = if settings.hub_url().is_some() {
+        gateways(groups, &tokens)
+    } else {
+        Vec::new()
+    };
+    Directory {
+        libraries: library_entries(libraries, &tokens, settings),
+        gateways,
+    }
+}
+
+fn library_entries(
+    libraries: &[Arc<MediaLibrary>],
+    tokens: &Tokens,
+    settings: &Settings,
+) -> Vec<Entry> {
     let mut entries: Vec<Entry> = libraries
         .iter()
         .filter(|lib| lib.metadata.deletion_timestamp.is_none())
@@ -76,7 +110,26 @@ pub fn directory(
         })
         .collect();
     entries.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Directory { libraries: entries }
+    entries
+}
+
+fn gateways(groups: &[Arc<PeerGroup>], tokens: &Tokens) -> Vec<Gateway> {
+    let mut gateways: Vec<Gateway> = groups
+        .iter()
+        .filter(|group| group.metadata.deletion_timestamp.is_none())
+        .filter_map(|group| {
+            let namespace = group.namespace()?;
+            let secret = gateway::hub_token_secret_name(group);
+            let token = tokens.get(&(namespace.clone(), secret))?;
+            Some(Gateway {
+                name: gateway::name(group),
+                namespace,
+                token: token.clone(),
+            })
+        })
+        .collect();
+    gateways.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    gateways
 }
 
 /// The directory Secret.
@@ -105,26 +158,37 @@ pub async fn keep(ctx: Arc<Context>, shutdown: &Shutdown) {
     let Some(hub) = ctx.settings.hub.clone() else {
         return;
     };
+    // The libraries' worker tokens and the gateways' hub tokens (with their identities).
     let selector = format!(
-        "{MANAGED_BY},app.kubernetes.io/component={}",
-        config::COMPONENT
+        "{MANAGED_BY},app.kubernetes.io/component in ({},{})",
+        config::COMPONENT,
+        gateway::COMPONENT
     );
     let tokens = cache::spawn_with(
         Api::<Secret>::all(ctx.client.clone()),
         watcher::Config::default().labels(&selector),
         shutdown.wait(),
     );
+    let groups = cache::spawn(Api::<PeerGroup>::all(ctx.client.clone()), shutdown.wait());
     let span =
         tracing::info_span!("hub_directory", secret = %hub.directory, namespace = %hub.namespace);
     tokio::select! {
-        () = write_changes(&ctx, &hub, &tokens).instrument(span) => {}
+        () = write_changes(&ctx, &hub, &groups, &tokens).instrument(span) => {}
         () = shutdown.wait() => {}
     }
 }
 
-async fn write_changes(ctx: &Context, hub: &Hub, tokens: &Store<Secret>) {
-    // An empty cache would write an empty directory: wait for both to be filled.
-    if ctx.libraries.wait_until_ready().await.is_err() || tokens.wait_until_ready().await.is_err() {
+async fn write_changes(
+    ctx: &Context,
+    hub: &Hub,
+    groups: &Store<PeerGroup>,
+    tokens: &Store<Secret>,
+) {
+    // An empty cache would write an empty directory: wait for all to be filled.
+    if ctx.libraries.wait_until_ready().await.is_err()
+        || groups.wait_until_ready().await.is_err()
+        || tokens.wait_until_ready().await.is_err()
+    {
         return;
     }
     tracing::info!("keeping the hub's library directory");
@@ -133,7 +197,12 @@ async fn write_changes(ctx: &Context, hub: &Hub, tokens: &Store<Secret>) {
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let current = directory(&ctx.libraries.state(), &tokens.state(), &ctx.settings);
+        let current = directory(
+            &ctx.libraries.state(),
+            &groups.state(),
+            &tokens.state(),
+            &ctx.settings,
+        );
         if written.as_ref() == Some(&current) {
             continue;
         }
@@ -145,6 +214,7 @@ async fn write_changes(ctx: &Context, hub: &Hub, tokens: &Store<Secret>) {
             Ok(()) => {
                 tracing::info!(
                     libraries = current.libraries.len(),
+                    gateways = current.gateways.len(),
                     "wrote the hub's library directory"
                 );
                 written = Some(current);
@@ -178,6 +248,21 @@ mod tests {
         ))
     }
 
+    fn group(name: &str, namespace: &str) -> PeerGroup {
+        let mut group = testing::peer_group("{}");
+        group.metadata.name = Some(name.into());
+        group.metadata.namespace = Some(namespace.into());
+        group
+    }
+
+    /// The hub token Secret the reconcile creates for `group`.
+    fn hub_token_secret(group_name: &str, namespace: &str, token: &str) -> Arc<Secret> {
+        Arc::new(gateway::hub_token_secret(
+            &group(group_name, namespace),
+            token,
+        ))
+    }
+
     #[test]
     fn the_directory_lists_libraries_with_tokens_sorted() {
         let libraries = [
@@ -193,16 +278,61 @@ mod tests {
             token_secret("starting", "family", "t-elsewhere"),
         ];
         let settings = Settings::for_hub_tests();
-        let json = serde_json::to_string(&directory(&libraries, &tokens, &settings)).unwrap();
+        let json = serde_json::to_string(&directory(&libraries, &[], &tokens, &settings)).unwrap();
         assert_eq!(
             json,
             concat!(
                 r#"{"libraries":["#,
                 r#"{"name":"home-videos","namespace":"family","url":"http://home-videos.family.svc:8096","token":"t-home"},"#,
                 r#"{"name":"movies","namespace":"media","url":"http://movies.media.svc:8096","token":"t-movies"}"#,
+                r#"],"gateways":[]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn the_directory_lists_gateways_with_hub_tokens_sorted() {
+        let libraries =
+            [library("movies", "media"), library("home-videos", "family")].map(Arc::new);
+        let mut leaving = group("old-friends", "media");
+        leaving.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+        let groups = [
+            group("friends", "media"),
+            group("cousins", "family"),
+            group("starting", "media"),
+            leaving,
+        ]
+        .map(Arc::new);
+        let tokens = [
+            token_secret("movies", "media", "t-movies"),
+            token_secret("home-videos", "family", "t-home"),
+            hub_token_secret("friends", "media", "g-friends"),
+            hub_token_secret("cousins", "family", "g-cousins"),
+            hub_token_secret("old-friends", "media", "g-old"),
+            // Same name, other namespace: not this group's.
+            hub_token_secret("starting", "family", "g-elsewhere"),
+        ];
+        let settings = Settings::for_hub_tests();
+        let json =
+            serde_json::to_string(&directory(&libraries, &groups, &tokens, &settings)).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"libraries":["#,
+                r#"{"name":"home-videos","namespace":"family","url":"http://home-videos.family.svc:8096","token":"t-home"},"#,
+                r#"{"name":"movies","namespace":"media","url":"http://movies.media.svc:8096","token":"t-movies"}"#,
+                r#"],"gateways":["#,
+                r#"{"name":"cousins","namespace":"family","token":"g-cousins"},"#,
+                r#"{"name":"friends","namespace":"media","token":"g-friends"}"#,
                 r#"]}"#
             )
         );
+        // Without the hub's URL no gateway reads from the hub: none is admitted.
+        let mut no_url = settings;
+        no_url.hub.as_mut().unwrap().url = None;
+        let dir = directory(&libraries, &groups, &tokens, &no_url);
+        assert_eq!(dir.libraries.len(), 2);
+        assert!(dir.gateways.is_empty());
     }
 
     #[test]
@@ -210,7 +340,7 @@ mod tests {
         let mut going = library("movies", "media");
         going.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
         let tokens = [token_secret("movies", "media", "t")];
-        let dir = directory(&[Arc::new(going)], &tokens, &Settings::for_hub_tests());
+        let dir = directory(&[Arc::new(going)], &[], &tokens, &Settings::for_hub_tests());
         assert!(dir.libraries.is_empty());
     }
 
@@ -220,6 +350,7 @@ mod tests {
         let hub = settings.hub.as_ref().unwrap();
         let empty = Directory {
             libraries: Vec::new(),
+            gateways: Vec::new(),
         };
         let s = serde_json::to_value(secret(hub, &empty).unwrap()).unwrap();
         assert_eq!(s["metadata"]["name"], "manofwar-hub-libraries");
@@ -232,7 +363,10 @@ mod tests {
             })
         );
         assert!(s["metadata"].get("ownerReferences").is_none());
-        // base64 of {"libraries":[]}
-        assert_eq!(s["data"]["libraries.json"], "eyJsaWJyYXJpZXMiOltdfQ==");
+        // base64 of {"libraries":[],"gateways":[]}
+        assert_eq!(
+            s["data"]["libraries.json"],
+            "eyJsaWJyYXJpZXMiOltdLCJnYXRld2F5cyI6W119"
+        );
     }
 }

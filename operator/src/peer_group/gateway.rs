@@ -1,11 +1,13 @@
 //! A PeerGroup's children: the identity Secret, the ConfigMap of trusted peers, the gateway
-//! Deployment (`manofwar gateway`) and its Service (TCP for TCP/Noise/Yamux, UDP for QUIC).
+//! Deployment (`manofwar gateway`) and its Service (TCP for TCP/Noise/Yamux, UDP for QUIC); in
+//! hub mode with the hub's URL, also the token the gateway presents to the hub.
 
 use crate::crypto;
 use crate::pod;
 use crate::reconcile::Error;
 use crate::reconcile::apply::{child_meta, labels, selector};
 use crate::settings::Settings;
+use crate::token;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
@@ -42,6 +44,11 @@ pub fn gateway_name(group: &PeerGroup) -> String {
     format!("{}-gateway", name(group))
 }
 
+/// Name of the Secret with the token the gateway presents to the hub (hub mode).
+pub fn hub_token_secret_name(group: &PeerGroup) -> String {
+    format!("{}-hub-token", name(group))
+}
+
 fn child_labels(group: &PeerGroup) -> BTreeMap<String, String> {
     let group_name = name(group);
     labels(&group_name, COMPONENT, (GROUP_LABEL, &group_name))
@@ -59,6 +66,16 @@ pub fn identity_secret(group: &PeerGroup, identity: &Identity) -> Secret {
                 ByteString(identity.peer_id().into_bytes()),
             ),
         ])),
+        ..Secret::default()
+    }
+}
+
+/// The Secret with the token the gateway presents to the hub, holding `token`.
+pub fn hub_token_secret(group: &PeerGroup, token: &str) -> Secret {
+    Secret {
+        metadata: child_meta(group, hub_token_secret_name(group), child_labels(group)),
+        type_: Some("Opaque".into()),
+        data: Some(token::data(token)),
         ..Secret::default()
     }
 }
@@ -144,10 +161,11 @@ fn container(group: &PeerGroup, settings: &Settings) -> Container {
         protocol: Some(protocol.into()),
         ..ContainerPort::default()
     };
+    let hub_token = settings.hub_url().map(|_| hub_token_secret_name(group));
     Container {
         name: "gateway".into(),
-        args: Some(args(group)),
-        env: Some(pod::env(settings, None)),
+        args: Some(args(group, settings)),
+        env: Some(pod::env(settings, hub_token.as_deref())),
         ports: Some(vec![port_of("p2p-tcp", "TCP"), port_of("p2p-udp", "UDP")]),
         resources: group.spec.gateway.resources.clone(),
         volume_mounts: Some(vec![
@@ -159,8 +177,9 @@ fn container(group: &PeerGroup, settings: &Settings) -> Container {
     }
 }
 
-/// `manofwar gateway` arguments (the P2P issue implements the role).
-fn args(group: &PeerGroup) -> Vec<String> {
+/// `manofwar gateway` arguments; in hub mode with the hub's URL, `--server` shares what the hub
+/// serves (the token comes from the environment).
+fn args(group: &PeerGroup, settings: &Settings) -> Vec<String> {
     let spec = &group.spec;
     let mut args = vec![
         "gateway".to_string(),
@@ -186,6 +205,9 @@ fn args(group: &PeerGroup) -> Vec<String> {
         if let Some(kbps) = value {
             args.extend([flag.to_string(), kbps.to_string()]);
         }
+    }
+    if let Some(url) = settings.hub_url() {
+        args.extend(["--server".into(), url.into()]);
     }
     args
 }

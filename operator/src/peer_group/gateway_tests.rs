@@ -132,3 +132,65 @@ fn the_service_has_tcp_and_udp_on_one_port() {
     assert_eq!(default["spec"]["type"], "ClusterIP");
     assert_eq!(default["spec"]["ports"][0]["port"], 4001);
 }
+
+#[test]
+fn outside_hub_mode_the_gateway_shares_nothing() {
+    for settings in [Settings::for_tests(), {
+        let mut no_url = Settings::for_hub_tests();
+        no_url.hub.as_mut().unwrap().url = None;
+        no_url
+    }] {
+        let d = to_json(&deployment(&group(), &settings).unwrap());
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert!(!c["args"].as_array().unwrap().contains(&json!("--server")));
+        assert_eq!(
+            c["env"],
+            json!([{"name": "MANOFWAR_LOG_JSON", "value": "true"}])
+        );
+    }
+}
+
+#[test]
+fn in_hub_mode_the_gateway_shares_what_the_hub_serves() {
+    let d = to_json(&deployment(&group(), &Settings::for_hub_tests()).unwrap());
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    let args = c["args"].as_array().unwrap();
+    assert_eq!(
+        args[args.len() - 2..],
+        [
+            json!("--server"),
+            json!("http://manofwar-hub.manofwar-system.svc:80")
+        ]
+    );
+    assert_eq!(
+        c["env"],
+        json!([
+            {"name": "MANOFWAR_LOG_JSON", "value": "true"},
+            {"name": "MANOFWAR_TOKEN", "valueFrom": {"secretKeyRef": {"name": "friends-hub-token", "key": "token", "optional": false}}}
+        ])
+    );
+}
+
+#[test]
+fn the_hub_token_secret_is_owned_by_the_group() {
+    let secret = hub_token_secret(&group(), "abc123");
+    assert_eq!(secret.metadata.name.as_deref(), Some("friends-hub-token"));
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("media"));
+    assert_eq!(token::read(&secret).as_deref(), Some("abc123"));
+    assert!(crate::reconcile::apply::is_controlled_by(
+        &secret.metadata,
+        testing::GROUP_UID
+    ));
+    let identity = identity_secret(&group(), &Identity::from_seed([0; 32]));
+    assert_eq!(secret.metadata.labels, identity.metadata.labels);
+    assert_eq!(
+        to_json(&secret.metadata.labels),
+        json!({
+            "app.kubernetes.io/name": "manofwar",
+            "app.kubernetes.io/instance": "friends",
+            "app.kubernetes.io/component": "gateway",
+            "app.kubernetes.io/managed-by": "manofwar-operator",
+            "manofwar.io/peer-group": "friends",
+        })
+    );
+}
