@@ -6,6 +6,7 @@ import {
 } from './dom.js';
 import { describeStream, languageName, channelsLabel, codecName } from './labels.js';
 import { createPlayer } from './player.js';
+import { resumePosition, savedPosition, trackPosition } from './resume.js';
 
 /** Guests watch, but may not queue transcodes (the server answers 403). */
 const isGuest = () => Boolean(session.user && session.user.role === 'guest');
@@ -50,6 +51,7 @@ export function itemView(id) {
   let timer = null;
   let destroyed = false;
   let player = null;
+  let positions = null; // saves where the user is (resume.js)
   let requested = false; // the user pressed play on a queued item: play as soon as it can
   let statusPanel = null;
   let ahead = null; // the item the transcoder is busy with while this one waits at the front
@@ -219,7 +221,12 @@ export function itemView(id) {
         // Fast start: an item that is still transcoding plays as soon as its first segments exist
         // (and one queued again keeps playing its previous package).
         statusPanel = null;
-        player = createPlayer(item, src, { stage, shell, bar: playerBar, autoplay: requested });
+        // Where the user stopped watching; not while transcoding: its playlists may not reach there yet.
+        const startAt = item.state === 'transcoding' ? null : resumePosition(item);
+        player = createPlayer(item, src, {
+          stage, shell, bar: playerBar, autoplay: requested, startAt, onStartOver: () => positions && positions.startOver(),
+        });
+        positions = trackPosition(player.video, item.id, { saved: savedPosition(item), duration: item.duration_s });
       } else {
         if (item.state === 'failed') requested = false;
         ahead = null;
@@ -251,6 +258,7 @@ export function itemView(id) {
     destroy() {
       destroyed = true;
       if (timer) clearTimeout(timer);
+      if (positions) positions.destroy(); // first: it saves where the video is
       if (player) player.destroy();
     },
   };

@@ -1,11 +1,24 @@
 // The library view: a grid of items with posters, states and progress, polled while busy.
 // With more than one library (`manofwar up --media NAME=DIR` …), a row of chips filters the grid
-// by library (#/?library=NAME), and each card names its library.
+// by library (#/?library=NAME), and each card names its library. Above the grid, "Continue
+// watching": the items the user stopped watching (their `resume`), the latest first; their cards
+// show how far in (in the grid too).
 
 import {
   POLL_MS, IDLE_POLL_MS, ERROR_RETRY_MS, h, api, formatDuration, subtitleOf, titleOf, STATE_LABELS,
   isBusy, percentOf, badge, progressBar, setProgress, poster, setTopbarStatus, session,
 } from './dom.js';
+import { savedPosition, savesSettled } from './resume.js';
+
+/** At most this many cards in "Continue watching". */
+const CONTINUE_MAX = 10;
+
+/** How far into `item` the user stopped watching, as a fraction of it; null: not started, or no duration. */
+function watchedOf(item) {
+  const position = savedPosition(item);
+  const duration = Number(item.duration_s) || 0;
+  return position > 0 && duration > 0 ? Math.min(1, position / duration) : null;
+}
 
 /** A library card: poster with state, duration and progress, title and subtitle; `href` is where it leads. */
 function buildCard(item, href) {
@@ -15,16 +28,19 @@ function buildCard(item, href) {
   const progress = progressBar(item.progress);
   const progressLabel = h('span', { class: 'card-progress-label' });
   const overlay = h('div', { class: 'card-progress' }, progress, progressLabel);
+  const watched = progressBar(0);
+  watched.classList.add('card-watched');
+  watched.setAttribute('aria-label', 'Watched');
   const play = h('span', { class: 'card-play', 'aria-hidden': 'true' });
   play.innerHTML = '<svg viewBox="0 0 24 24"><path d="M8 5.5v13l11-6.5z"/></svg>';
-  art.append(state, duration, overlay, play);
+  art.append(state, duration, overlay, watched, play);
   const title = h('div', { class: 'card-title' });
   const sub = h('span', { class: 'card-subtitle' });
   const error = h('div', { class: 'card-error' });
   const from = h('span', { class: 'card-library' });
   const card = h('a', { class: 'card', href, dataset: { id: item.id } },
     art, h('div', { class: 'card-meta' }, title, h('div', { class: 'card-sub' }, sub, from), error));
-  card.parts = { art, state, duration, progress, progressLabel, overlay, title, sub, from, error };
+  card.parts = { art, state, duration, progress, progressLabel, overlay, watched, title, sub, from, error };
   return card;
 }
 
@@ -35,8 +51,10 @@ function updateCard(card, item, showLibraries = false) {
   card.dataset.library = item.library || '';
   card.title = item.path || '';
   const showLibrary = showLibraries && item.library;
+  const watched = watchedOf(item);
+  const watchedText = watched === null ? '' : `${formatDuration(savedPosition(item))} of ${formatDuration(item.duration_s)} watched`;
   card.setAttribute('aria-label', `${titleOf(item)}${subtitleOf(item) ? ` (${subtitleOf(item)})` : ''}, ` +
-    `${STATE_LABELS[item.state] || item.state}${showLibrary ? `, in ${item.library}` : ''}`);
+    `${STATE_LABELS[item.state] || item.state}${showLibrary ? `, in ${item.library}` : ''}${watchedText ? `, ${watchedText}` : ''}`);
   p.title.textContent = titleOf(item);
   p.sub.textContent = subtitleOf(item);
   p.from.textContent = showLibrary ? item.library : '';
@@ -47,6 +65,10 @@ function updateCard(card, item, showLibraries = false) {
   p.overlay.hidden = item.state !== 'transcoding';
   setProgress(p.progress, item.progress);
   p.progressLabel.textContent = `${percentOf(item.progress)}%`;
+  // How far in the user is: a thin bar along the poster's bottom (not over the transcode's).
+  p.watched.hidden = watched === null || !p.overlay.hidden;
+  setProgress(p.watched, watched || 0);
+  p.watched.setAttribute('aria-valuetext', watchedText);
   p.error.hidden = item.state !== 'failed' || !item.error;
   p.error.textContent = item.error || '';
   p.art.refresh(item);
@@ -87,6 +109,11 @@ export function libraryView({ library = null } = {}) {
   const banner = h('div', { class: 'banner banner-error', hidden: true, role: 'alert' });
   const filters = h('div', { class: 'filters', id: 'library-filters', role: 'group', 'aria-label': 'Show library', hidden: true });
   const grid = h('div', { class: 'grid', id: 'library-grid' });
+  // Under "Continue watching", a heading for the rest (hidden with the row).
+  const gridHeading = h('h2', { class: 'row-title', id: 'library-grid-heading', hidden: true });
+  const continueGrid = h('div', { class: 'grid continue-grid', id: 'continue-grid' });
+  const continueRow = h('section', { class: 'continue', id: 'continue-watching', 'aria-labelledby': 'continue-heading', hidden: true },
+    h('h2', { class: 'row-title', id: 'continue-heading' }, 'Continue watching'), continueGrid);
   const filteredEmpty = h('div', { class: 'empty empty-small', id: 'library-filter-empty', hidden: true });
   const empty = h('div', { class: 'empty', hidden: true },
     h('div', { class: 'empty-icon', 'aria-hidden': 'true' }),
@@ -96,9 +123,10 @@ export function libraryView({ library = null } = {}) {
   empty.querySelector('.empty-icon').innerHTML =
     '<svg viewBox="0 0 48 48"><rect x="5" y="10" width="38" height="28" rx="5"/><path d="M20 18v12l10-6z"/></svg>';
   const loading = h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading library…');
-  const root = h('section', { class: 'library' }, heading, filters, banner, loading, empty, filteredEmpty, grid);
+  const root = h('section', { class: 'library' }, heading, filters, banner, loading, empty, continueRow, filteredEmpty, gridHeading, grid);
 
   const cards = new Map();
+  const continueCards = new Map(); // the row's own cards (an item may be in both)
   let timer = null;
   let destroyed = false;
   let selected = library; // the library shown, or null for all of them
@@ -153,6 +181,13 @@ export function libraryView({ library = null } = {}) {
     }
     grid.hidden = items.length === 0;
     renderCards(grid, cards, items, (item) => `#/items/${item.id}`, several());
+    const started = items.filter((i) => savedPosition(i) > 0)
+      .sort((a, b) => (Number(b.resume.updated_ms) || 0) - (Number(a.resume.updated_ms) || 0))
+      .slice(0, CONTINUE_MAX);
+    continueRow.hidden = started.length === 0;
+    gridHeading.hidden = continueRow.hidden || grid.hidden;
+    gridHeading.textContent = selected === null ? 'All items' : `All in ${selected}`;
+    renderCards(continueGrid, continueCards, started, (item) => `#/items/${item.id}`, several());
     const counts = items.reduce((acc, i) => ((acc[i.state] = (acc[i.state] || 0) + 1), acc), {});
     const summary = [`${items.length} ${items.length === 1 ? 'item' : 'items'}`];
     if (counts.transcoding) summary.push(`${counts.transcoding} transcoding`);
@@ -183,6 +218,7 @@ export function libraryView({ library = null } = {}) {
     timer = null;
     let next = null;
     try {
+      await savesSettled(); // a position the item page just saved is in the answer
       const data = await api('/api/v1/items');
       if (destroyed) return;
       const items = Array.isArray(data && data.items) ? data.items : [];

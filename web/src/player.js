@@ -1,6 +1,6 @@
 // The HLS player: hls.js (window.Hls, from hls.min.js) with quality, audio and subtitle menus.
 
-import { h, formatMbps, percentOf, posterUrl } from './dom.js';
+import { h, formatDuration, formatMbps, percentOf, posterUrl } from './dom.js';
 import { audioLabel, subtitleLabel } from './labels.js';
 import { parseThumbnailVtt, createScrubber } from './scrubber.js';
 
@@ -14,18 +14,66 @@ function levelLabel(level, renditions) {
   return rate ? `${name} · ${rate}` : name;
 }
 
+/**
+ * "Resumed at 1:23 · Start over" over the video: shown once the video is at `startAt` (hls.js
+ * seeks there after its first fragment), gone for good once playback leaves the first 30 s
+ * after it, reaches the end, or the user starts over (back to 0, playing; then `onStartOver()`).
+ */
+function resumeNote(video, startAt, onStartOver) {
+  let reached = false;
+  let done = false;
+  const startOver = h('button', { class: 'button button-small', id: 'start-over', type: 'button' }, 'Start over');
+  const el = h('div', { class: 'resume-note', id: 'resume-note', role: 'status', hidden: true },
+    h('span', { class: 'resume-text' }, `Resumed at ${formatDuration(Math.floor(startAt))}`), startOver);
+  const dismiss = () => {
+    done = true;
+    el.hidden = true;
+  };
+  const follow = () => {
+    if (done) return;
+    const t = video.currentTime;
+    if (!reached && Math.abs(t - startAt) < 2) reached = true;
+    else if (reached && (t < startAt - 2 || t > startAt + 30)) dismiss();
+    el.hidden = !reached || done;
+  };
+  startOver.addEventListener('click', () => {
+    dismiss();
+    video.currentTime = 0;
+    video.focus();
+    video.play().catch(() => {});
+    if (onStartOver) onStartOver();
+  });
+  video.addEventListener('timeupdate', follow);
+  video.addEventListener('seeked', follow);
+  video.addEventListener('ended', dismiss);
+  return {
+    el,
+    destroy() {
+      video.removeEventListener('timeupdate', follow);
+      video.removeEventListener('seeked', follow);
+      video.removeEventListener('ended', dismiss);
+    },
+  };
+}
+
 function control(label, select, id) {
   return h('label', { class: 'control', id }, h('span', { class: 'control-label' }, label), select);
 }
 
-export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autoplay }) {
+/**
+ * The player for `initialItem`'s master playlist `initialSrc` in `stage` (the scrub bar under it in
+ * `shell`, the menus in `bar`). `startAt`: seconds to start at (where the user stopped watching),
+ * with a "Resumed at 1:23 · Start over" note once it is there; `onStartOver()` when that is pressed.
+ */
+export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autoplay, startAt = null, onStartOver = null }) {
   let item = initialItem;
   let src = initialSrc; // the master playlist: the API's signed hls_url
   const video = h('video', {
     id: 'player', controls: true, playsinline: true, preload: 'auto', poster: posterUrl(item) || null,
   });
   const overlay = h('div', { class: 'player-error', hidden: true, role: 'alert' });
-  stage.replaceChildren(h('div', { class: 'player' }, video, overlay));
+  const resume = startAt ? resumeNote(video, startAt, onStartOver) : null;
+  stage.replaceChildren(h('div', { class: 'player' }, video, resume && resume.el, overlay));
   const scrubber = createScrubber(video, { duration: item.duration_s });
   shell.append(scrubber.el);
 
@@ -84,9 +132,10 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
   }
 
   if (Hls && Hls.isSupported()) {
-    // startPosition 0: a still-transcoding item has EVENT playlists, which hls.js treats like live
-    // streams and would otherwise start near the newest segment rather than at the beginning.
-    hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: 0, backBufferLength: 30 });
+    // startPosition: where the user stopped watching, else 0: a still-transcoding item has EVENT
+    // playlists, which hls.js treats like live streams and would otherwise start near the newest
+    // segment rather than at the beginning.
+    hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: startAt || 0, backBufferLength: 30 });
     let playingLevel = -1;
     let mediaRecoveries = 0;
     let networkRetries = 0;
@@ -227,6 +276,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     // Safari / iOS: native HLS; the browser picks the rendition and offers the tracks itself.
+    if (startAt) video.addEventListener('loadedmetadata', () => { video.currentTime = startAt; }, { once: true });
     video.src = src;
     quality.disabled = true;
     nowPlaying.textContent = 'Native HLS playback';
@@ -253,8 +303,10 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
 
   window.manofwarPlayer = { hls, video, scrubber };
   return {
+    video,
     update,
     destroy() {
+      if (resume) resume.destroy();
       scrubber.destroy();
       if (hls) hls.destroy();
       hls = null;
