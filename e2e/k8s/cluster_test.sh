@@ -20,7 +20,9 @@
 #   6. the front door (the chart's `manofwar hub`) over both libraries: the library servers
 #      answer nothing without their token; the initial admin (from the chart's Secret) grants a
 #      member one library, who sees only that one and plays it through the hub's Service;
-#   7. deleting a library garbage-collects its children and its pods stop.
+#   7. a PeerGroup in hub mode: its gateway gets --server <the hub> and a token of its own, which
+#      the hub admits (the operator's directory) as a reader of every library, and runs;
+#   8. deleting a library garbage-collects its children and its pods stop.
 # Needs root (network namespaces, mounts). Prints `N passed, M failed`; exits 1 on any failure.
 # MANOFWAR_K8S_KEEP=1 keeps the cluster, the runner and the logs.
 set -uo pipefail
@@ -212,6 +214,27 @@ if ffmpeg -v error -i "$hub$signed" -map 0 -f null - 2>"$tmp/hub-decode.log" && 
 else
   bad "decode through the hub"; head -3 "$tmp/hub-decode.log" | indent
 fi
+
+step "a PeerGroup's gateway shares through the hub"
+k apply -f - >/dev/null <<'EOF'
+apiVersion: manofwar.io/v1alpha1
+kind: PeerGroup
+metadata: {name: friends, namespace: media}
+spec:
+  peers:
+    - {peerId: 12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp, name: alice, libraries: [home-videos]}
+  service: {type: ClusterIP}
+EOF
+eventually 60 "the operator made its hub token" k get secret friends-hub-token -n media
+check "its gateway runs with --server <the hub's Service>" bash -c \
+  "kubectl get deploy friends-gateway -n media -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q 'http://manofwar-hub.manofwar-system.svc:80'"
+gateway_token=$(k get secret friends-hub-token -n media -o jsonpath='{.data.token}' | base64 -d)
+eventually 30 "the hub admits the gateway's token and lists it all 6 items (the operator's directory)" bash -c \
+  "[ \"\$(curl -fsS -H 'Authorization: Bearer $gateway_token' $hub/api/v1/items | jq '.items | length')\" = 6 ]"
+check "the token is no admin's (403 on /api/v1/users)" test \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $gateway_token" "$hub/api/v1/users")" = 403
+eventually 90 "the gateway pod runs" bash -c \
+  "kubectl get pods -n media -l manofwar.io/peer-group=friends -o jsonpath='{.items[*].status.phase}' | grep -qx Running"
 
 step "deleting a library garbage-collects its children and stops its pods"
 k delete ml home-videos-2 -n media --wait=false >/dev/null
