@@ -166,6 +166,8 @@ step "sharing with a friend: our P2P gateway reads the libraries through the hub
 check "the gateway's token lists every library's items" test \
   "$(as "$gateway_token" /api/v1/items | jq -r '[.items[].library] | sort | join(",")')" = films,home
 check "and is no admin (403 on /api/v1/users)" test "$(code -H "Authorization: Bearer $gateway_token" "$hub/api/v1/users")" = 403
+check "nor an account: it cannot make itself an API token (403)" test "$(code -X POST -H "Authorization: Bearer $gateway_token" \
+  -H 'content-type: application/json' -d '{"label":"x"}' "$hub/api/v1/tokens")" = 403
 ours=$("$bin" identity --key "$tmp/ours.key" | head -n 1)
 friend=$("$bin" identity --key "$tmp/friend.key" | head -n 1)
 printf -- '- {peerId: %s, name: friend, libraries: [films]}\n' "$friend" >"$tmp/our-peers.yaml"

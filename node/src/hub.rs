@@ -25,6 +25,8 @@ use tokio::sync::watch;
 const FOLLOW: Duration = Duration::from_secs(2);
 /// A library server that has not answered with headers by then is reported unreachable.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// The user id of a P2P gateway's principal: no account has it.
+pub const GATEWAY_USER: i64 = -1;
 /// Bytes read from a library server at a time.
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -201,7 +203,7 @@ impl Hub {
         };
         Some(Principal {
             user: Arc::new(User {
-                id: -1,
+                id: GATEWAY_USER,
                 name,
                 role: Role::Guest,
                 libraries: vec!["*".into()],

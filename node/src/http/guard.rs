@@ -136,6 +136,17 @@ fn admit(state: &AppState, auth: &Auth, req: &mut Request) -> Result<(), Refusal
             "cross-origin request refused (the Origin header names another site)",
         ));
     }
+    // A P2P gateway's token (the hub's directory) is no account: it reads and streams, no more.
+    if unsafe_method
+        && principal
+            .as_ref()
+            .is_some_and(|p| p.user.id == crate::hub::GATEWAY_USER)
+    {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "a P2P gateway's token only reads and streams",
+        ));
+    }
     let exempt = matches!(
         req.uri().path(),
         "/api/v1/auth/login" | "/api/v1/auth/setup"
