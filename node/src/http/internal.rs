@@ -62,7 +62,7 @@ impl Internal {
         let expected = format!("Bearer {}", self.token);
         headers
             .get("authorization")
-            .is_some_and(|given| constant_time_eq(expected.as_bytes(), given.as_bytes()))
+            .is_some_and(|given| crate::auth::same(expected.as_bytes(), given.as_bytes()))
     }
 }
 
@@ -80,10 +80,6 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
         Some(internal) if internal.authorized(req.headers()) => next.run(req).await,
         _ => unauthorized(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn settings(state: &AppState) -> &Internal {
