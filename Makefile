@@ -63,9 +63,11 @@ test-k8s-static:
 # A real etcd + kube-apiserver + controller-manager + scheduler built from Go modules (cached
 # in ~/.cache/manofwar/k8s; about 12 minutes cold): CRD acceptance tests, the operator against
 # it (children, status, Jobs, profile edits, leader election, garbage collection), then the
-# whole system with e2e/k8s/pod_runner.py running the pods (needs root).
+# whole system on a real node (e2e/k8s/node.sh: kubelet, containerd, kube-proxy, CoreDNS; the
+# product image from e2e/image/oci.sh), needs root.
 e2e-k8s:
 	bash e2e/k8s/run.sh
+	bash e2e/k8s/gitops/judge_test.sh
 	bash operator/tests/e2e_k8s.sh
 	bash e2e/k8s/cluster_test.sh
 

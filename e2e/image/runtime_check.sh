@@ -8,6 +8,7 @@
 #   2. the stage's RUN instructions, read from the Dockerfile and run verbatim in the chroot
 #      (apt-get install of its packages, the 65532 user, /data and /media), then the binaries
 #      (target/debug, or target/release with --release) copied where its COPY puts them;
+#      steps 1 and 2 are e2e/image/rootfs.sh, which oci.sh uses to build the image itself;
 #   3. checks, as the stage's USER with a clean environment: ldd finds every library, both
 #      binaries run, the ENTRYPOINT (tini) exists, `manofwar transcode` makes an HLS package (one
 #      rung encoded with the image's libx264) that the host's FFmpeg decodes, and ENTRYPOINT +
@@ -29,115 +30,23 @@ for tool in ffmpeg curl jq python3; do
   command -v "$tool" >/dev/null || { echo "$tool not found: run bash e2e/deps.sh" >&2; exit 1; }
 done
 
-# --- the runtime stage: everything after the Dockerfile's last FROM, comments dropped and
-# continuation lines joined.
-stage=$(awk '/^FROM[ \t]/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' Dockerfile |
-  grep -v '^[[:space:]]*#' | sed -e ':a' -e '/\\$/{N;s/\\\n//;ba}')
-base=$(awk '$1 == "FROM" { print $2 }' <<<"$stage")
-[[ $base =~ ^debian:([a-z]+)(-slim)?$ ]] || { echo "runtime stage base $base is not debian:SUITE[-slim]" >&2; exit 1; }
-suite=${BASH_REMATCH[1]}
-mapfile -t runs < <(sed -n 's/^RUN[[:space:]]\{1,\}//p' <<<"$stage")
-read -ra packages <<<"$(grep -o 'apt-get install[^&;|]*' <<<"${runs[*]}" |
-  tr -s ' \t' '\n' | grep -v -e '^-' -e '^apt-get$' -e '^install$' | tr '\n' ' ')"
-user=$(awk '$1 == "USER" { u = $2 } END { print u }' <<<"$stage")
-workdir=$(awk '$1 == "WORKDIR" { w = $2 } END { print w }' <<<"$stage")
-bindir=$(awk '$1 == "COPY" && /manofwar/ { print $NF }' <<<"$stage")
-mapfile -t entrypoint < <(sed -n 's/^ENTRYPOINT[[:space:]]*//p' <<<"$stage" | jq -r '.[]')
-mapfile -t cmd < <(sed -n 's/^CMD[[:space:]]*//p' <<<"$stage" | jq -r '.[]')
-if ((${#packages[@]} == 0)) || [ -z "$user" ] || [ -z "$workdir" ] || [ -z "$bindir" ] ||
-  ((${#entrypoint[@]} == 0 || ${#cmd[@]} == 0)); then
-  echo "could not read the runtime stage (apt-get install, USER, WORKDIR, COPY, ENTRYPOINT, CMD):" >&2
-  printf '%s\n' "$stage" >&2
-  exit 1
-fi
+# --- the runtime stage, the binaries and the root filesystem: e2e/image/rootfs.sh, shared with
+# oci.sh (which packs the same root filesystem into the image the node runs).
+# shellcheck source=e2e/image/rootfs.sh
+source e2e/image/rootfs.sh
+rootfs_read_stage
 echo "runtime stage: FROM $base; packages: ${packages[*]}; USER $user"
-
-# --- the binaries
-bins=("target/$profile/manofwar" "target/$profile/manofwar-operator")
-if [ ! -x "${bins[0]}" ] || [ ! -x "${bins[1]}" ]; then
-  flag=(); [ "$profile" = release ] && flag=(--release)
-  cargo build "${flag[@]}" -p manofwar-node -p manofwar-operator
-fi
-
-# --- the pristine root filesystem
-if ! command -v debootstrap >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-fi
-# The first URI of an enabled apt source (one-line .list or deb822 .sources) for suite $1.
-mirror_for() {
-  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      sed 's/\[[^]]*\]//' | awk -v s="$1" '$1 == "deb" && $3 == s { print $2 }'
-    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$1" '
-      function flush() { if (ok && on && uri != "") print uri; uri = ""; ok = 0; on = 1 }
-      BEGIN { on = 1 }
-      /^[ \t]*$/ { flush(); next }
-      $1 == "URIs:" { uri = $2 }
-      $1 == "Enabled:" && $2 == "no" { on = 0 }
-      $1 == "Suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
-      END { flush() }'
-  } | sed -n 1p
-}
-mirror=$(mirror_for "$suite")
-[ -n "$mirror" ] || { echo "no apt source for $suite in /etc/apt/sources.list{,.d/}" >&2; exit 1; }
-security=$(mirror_for "$suite-security")
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/manofwar/image-rootfs
-if [ ! -d "$cache/$suite" ]; then
-  echo "debootstrap --variant=minbase $suite from $mirror (cached in $cache/$suite)"
-  rm -rf "$cache/$suite.partial"
-  mkdir -p "$cache"
-  debootstrap --variant=minbase "$suite" "$cache/$suite.partial" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
-  rm -f "$cache/$suite.partial"/var/cache/apt/archives/*.deb   # as in the debian image
-  mv "$cache/$suite.partial" "$cache/$suite"
-fi
+rootfs_binaries "$profile"
 
 tmp=$(mktemp -d)
 root=$tmp/root
 # Stops what still runs in the chroot (an interrupted apt-get, the server), unmounts, removes.
 cleanup() {
-  local p left
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    left=0
-    for p in /proc/[0-9]*; do
-      if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then kill -KILL "${p#/proc/}" 2>/dev/null; left=1; fi
-    done
-    ((left)) || break
-    sleep 0.2
-  done
-  if mountpoint -q "$root/proc"; then umount "$root/proc" || umount -l "$root/proc"; fi
+  rootfs_release "$root"
   rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
-cp -a "$cache/$suite" "$root"
-mount -t proc proc "$root/proc"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# The sources of the debian image: $suite, $suite-updates and $suite-security (main).
-rm -f "$root/etc/apt/sources.list"
-{
-  printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$suite" "$suite"
-  printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-  if [ -n "$security" ]; then
-    printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
-    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-  fi
-} >"$root/etc/apt/sources.list.d/debian.sources"
-# The last run's downloaded packages (apt checks them against the fresh lists).
-mkdir -p "$cache/debs"
-find "$cache/debs" -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
-
-# --- the stage's RUN instructions, as `docker build` runs them (/bin/sh -c, as root)
-for run in "${runs[@]}"; do
-  echo "RUN ${run:0:100}..."
-  if ! chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root DEBIAN_FRONTEND=noninteractive /bin/sh -c "$run" </dev/null >"$tmp/run.log" 2>&1; then
-    tail -n 30 "$tmp/run.log"
-    echo "FAIL the runtime stage's RUN failed in the chroot"
-    exit 1
-  fi
-done
-find "$cache/debs" -name '*.deb' -delete
-find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$cache/debs/" {} +
+rootfs_build "$root"
 # What the image would weigh without the binaries (the stage's RUN removes the apt lists; the
 # .deb files are apt's cache here, which `docker build` keeps in a cache mount).
 echo "runtime root filesystem: $(chroot "$root" dpkg-query -W -f '.\n' | wc -l) packages," \

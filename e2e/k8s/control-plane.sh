@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback, built from Go modules (the recipe in the project's
 # shared/TOOLBOX.md, "Kubernetes tooling"): etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler. No kubelet: e2e/k8s/pod_runner.py runs pods where a test needs them.
+# kube-scheduler. Pods run where a test adds a node (e2e/k8s/node.sh: kubelet, containerd, kube-proxy).
 #
 #   control-plane.sh build        build (once, cached) the binaries; put kubectl v1.34 in the cache
 #   control-plane.sh up DIR       start everything with state in DIR; writes DIR/kubeconfig, DIR/env
@@ -19,6 +19,9 @@ CACHE=${MANOFWAR_K8S_CACHE:-$HOME/.cache/manofwar/k8s}
 BIN=$CACHE/bin
 # Bounded waits (seconds).
 READY_TIMEOUT=${MANOFWAR_K8S_READY_TIMEOUT:-120}
+# Where kube-apiserver listens and what it advertises (the `kubernetes` Service's endpoint).
+# Loopback unless pods must reach it: e2e/k8s/node.sh passes its node's address.
+ADDRESS=${MANOFWAR_K8S_ADDRESS:-127.0.0.1}
 
 log() { echo "control-plane: $*" >&2; }
 die() { echo "control-plane: error: $*" >&2; exit 1; }
@@ -27,9 +30,12 @@ staging_version() { # 1.34.2 -> 0.34.2
   echo "0.${K8S_VERSION#*.}"
 }
 
+# The control plane, and the node's kubelet and kube-proxy: one build, one version.
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+
 have_k8s() {
   local c
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  for c in "${KUBE_BINS[@]}"; do
     [ -x "$BIN/$c" ] || return 1
     [ "$("$BIN/$c" --version 2>/dev/null)" = "Kubernetes v$K8S_VERSION" ] || return 1
   done
@@ -50,7 +56,7 @@ build_k8s() {
   minor=${K#*.}; minor=${minor%%.*}
   work=$CACHE/build/kube-$K
   rm -rf "$work"; mkdir -p "$work"
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler v$K in $work (slow the first time)"
+  log "building ${KUBE_BINS[*]} v$K in $work (slow the first time)"
   (
     cd "$work"
     go mod init local/kbin >/dev/null 2>&1
@@ -61,17 +67,16 @@ build_k8s() {
     sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => \./staging/.*|\1|p' "$gomod" | while read -r m; do
       go mod edit -replace="$m=$m@v$S"
     done
-    nice -n 19 go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K" \
-      "k8s.io/kubernetes/cmd/kube-controller-manager@v$K" "k8s.io/kubernetes/cmd/kube-scheduler@v$K"
+    local pkgs=("${KUBE_BINS[@]/#/k8s.io/kubernetes/cmd/}")
+    nice -n 19 go get "${pkgs[@]/%/@v$K}"
     CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "-s -w \
       -X k8s.io/component-base/version.gitVersion=v$K \
       -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
       -X k8s.io/component-base/version.gitTreeState=clean" \
-      -o out/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler
+      -o out/ "${pkgs[@]}"
   )
   mkdir -p "$BIN"
-  for m in kube-apiserver kube-controller-manager kube-scheduler; do
+  for m in "${KUBE_BINS[@]}"; do
     install -m 0755 "$work/out/$m" "$BIN/.$m.tmp" && mv -f "$BIN/.$m.tmp" "$BIN/$m"
   done
 }
@@ -195,7 +200,7 @@ gen_pki() { # DIR
     # name | subject | extensions
     local certs=(
       "apiserver|/CN=kube-apiserver|extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:$ADDRESS,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
       "admin|/O=system:masters/CN=manofwar-e2e-admin|extendedKeyUsage=clientAuth"
       "controller-manager|/CN=system:kube-controller-manager|extendedKeyUsage=clientAuth"
       "scheduler|/CN=system:kube-scheduler|extendedKeyUsage=clientAuth"
@@ -311,7 +316,7 @@ cmd_up() {
   echo "$token" >"$PKI/admin.token"
   chmod 600 "$PKI/tokens.csv" "$PKI/admin.token"
 
-  local server=https://127.0.0.1:$api_port
+  local server=https://$ADDRESS:$api_port
   write_kubeconfig "$dir/kubeconfig" "$server" admin "$PKI/admin.crt" "$PKI/admin.key"
   write_kubeconfig "$dir/controller-manager.kubeconfig" "$server" system:kube-controller-manager \
     "$PKI/controller-manager.crt" "$PKI/controller-manager.key"
@@ -332,7 +337,9 @@ cmd_up() {
   log "starting kube-apiserver on $server"
   start "$dir" kube-apiserver \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --bind-address "$ADDRESS" --advertise-address "$ADDRESS" --secure-port "$api_port" \
+    --kubelet-client-certificate "$PKI/admin.crt" --kubelet-client-key "$PKI/admin.key" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --cert-dir "$dir/apiserver-certs" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" --token-auth-file "$PKI/tokens.csv" \

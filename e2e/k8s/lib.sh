@@ -15,9 +15,10 @@ check() {
   if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi
 }
 eventually() {
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  local timeout=$1 what=$2; shift 2
+  local deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then bad "$what (after $1 s)"; return 1; fi
+    if ((SECONDS >= deadline)); then bad "$what (after $timeout s)"; return 1; fi
     sleep 0.5
   done
   ok "$what"

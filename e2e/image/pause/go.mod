@@ -1,0 +1,3 @@
+module manofwar.local/e2e/image/pause
+
+go 1.22
