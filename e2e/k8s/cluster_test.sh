@@ -299,10 +299,12 @@ step "the node enforces what the chart asks"
 hub_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/component=hub -o jsonpath='{.items[0].metadata.name}')
 check "the hub's container runs as uid 65532" test "$(k exec -n manofwar-system "$hub_pod" -- id -u)" = 65532
 # /var/tmp is world-writable in the image; only a read-only root file system stops the write.
-if k exec -n manofwar-system "$hub_pod" -- touch /var/tmp/probe 2>&1 | grep -q 'Read-only file system'; then
+# (Output captured first: kubectl exits 1 when touch fails, which pipefail would pass on.)
+touched=$(k exec -n manofwar-system "$hub_pod" -- touch /var/tmp/probe 2>&1)
+if grep -q 'Read-only file system' <<<"$touched"; then
   ok "its root file system is read-only"
 else
-  bad "its root file system is writable"
+  bad "its root file system is writable: $touched"
 fi
 cgroup=$(k exec -n manofwar-system "$hub_pod" -- cat /proc/1/cgroup | sed -n 's/^[0-9]*:memory://p')
 check "its memory limit (256Mi in the chart) is the container's cgroup limit" test \
