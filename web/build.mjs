@@ -1,6 +1,7 @@
 // Builds web/dist/: the files the `manofwar` binary serves at /<filename>.
 // No bundler on purpose: the app is hand-written ES modules (src/*.js, app.js the entry), a
-// page and a stylesheet, plus hls.js.
+// page and a stylesheet, plus hls.js; and what installs it as an app: the web app manifest and
+// its icons (the PNGs are rendered from icon.svg by icons.mjs, and committed).
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ const modules = readdirSync(join(root, 'src')).filter((name) => name.endsWith('.
 const files = [
   ['src/index.html', 'index.html'],
   ['src/style.css', 'style.css'],
+  ...['manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png', 'icon-maskable-512.png', 'apple-touch-icon.png']
+    .map((name) => [`src/${name}`, name]),
   ...modules.map((name) => [`src/${name}`, name]),
   ['node_modules/hls.js/dist/hls.min.js', 'hls.min.js'],
 ];

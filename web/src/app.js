@@ -1,5 +1,5 @@
 // manofwar web app: a library grid and an HLS player. Vanilla JS modules, no build step.
-// Served by the `manofwar` binary next to hls.min.js, which defines window.Hls.
+// Served by the `manofwar` binary next to hls.min.js, which the player loads when it opens.
 // This module is the router: #/ is the library, #/items/ID an item, #/login and #/setup sign
 // in, #/admin (admins) manages accounts, #/tokens a user's API tokens, #/friends the friends
 // this server shares with (P2P) and #/friends/PEER/ID a friend's item. Everything but the login

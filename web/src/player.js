@@ -1,4 +1,6 @@
 // The HLS player: hls.js (window.Hls, from hls.min.js) with quality, audio and subtitle menus.
+// hls.min.js is most of the app's JavaScript (~190 KB gzipped): the first player to open loads
+// it, so the library and the other pages never do.
 
 import { h, formatDuration, formatMbps, percentOf, posterUrl } from './dom.js';
 import { audioLabel, subtitleLabel } from './labels.js';
@@ -56,6 +58,29 @@ function resumeNote(video, startAt, onStartOver) {
   };
 }
 
+let hlsScript = null; // loading hls.min.js: one <script> for every player of the page
+
+/** Loads hls.min.js once; resolves with window.Hls. A failed load is forgotten: the next player tries again. */
+function loadHls() {
+  if (window.Hls) return Promise.resolve(window.Hls);
+  if (!hlsScript) {
+    hlsScript = new Promise((resolve, reject) => {
+      const script = h('script', { src: 'hls.min.js' });
+      script.addEventListener('load', () => (window.Hls ? resolve(window.Hls) : reject(new Error('no window.Hls'))));
+      script.addEventListener('error', () => {
+        script.remove();
+        reject(new Error('the request failed'));
+      });
+      document.head.append(script);
+    });
+    hlsScript.catch(() => { hlsScript = null; });
+  }
+  return hlsScript;
+}
+
+/** Media Source Extensions, which hls.js plays through (the same lookup as hls.js's own). */
+const hasMediaSource = () => Boolean(window.ManagedMediaSource || window.MediaSource || window.WebKitMediaSource);
+
 function control(label, select, id) {
   return h('label', { class: 'control', id }, h('span', { class: 'control-label' }, label), select);
 }
@@ -100,7 +125,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
   let thumbsUrl = null;
   let restore = null; // selections to carry over a manifest reload
   let reloadIfIncomplete = () => false;
-  const Hls = window.Hls;
+  let destroyed = false;
 
   function renderNote() {
     if (item.state === 'transcoding') {
@@ -131,7 +156,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     }
   }
 
-  if (Hls && Hls.isSupported()) {
+  function startHls(Hls) {
     // startPosition: where the user stopped watching, else 0: a still-transcoding item has EVENT
     // playlists, which hls.js treats like live streams and would otherwise start near the newest
     // segment rather than at the beginning.
@@ -274,16 +299,40 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
 
     hls.loadSource(src);
     hls.attachMedia(video);
-  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-    // Safari / iOS: native HLS; the browser picks the rendition and offers the tracks itself.
+  }
+
+  // Safari / iOS: native HLS; the browser picks the rendition and offers the tracks itself.
+  function startNative() {
     if (startAt) video.addEventListener('loadedmetadata', () => { video.currentTime = startAt; }, { once: true });
     video.src = src;
     quality.disabled = true;
     nowPlaying.textContent = 'Native HLS playback';
     if (autoplay) video.play().catch(() => {});
+  }
+
+  /** hls.js where it works (`Hls`: null when not loaded), else the browser's own HLS, else an error. */
+  function start(Hls) {
+    if (destroyed) return;
+    if (Hls && Hls.isSupported()) startHls(Hls);
+    else if (video.canPlayType('application/vnd.apple.mpegurl')) startNative();
+    else {
+      showError('This browser cannot play HLS video (no Media Source Extensions).');
+      quality.disabled = true;
+    }
+    window.manofwarPlayer = { hls, video, scrubber };
+  }
+
+  // Without Media Source Extensions (iPhones before iOS 17.1) hls.js cannot play anything: skip
+  // the download and go straight to the browser's own HLS.
+  if (hasMediaSource()) {
+    loadHls().then(start, (err) => {
+      if (destroyed) return;
+      console.warn(`hls.min.js: ${err.message}`);
+      showError('Could not load the player (hls.min.js): reload the page.');
+      quality.disabled = true;
+    });
   } else {
-    showError('This browser cannot play HLS video (no Media Source Extensions).');
-    quality.disabled = true;
+    start(null);
   }
 
   video.addEventListener('error', () => {
@@ -301,11 +350,12 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
   renderNote();
   if (item.thumbnails_url) loadThumbnails(item.thumbnails_url);
 
-  window.manofwarPlayer = { hls, video, scrubber };
+  window.manofwarPlayer = { hls, video, scrubber }; // again with `hls` once it has started
   return {
     video,
     update,
     destroy() {
+      destroyed = true;
       if (resume) resume.destroy();
       scrubber.destroy();
       if (hls) hls.destroy();

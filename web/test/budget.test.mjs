@@ -1,0 +1,170 @@
+// The JavaScript budget and the installable app, against the real `manofwar up` binary.
+//
+// 1. The library page (signed in) loads under 100 KB of JavaScript, gzipped (level 9, each file
+//    on its own, as a server or CDN would send it), and not hls.js (~190 KB gzipped on its own):
+//    the player loads it when it opens, so the item (watch) page does load it.
+//    When hls.min.js does not load, the player says so.
+// 2. The web app manifest and its icons answer without a session: an installer sees the login
+//    page first.
+//
+// A screenshot of the library page (1366x900), the JavaScript measured (budget.json) and the
+// server log land in web/test-results/budget/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
+} from './harness.mjs';
+
+const BUDGET_BYTES = 100 * 1024;
+const CLIP_NAME = 'Short Film (2022).mp4';
+const PROFILE_YAML = `segmentSeconds: 2
+preset: ultrafast
+audioBitrateKbps: 64
+sourceRung: false
+renditions:
+  - {name: 240p, height: 240, videoBitrateKbps: 300}
+`;
+const READY_TIMEOUT_MS = 120_000;
+
+const log = stopwatch();
+let tmp;
+let results;
+let server;
+let context;
+
+before(async () => {
+  ({ tmp, results } = setup('budget'));
+  const media = join(tmp, 'media');
+  const data = join(tmp, 'data');
+  const profile = join(tmp, 'profile.yaml');
+  mkdirSync(media);
+  mkdirSync(data);
+  writeFileSync(profile, PROFILE_YAML);
+  await ffmpeg(
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '24', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', join(media, CLIP_NAME),
+  );
+  log(`generated ${CLIP_NAME}`);
+  server = await startServer({ media, data, profile, logPath: join(results, 'server.log') });
+  log(`server healthy at ${server.base}`);
+  context = await launchBrowser(tmp);
+  await login(context, server);
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  await stopServer(server);
+  cleanup(tmp);
+});
+
+/**
+ * Records the script responses of `page`: `await scripts.settled()` gives [{url, status, bytes,
+ * gzipped}] so far; `scripts.stop()` stops recording (before the page closes).
+ */
+function recordScripts(page) {
+  const pending = [];
+  const onResponse = (res) => {
+    if (res.request().resourceType() !== 'script') return;
+    pending.push(res.body().then((body) => ({
+      url: res.url(), status: res.status(), bytes: body.length, gzipped: gzipSync(body, { level: 9 }).length,
+    }), (err) => ({ url: res.url(), status: res.status(), error: err.message, bytes: 0, gzipped: 0 })));
+  };
+  page.on('response', onResponse);
+  return {
+    settled: () => Promise.all(pending),
+    stop: () => page.off('response', onResponse),
+  };
+}
+
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
+const isHls = (url) => new URL(url).pathname.endsWith('/hls.min.js');
+
+test('the library page stays under 100 KB of JavaScript (gzipped); hls.js loads on the watch page only', { timeout: 180_000 }, async () => {
+  const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
+  log(`item ${item.id} ready`);
+
+  const { page, problems } = await openPage(context);
+  await page.setViewportSize({ width: 1366, height: 900 });
+  const scripts = recordScripts(page);
+  await page.goto(`${server.base}/`, { waitUntil: 'networkidle' });
+  const card = page.locator(`.card[data-id="${item.id}"]`);
+  await card.waitFor({ state: 'visible', timeout: 15_000 });
+  await page.waitForLoadState('networkidle');
+  await page.waitForFunction((id) => {
+    const img = document.querySelector(`.card[data-id="${id}"] .poster-img`);
+    return img && img.complete;
+  }, item.id, { timeout: 10_000 }).catch(() => {});
+  await page.screenshot({ path: join(results, 'library.png') });
+
+  const library = await scripts.settled();
+  const total = library.reduce((sum, s) => sum + s.gzipped, 0);
+  writeFileSync(join(results, 'budget.json'), JSON.stringify({ total_gzipped: total, budget: BUDGET_BYTES, library }, null, 2));
+  const list = library.map((s) => `${new URL(s.url).pathname} ${kb(s.gzipped)}`).join(', ');
+  log(`library page: ${library.length} scripts, ${kb(total)} gzipped (budget ${kb(BUDGET_BYTES)}): ${list}`);
+  assert.ok(library.some((s) => new URL(s.url).pathname === '/app.js'), `app.js was not among the scripts: ${list}`);
+  assert.deepEqual(library.filter((s) => s.status !== 200).map((s) => `${s.status} ${s.url}`), [], 'scripts that failed');
+  assert.ok(!library.some((s) => isHls(s.url)), `the library page loaded hls.min.js: ${list}`);
+  assert.equal(await page.evaluate(() => typeof window.Hls), 'undefined', 'window.Hls on the library page');
+  assert.ok(total < BUDGET_BYTES, `the library page loads ${kb(total)} of JavaScript gzipped, over the ${kb(BUDGET_BYTES)} budget: ${list}`);
+
+  // The watch page: the player loads hls.js, once, and plays through it.
+  await card.click();
+  await page.waitForURL(`**/#/items/${item.id}`);
+  await page.waitForFunction(() => window.manofwarPlayer && window.manofwarPlayer.hls, null, { timeout: 15_000 });
+  const watch = (await scripts.settled()).slice(library.length);
+  const hls = watch.filter((s) => isHls(s.url));
+  assert.equal(hls.length, 1, `hls.min.js loads once on the watch page: ${watch.map((s) => s.url).join(', ')}`);
+  assert.equal(hls[0].status, 200);
+  assert.ok(hls[0].gzipped > 0, `hls.min.js: ${hls[0].error}`);
+  log(`watch page: hls.min.js ${kb(hls[0].gzipped)} gzipped`);
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  scripts.stop();
+  await scripts.settled();
+  await page.close();
+});
+
+test('a player whose hls.min.js does not load says so', { timeout: 60_000 }, async () => {
+  const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
+  const { page } = await openPage(context);
+  await page.route('**/hls.min.js', (route) => route.abort());
+  await page.goto(`${server.base}/#/items/${item.id}`);
+  const error = page.locator('.player-error');
+  await error.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await error.textContent(), /could not load the player \(hls\.min\.js\): reload the page/i);
+  await page.close();
+});
+
+test('the web app manifest and its icons answer without a session', async () => {
+  const res = await fetch(`${server.base}/manifest.webmanifest`);
+  assert.equal(res.status, 200, 'GET /manifest.webmanifest without a session');
+  assert.match(res.headers.get('content-type') || '', /^application\/manifest\+json/);
+  const manifest = JSON.parse(await res.text());
+  assert.equal(manifest.name, 'manofwar');
+  assert.ok(manifest.short_name, 'short_name');
+  assert.ok(manifest.start_url, 'start_url');
+  assert.ok(['standalone', 'fullscreen', 'minimal-ui'].includes(manifest.display), `display: ${manifest.display}`);
+  const icons = manifest.icons || [];
+  const sized = (px) => icons.some((i) => String(i.sizes).split(/\s+/).includes(`${px}x${px}`));
+  assert.ok(sized(192) && sized(512), `icons of 192 and 512 px: ${JSON.stringify(icons)}`);
+  const base = new URL('/manifest.webmanifest', server.base);
+  for (const icon of icons) {
+    const url = new URL(icon.src, base);
+    const answer = await fetch(url);
+    assert.equal(answer.status, 200, `GET ${url.pathname} without a session`);
+    assert.equal(answer.headers.get('content-type'), icon.type, `${url.pathname}'s content type`);
+    assert.ok((await answer.arrayBuffer()).byteLength > 0, `${url.pathname} is empty`);
+  }
+
+  // What index.html links: the manifest, the favicon and the icon iOS puts on the home screen.
+  const html = await (await fetch(`${server.base}/`)).text();
+  for (const rel of ['manifest', 'icon', 'apple-touch-icon']) {
+    const m = html.match(new RegExp(`<link rel="${rel}"[^>]* href="([^"]+)"`));
+    assert.ok(m, `index.html links no rel="${rel}"`);
+    const answer = await fetch(new URL(m[1], `${server.base}/`));
+    assert.equal(answer.status, 200, `rel="${rel}" ${m[1]} without a session`);
+  }
+});
