@@ -29,17 +29,7 @@ trap 'finish_cluster $?' EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-step "control plane"
-t0=$SECONDS
-if "$CP" up "$cpdir" >"$tmp/up.log" 2>&1; then
-  ok "control plane up in $((SECONDS - t0))s ($(grep -o 'https://[0-9.:]*' "$tmp/up.log" | head -1))"
-else
-  indent <"$tmp/up.log"
-  bad "control plane did not come up"
-  exit 1
-fi
-# shellcheck disable=SC1091
-source "$cpdir/env"
+control_plane_up
 echo "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | head -1))"
 echo "server:  $(k version 2>/dev/null | grep Server)"
 

@@ -5,6 +5,7 @@
 #   eventually S WHAT CMD  pass when CMD succeeds within S seconds (polled every 0.5 s)
 #   step TITLE             a section header; indent: prefix lines of detail
 #   k ARGS                 kubectl with a request timeout
+#   control_plane_up       start the control plane of the test ($CP up $cpdir), source its env
 passed=0 failed=0
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
@@ -24,6 +25,21 @@ eventually() {
   ok "$what"
 }
 k() { kubectl --request-timeout=30s "$@"; }
+
+# control_plane_up: `$CP up $cpdir` as a counted step (the run stops when it fails), then its env.
+control_plane_up() {
+  step "control plane"
+  local t0=$SECONDS
+  if "$CP" up "$cpdir" >"$tmp/up.log" 2>&1; then
+    ok "control plane up in $((SECONDS - t0))s ($(grep -o 'https://[0-9.:]*' "$tmp/up.log" | head -1))"
+  else
+    indent <"$tmp/up.log"
+    bad "control plane did not come up"
+    exit 1
+  fi
+  # shellcheck disable=SC1091
+  source "$cpdir/env"
+}
 
 # finish_cluster RC: with MANOFWAR_K8S_KEEP=1, leave the control plane ($cpdir, under $tmp) up
 # for a look; else stop it and remove $tmp. Then print the tally; exit 1 on a failure or RC != 0.

@@ -64,17 +64,7 @@ rc=$?
 if [ "$rc" = 2 ]; then ok "no --health-lua: usage error, exit 2"; else bad "no --health-lua: exit $rc, want 2"; fi
 
 # ---------------------------------------------------------------------------------------------
-step "control plane"
-t0=$SECONDS
-if "$CP" up "$cpdir" >"$tmp/up.log" 2>&1; then
-  ok "control plane up in $((SECONDS - t0))s ($(grep -o 'https://[0-9.:]*' "$tmp/up.log" | head -1))"
-else
-  indent <"$tmp/up.log"
-  bad "control plane did not come up"
-  exit 1
-fi
-# shellcheck disable=SC1091
-source "$cpdir/env"
+control_plane_up
 
 step "CRDs and examples"
 for f in charts/manofwar/crds-generated/*.yaml; do

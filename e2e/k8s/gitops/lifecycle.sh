@@ -193,41 +193,29 @@ gitops_lifecycle() {
     echo "$kind/$name: $line"
   done < <(k get -f "$work/unit.yaml" -o jsonpath='{range .items[?(@.apiVersion=="manofwar.io/v1alpha1")]}{.kind} {.metadata.name}{"\n"}{end}' 2>/dev/null) | indent
 
-  # Edited: the unit re-applied with a profile that does not exist.
-  _j 'kstatus=Failed argo=Degraded' stalled &
-  pid=$!
-  if k apply --server-side --force-conflicts --field-manager=kustomize-controller \
-    -f "$work/unit-bad.yaml" >/dev/null 2>"$work/apply.log"; then
-    if wait "$pid" && grep -q "\"$missing\" not found" "$work/stalled.out"; then
-      ok "spec.profiles names $missing: $(cat "$work/stalled.out") ($(_gitops_states "$work/stalled.err"))"
+  # _reapply FILE WANT NAME WHAT [PATTERN]: FILE applied again (as Flux does after a commit) while
+  # a judge waits for WANT; passes when it came and its line has PATTERN.
+  _reapply() {
+    local file=$1 want=$2 name=$3 what=$4 pid
+    _j "$want" "$name" &
+    pid=$!
+    if ! k apply --server-side --force-conflicts --field-manager=kustomize-controller \
+      -f "$file" >/dev/null 2>"$work/apply.log"; then
+      kill "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+      bad "re-apply ($what)"
+      indent <"$work/apply.log"
+    elif wait "$pid" && grep -q "${5:-}" "$work/$name.out"; then
+      ok "$what: $(cat "$work/$name.out") ($(_gitops_states "$work/$name.err"))"
     else
-      bad "spec.profiles names $missing: not Failed/Degraded naming it in ${timeout}s: $(cat "$work/stalled.out")"
-      indent <"$work/stalled.err"
+      bad "$what: not $want${5:+ naming it} in ${timeout}s: $(cat "$work/$name.out")"
+      indent <"$work/$name.err"
     fi
-  else
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    bad "re-apply with $missing"
-    indent <"$work/apply.log"
-  fi
-
-  # Fixed: the unit as it is, again.
-  _j 'kstatus=Current argo=Healthy' fixed &
-  pid=$!
-  if k apply --server-side --force-conflicts --field-manager=kustomize-controller \
-    -f "$work/unit.yaml" >/dev/null 2>"$work/apply.log"; then
-    if wait "$pid"; then
-      ok "fixed: $(cat "$work/fixed.out") ($(_gitops_states "$work/fixed.err"))"
-    else
-      bad "fixed: not Current/Healthy in ${timeout}s: $(cat "$work/fixed.out")"
-      indent <"$work/fixed.err"
-    fi
-  else
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    bad "re-apply of the unit"
-    indent <"$work/apply.log"
-  fi
+  }
+  # Edited: the unit re-applied with a profile that does not exist. Fixed: the unit as it is.
+  _reapply "$work/unit-bad.yaml" 'kstatus=Failed argo=Degraded' stalled \
+    "spec.profiles names $missing" "\"$missing\" not found"
+  _reapply "$work/unit.yaml" 'kstatus=Current argo=Healthy' fixed fixed
 
   # Deleted.
   _j 'kstatus=NotFound argo=Missing' deleted &
@@ -243,6 +231,6 @@ gitops_lifecycle() {
   k delete -f "$work/unit.yaml" --ignore-not-found --wait=false >/dev/null 2>&1
   eventually 180 "the unit's namespace $ns deleted" _gitops_gone "$ns"
   rm -rf "$work"
-  unset -f _j
+  unset -f _j _reapply
   ((failed == before))
 }
