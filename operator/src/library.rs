@@ -17,7 +17,7 @@ use crate::stats::Stats;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
@@ -112,10 +112,17 @@ async fn sync(lib: &MediaLibrary, ctx: &Context) -> Result<Action, Error> {
         Err(_) => None,
     };
 
+    let waiting = !server_available || stats.as_ref().is_ok_and(|s| s.unfinished() > 0);
+    let unschedulable = if waiting {
+        unschedulable_pod(lib, ctx, &namespace).await
+    } else {
+        None
+    };
     let obs = Observation {
         bad_profiles,
         server_available,
         stats,
+        unschedulable,
     };
     let health = status::health(&obs, &namespace);
     let next = requeue_after(&health, recheck);
@@ -276,6 +283,34 @@ async fn existing_jobs(lib: &MediaLibrary, api: &Api<Job>) -> Result<Vec<jobs::O
         .collect())
 }
 
+/// A pod of the library that the scheduler cannot place, as (component, the scheduler's
+/// message): what a user waiting on a library needs to hear (a profile asking more CPU than any
+/// node has). Best effort: a failed lookup is logged and the status says less.
+async fn unschedulable_pod(
+    lib: &MediaLibrary,
+    ctx: &Context,
+    namespace: &str,
+) -> Option<(String, String)> {
+    let api = Api::<Pod>::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("{}={}", names::LIBRARY_LABEL, names::name(lib));
+    let pods = match api.list(&ListParams::default().labels(&selector)).await {
+        Ok(pods) => pods.items,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the library's pods to see whether they are scheduled");
+            return None;
+        }
+    };
+    pods.iter().find_map(|pod| {
+        let unscheduled = pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+        })?;
+        let component = pod.labels().get("app.kubernetes.io/component")?.clone();
+        Some((component, unscheduled.message.clone().unwrap_or_default()))
+    })
+}
+
 async fn run_step(
     lib: &MediaLibrary,
     ctx: &Context,
@@ -352,7 +387,12 @@ fn requeue_after(health: &Health, recheck: Option<Duration>) -> Duration {
     let usual = match health {
         // Poll the item counts: new files show up there (one small GET per library).
         Health::Ready { .. } => Duration::from_secs(20),
-        Health::Progressing { reason, .. } if reason == "Transcoding" => Duration::from_secs(15),
+        // Unschedulable: no watch says when a node frees up or joins.
+        Health::Progressing { reason, .. }
+            if reason == "Transcoding" || reason == "Unschedulable" =>
+        {
+            Duration::from_secs(15)
+        }
         // Right after the server turns available its Service may lag a moment behind (endpoints,
         // proxies): ask again soon.
         Health::Progressing { reason, .. } if reason == "StatsUnavailable" => {

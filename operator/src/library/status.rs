@@ -1,6 +1,7 @@
 //! A MediaLibrary's health, from what the reconcile saw: its profiles, its server Deployment
 //! and the item counts the server reports.
 
+use super::{jobs, server};
 use crate::reconcile::health::Health;
 use crate::stats::Stats;
 
@@ -13,6 +14,10 @@ pub struct Observation {
     pub server_available: bool,
     /// Item counts, or why they could not be read.
     pub stats: Result<Stats, String>,
+    /// A pod of the library the scheduler cannot place: its `app.kubernetes.io/component`
+    /// (the server's or the transcoders') and the scheduler's message (e.g. "0/1 nodes are available: 1 Insufficient
+    /// cpu."). Looked for only while the library is not ready.
+    pub unschedulable: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +33,19 @@ pub fn health(obs: &Observation, namespace: &str) -> Health {
         return stalled;
     }
     if !obs.server_available {
+        if let Some((_, why)) = obs
+            .unschedulable
+            .as_ref()
+            .filter(|(c, _)| c == server::COMPONENT)
+        {
+            return Health::progressing(
+                "Unschedulable",
+                format!(
+                    "the library server's pod cannot be scheduled: {why} \
+                     (lower spec.server.resources, change spec.server.nodeSelector, or add a node)"
+                ),
+            );
+        }
         return Health::progressing(
             "ServerStarting",
             "waiting for the library server Deployment to have an available pod",
@@ -43,6 +61,21 @@ pub fn health(obs: &Observation, namespace: &str) -> Health {
         }
     };
     if stats.unfinished() > 0 {
+        if let Some((_, why)) = obs
+            .unschedulable
+            .as_ref()
+            .filter(|(c, _)| c == jobs::COMPONENT)
+        {
+            return Health::progressing(
+                "Unschedulable",
+                format!(
+                    "{} of {} items waiting: transcoder pods cannot be scheduled: {why} \
+                     (lower the profile's workers.resources.requests, or add a node)",
+                    stats.unfinished(),
+                    stats.total
+                ),
+            );
+        }
         return Health::progressing(
             "Transcoding",
             format!(
@@ -101,6 +134,7 @@ mod tests {
             bad_profiles: bad,
             server_available: up,
             stats,
+            unschedulable: None,
         }
     }
 
@@ -178,5 +212,45 @@ mod tests {
                 message: "library server up; 10 items ready, 0 failed".into()
             }
         );
+    }
+
+    #[test]
+    fn unschedulable_pods_say_why_and_what_to_change() {
+        let why = "0/1 nodes are available: 1 Insufficient cpu.";
+        let with = |component: &str, up: bool, stats| Observation {
+            unschedulable: Some((component.into(), why.into())),
+            ..obs(vec![], up, stats)
+        };
+        let Health::Progressing { reason, message } =
+            health(&with(jobs::COMPONENT, true, Ok(stats(2, 0))), "m")
+        else {
+            panic!()
+        };
+        assert_eq!(reason, "Unschedulable");
+        assert_eq!(
+            message,
+            "2 of 10 items waiting: transcoder pods cannot be scheduled: 0/1 nodes are available: \
+             1 Insufficient cpu. (lower the profile's workers.resources.requests, or add a node)"
+        );
+        let Health::Progressing { reason, message } =
+            health(&with(server::COMPONENT, false, Err("down".into())), "m")
+        else {
+            panic!()
+        };
+        assert_eq!(reason, "Unschedulable");
+        assert!(
+            message.starts_with("the library server's pod cannot be scheduled: 0/1"),
+            "{message}"
+        );
+        // Once everything is transcoded, a leftover pending worker does not hold the library back.
+        assert!(matches!(
+            health(&with(jobs::COMPONENT, true, Ok(stats(0, 0))), "m"),
+            Health::Ready { .. }
+        ));
+        // A pending transcoder while the server starts: the server is what the user waits for.
+        assert!(matches!(
+            health(&with(jobs::COMPONENT, false, Err("down".into())), "m"),
+            Health::Progressing { ref reason, .. } if reason == "ServerStarting"
+        ));
     }
 }
