@@ -41,8 +41,8 @@ pub fn health(obs: &Observation, namespace: &str) -> Health {
             return Health::progressing(
                 "Unschedulable",
                 format!(
-                    "the library server's pod cannot be scheduled: {why} \
-                     (lower spec.server.resources, change spec.server.nodeSelector, or add a node)"
+                    "the library server's pod cannot be scheduled: {why} ({})",
+                    what_to_change(why, "spec.server.resources", namespace)
                 ),
             );
         }
@@ -69,10 +69,10 @@ pub fn health(obs: &Observation, namespace: &str) -> Health {
             return Health::progressing(
                 "Unschedulable",
                 format!(
-                    "{} of {} items waiting: transcoder pods cannot be scheduled: {why} \
-                     (lower the profile's workers.resources.requests, or add a node)",
+                    "{} of {} items waiting: transcoder pods cannot be scheduled: {why} ({})",
                     stats.unfinished(),
-                    stats.total
+                    stats.total,
+                    what_to_change(why, "the profile's workers.resources.requests", namespace)
                 ),
             );
         }
@@ -90,6 +90,18 @@ pub fn health(obs: &Observation, namespace: &str) -> Health {
             "library server up; {} items ready, {} failed",
             stats.ready, stats.failed
         ),
+    }
+}
+
+/// What the user can do about the scheduler's message `why`, for pods whose resources are set
+/// in `resources`.
+fn what_to_change(why: &str, resources: &str, namespace: &str) -> String {
+    if why.contains("PersistentVolumeClaim") {
+        format!("a claim is not bound: see kubectl get pvc -n {namespace}")
+    } else if why.contains("Insufficient") {
+        format!("lower {resources}, or add a node")
+    } else {
+        "check the node selector and the nodes' taints, or add a node".into()
     }
 }
 
@@ -239,7 +251,21 @@ mod tests {
         };
         assert_eq!(reason, "Unschedulable");
         assert!(
-            message.starts_with("the library server's pod cannot be scheduled: 0/1"),
+            message.ends_with("Insufficient cpu. (lower spec.server.resources, or add a node)"),
+            "{message}"
+        );
+        let unbound = Observation {
+            unschedulable: Some((
+                server::COMPONENT.into(),
+                "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.".into(),
+            )),
+            ..obs(vec![], false, Err("down".into()))
+        };
+        let Health::Progressing { message, .. } = health(&unbound, "media") else {
+            panic!()
+        };
+        assert!(
+            message.ends_with("(a claim is not bound: see kubectl get pvc -n media)"),
             "{message}"
         );
         // Once everything is transcoded, a leftover pending worker does not hold the library back.
