@@ -241,6 +241,8 @@ cmd_up() {
     { tail -n 30 "$n/logs/images.log" >&2; die "could not build or import the images"; }
 
   kubelet_config "$dir"
+  # The kubelet and kube-proxy use the admin kubeconfig: the API server authorizes with RBAC
+  # alone (no Node authorizer, no node certificates), which is enough for a throwaway cluster.
   start "$n" kubelet kubelet --config "$n/kubelet.yaml" --kubeconfig "$dir/control-plane/kubeconfig" \
     --hostname-override "$NODE" --node-ip "$NODE_IP" --root-dir "$n/kubelet" \
     --cert-dir "$n/kubelet-pki" --v=1
