@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane (on loopback, or MANOFWAR_K8S_ADDRESS), built from Go modules
-# (the recipe in the project's shared/TOOLBOX.md, "Kubernetes tooling"): etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler. Pods run where a test adds a node (e2e/k8s/node.sh: kubelet, containerd, kube-proxy).
+# (the recipe in the project's shared/TOOLBOX.md, "Kubernetes tooling"): etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler. Pods run where a test adds a node (e2e/k8s/node.sh:
+# kubelet, containerd, kube-proxy, built here too).
 #
 #   control-plane.sh build        build (once, cached) the binaries; put kubectl v1.34 in the cache
 #   control-plane.sh up DIR       start everything with state in DIR; writes DIR/kubeconfig, DIR/env
