@@ -348,11 +348,20 @@ RESTART=Always test_pod liveness "      command: [sleep, '3600']
       livenessProbe: {exec: {command: ['false']}, periodSeconds: 1, failureThreshold: 1}" | k apply -f - >/dev/null
 eventually 90 "a container whose liveness probe fails is restarted" bash -c \
   "[ \"\$(kubectl get pod liveness -n media -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]"
+RESTART=Always test_pod unready "      command: [sleep, '3600']
+      readinessProbe: {exec: {command: ['false']}, periodSeconds: 1}" |
+  sed 's/^metadata: {name: unready, namespace: media}/metadata: {name: unready, namespace: media, labels: {app: unready}}/' |
+  k apply -f - >/dev/null
+k create service clusterip unready -n media --tcp=80:8096 >/dev/null # selects app=unready
+eventually 60 "a container whose readiness probe fails runs, not Ready, and its Service has no ready endpoint" bash -c \
+  "[ \"\$(kubectl get pod unready -n media -o jsonpath='{.status.phase} {.status.conditions[?(@.type==\"Ready\")].status}')\" = 'Running False' ] &&
+   [ \"\$(kubectl get endpointslices -n media -l kubernetes.io/service-name=unready -o jsonpath='{.items[*].endpoints[*].conditions.ready}')\" = false ]"
 test_pod oom "      command: [dd, if=/dev/zero, of=/dev/null, bs=200M, count=1]   # a 200 MB buffer
       resources: {limits: {memory: 32Mi}}" | k apply -f - >/dev/null
 eventually 90 "a container over its 32Mi memory limit is OOM-killed" bash -c \
   "[ \"\$(kubectl get pod oom -n media -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}')\" = OOMKilled ]"
-k delete pod liveness oom -n media --wait=false >/dev/null
+k delete pod liveness oom unready -n media --wait=false >/dev/null
+k delete service unready -n media >/dev/null
 
 step "GitOps: examples/flux's unit through its lifecycle, judged by Flux's kstatus and Argo CD's health.lua"
 # shellcheck source=e2e/k8s/gitops/lifecycle.sh
