@@ -35,7 +35,6 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root" || exit 1
-CP=$here/control-plane.sh
 # shellcheck source=e2e/k8s/lib.sh
 source "$here/lib.sh"
 
