@@ -196,8 +196,11 @@ ALLOWED_CLUSTER = {
     ("", "services"), ("", "persistentvolumeclaims"), ("", "secrets"), ("", "configmaps"),
     ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "networkpolicies"),
     ("events.k8s.io", "events"), ("", "events"),
+    # Read only: a library's status says why its pods cannot be scheduled.
+    ("", "pods"),
 }
 REQUIRED_CLUSTER = ALLOWED_CLUSTER
+READ_ONLY = {("", "pods")}
 
 
 def rbac(args):
@@ -217,6 +220,8 @@ def rbac(args):
                         granted.add(pair)
                         if pair not in ALLOWED_CLUSTER:
                             problems.append("%s grants %s/%s" % (name_of(doc), group, resource))
+                        if pair in READ_ONLY and set(verbs) - {"get", "list", "watch"}:
+                            problems.append("%s may change %s: it only reads them" % (name_of(doc), resource))
                         if resource.endswith("/finalizers") and set(verbs) != {"update"}:
                             problems.append("%s: finalizers need only update" % name_of(doc))
                         if resource.endswith("/status") and {"create", "delete"} & set(verbs):
