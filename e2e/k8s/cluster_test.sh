@@ -45,29 +45,21 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/manofwar-cluster-e2e.XXXXXX")
 chmod 755 "$tmp" # the pods run as the image's non-root user and read media from here
-cluster=$tmp/cluster
-NODE=$here/node.sh
+# node.sh has control-plane.sh's `up DIR` / `down DIR`: lib.sh's finish_cluster stops it.
+CP=$here/node.sh
+cpdir=$tmp/cluster
 finish() {
   local rc=$?
   if ((failed > 0)); then
     echo "the end of the node's logs and of each container's:"
-    for f in "$cluster"/node/logs/{kubelet,containerd}.log; do
+    for f in "$cpdir"/node/logs/{kubelet,containerd}.log; do
       [ -f "$f" ] && { echo "  $f"; grep -iE 'error|fail' "$f" | tail -n 6 | cut -c1-300 | indent; }
     done
     for p in $(kubectl get pods -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null); do
       echo "  $p"; kubectl logs -n "${p%/*}" "${p#*/}" --all-containers --tail 4 2>&1 | cut -c1-300 | indent
     done
   fi
-  if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ]; then
-    echo "kept: source $cluster/env; logs in $cluster/node/logs; stop with $NODE down $cluster"
-  else
-    "$NODE" down "$cluster" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-  fi
-  echo
-  echo "$passed passed, $failed failed"
-  if ((failed > 0 || rc != 0)); then exit 1; fi
-  exit 0
+  finish_cluster "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
@@ -119,13 +111,13 @@ export -f k token items item_state
 
 step "build, image, node"
 cargo build --quiet -p manofwar-node -p manofwar-operator || { bad "cargo build"; exit 1; }
-if "$NODE" up "$cluster" >"$tmp/up.log" 2>&1; then
+if "$CP" up "$cpdir" >"$tmp/up.log" 2>&1; then
   ok "node e2e-node Ready: kubelet, containerd, kube-proxy, CoreDNS ($(grep -o 'in [0-9]*s' "$tmp/up.log" | tail -1))"
 else
   tail -n 30 "$tmp/up.log" | indent; bad "node up"; exit 1
 fi
 # shellcheck disable=SC1091
-source "$cluster/env"
+source "$cpdir/env"
 image=ghcr.io/manofwar/manofwar:$(sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/manofwar/Chart.yaml)
 check "the product image $image is in containerd (built by e2e/image/oci.sh, not pulled)" bash -c \
   "ctr --address $CONTAINERD_ADDRESS -n k8s.io images ls -q | grep -qx '$image'"

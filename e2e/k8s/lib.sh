@@ -41,8 +41,8 @@ control_plane_up() {
   source "$cpdir/env"
 }
 
-# finish_cluster RC: with MANOFWAR_K8S_KEEP=1, leave the control plane ($cpdir, under $tmp) up
-# for a look; else stop it and remove $tmp. Then print the tally; exit 1 on a failure or RC != 0.
+# finish_cluster RC: with MANOFWAR_K8S_KEEP=1, leave the cluster ($cpdir, under $tmp, made by
+# `$CP up`: control-plane.sh or node.sh) up for a look; else stop it and remove $tmp. Then print the tally; exit 1 on a failure or RC != 0.
 finish_cluster() {
   local rc=$1
   if [ "${MANOFWAR_K8S_KEEP:-0}" = 1 ] && [ -f "$cpdir/env" ]; then
