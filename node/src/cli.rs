@@ -159,6 +159,10 @@ pub struct GatewayArgs {
     /// Where local players reach friends' libraries.
     #[arg(long, env = "MANOFWAR_HTTP", default_value = "127.0.0.1:8097")]
     pub http: std::net::SocketAddr,
+    /// A token every HTTP request but /healthz must send (`Authorization: Bearer TOKEN`);
+    /// required when --http is not a loopback address.
+    #[arg(long, env = "MANOFWAR_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
     /// Folder for the segment cache.
     #[arg(
         long,

@@ -3,6 +3,7 @@
 use super::{CoordinatorArgs, GatewayArgs, IdentityArgs, P2pArgs, PinArgs};
 use crate::p2p::{self, identity, net, origin::Origin};
 use anyhow::Context as _;
+use axum::response::IntoResponse as _;
 use libp2p::Multiaddr;
 use std::io::Write as _;
 use std::path::Path;
@@ -71,6 +72,13 @@ pub fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     if listen.is_empty() {
         anyhow::bail!("give --listen MULTIADDR (e.g. /ip4/0.0.0.0/udp/4001/quic-v1) or --port N");
     }
+    if args.http_token.is_none() && !args.http.ip().is_loopback() {
+        anyhow::bail!(
+            "--http {} is reachable from other machines: give --http-token TOKEN (players then send \
+             Authorization: Bearer TOKEN), or listen on 127.0.0.1",
+            args.http
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let origin = match (&args.server, &args.token) {
@@ -79,7 +87,14 @@ pub fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             _ => Origin::None,
         };
         let gateway = start(&args.p2p, listen, origin, &args.cache_dir)?;
-        let app = p2p::http::router(gateway).route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let app = p2p::http::router(gateway);
+        let app = match args.http_token {
+            Some(token) => app.layer(axum::middleware::from_fn(move |req, next| {
+                require_token(format!("Bearer {token}"), req, next)
+            })),
+            None => app,
+        };
+        let app = app.route("/healthz", axum::routing::get(|| async { "ok\n" }));
         let listener = tokio::net::TcpListener::bind(args.http)
             .await
             .with_context(|| format!("cannot listen on {} (try --http)", args.http))?;
@@ -89,6 +104,20 @@ pub fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             .await?;
         Ok(())
     })
+}
+
+/// `--http-token`: the gateway's routes answer only requests that send `expected`.
+async fn require_token(
+    expected: String,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let given = req.headers().get(axum::http::header::AUTHORIZATION);
+    if given.is_some_and(|given| crate::auth::same(expected.as_bytes(), given.as_bytes())) {
+        return next.run(req).await;
+    }
+    let error = serde_json::json!({"error": "this gateway wants its token: send Authorization: Bearer <the --http-token>"});
+    (axum::http::StatusCode::UNAUTHORIZED, axum::Json(error)).into_response()
 }
 
 pub fn coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {

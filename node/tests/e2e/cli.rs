@@ -164,3 +164,70 @@ fn scan_prints_the_catalog_and_rescans_incrementally() {
         "{stderr}"
     );
 }
+
+/// A gateway whose HTTP other machines can reach wants a token on every route but /healthz.
+#[test]
+fn a_gateway_reachable_from_other_machines_wants_its_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("identity.key");
+    let peers = tmp.path().join("peers.yaml");
+    std::fs::write(&peers, "[]\n").unwrap();
+    let port = free_port();
+    let http = format!("0.0.0.0:{port}");
+    let listen = format!("/ip4/127.0.0.1/tcp/{}", free_port());
+    let mut args = vec![
+        "gateway",
+        "--identity",
+        key.to_str().unwrap(),
+        "--peers",
+        peers.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--no-lan",
+        "--cache-dir",
+        tmp.path().to_str().unwrap(),
+        "--http",
+        &http,
+    ];
+    let (ok, _, stderr) = run(&args);
+    assert!(
+        !ok && stderr.contains("give --http-token TOKEN"),
+        "{stderr}"
+    );
+
+    args.extend(["--http-token", "s3cret"]);
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = agent.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        req.call().map(|r| r.status().as_u16()).unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get("/healthz", None) != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let statuses = [
+        get("/api/v1/peers", None),
+        get("/api/v1/peers", Some("wrong")),
+        get("/api/v1/peers", Some("s3cret")),
+        get("/peers/x/hls/1/master.m3u8", None),
+    ];
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(statuses, [401, 401, 200, 401]);
+}
