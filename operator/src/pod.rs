@@ -4,10 +4,11 @@
 use crate::settings::Settings;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HostPathVolumeSource, KeyToPath, NFSVolumeSource, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, SeccompProfile, SecretKeySelector, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    HTTPGetAction, HostPathVolumeSource, KeyToPath, NFSVolumeSource,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, Probe, SeccompProfile,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use manofwar_crds::MediaSource;
 use std::collections::BTreeMap;
 
@@ -71,20 +72,39 @@ pub fn env(settings: &Settings, token_secret: Option<&str>) -> Vec<EnvVar> {
         value_from: None,
     }];
     if let Some(secret) = token_secret {
-        env.push(EnvVar {
-            name: "MANOFWAR_TOKEN".into(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret.into(),
-                    key: TOKEN_KEY.into(),
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
-        });
+        env.push(secret_env("MANOFWAR_TOKEN", secret));
     }
     env
+}
+
+/// The variable `name` holding the token of the token Secret `secret`.
+pub fn secret_env(name: &str, secret: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: TOKEN_KEY.into(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// `GET /healthz` on the container's port named `http`.
+pub fn http_probe(period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/healthz".into()),
+            port: IntOrString::String("http".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
 }
 
 /// The volume with the originals, read-only.

@@ -80,15 +80,16 @@ pub enum Error {
     Timeout(Duration),
     #[error("request failed: {0}")]
     Request(#[source] hyper_util::client::legacy::Error),
-    #[error("the library server answered HTTP {0}")]
+    #[error("the server answered HTTP {0}")]
     Status(u16),
     #[error("reading the answer failed: {0}")]
     Body(#[source] hyper::Error),
-    #[error("the answer is not stats JSON: {0}")]
+    #[error("the answer is not the JSON expected: {0}")]
     Json(#[source] serde_json::Error),
 }
 
-/// A small HTTP/1 client (plain HTTP: library servers are reached inside the cluster).
+/// A small HTTP/1 client (plain HTTP: library servers and gateways are reached inside the
+/// cluster).
 #[derive(Clone)]
 pub struct Client {
     http: HyperClient<HttpConnector, Empty<hyper::body::Bytes>>,
@@ -113,6 +114,15 @@ impl Client {
 
     /// `GET url` with the worker token, parsed as [`Stats`].
     pub async fn fetch(&self, url: &str, token: &str) -> Result<Stats, Error> {
+        self.get_json(url, token).await
+    }
+
+    /// `GET url` with a Bearer token, parsed from JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<T, Error> {
         let request = hyper::Request::get(url)
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Empty::new())

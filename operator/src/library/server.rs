@@ -8,8 +8,8 @@ use crate::reconcile::apply::{child_meta, labels, selector};
 use crate::settings::{Hub, Settings};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, VolumeMount,
+    Container, ContainerPort, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, VolumeMount,
     VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
@@ -120,27 +120,14 @@ fn server_container(lib: &MediaLibrary, name: &str, settings: &Settings) -> Cont
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
-        readiness_probe: Some(http_probe(10, 3)),
+        readiness_probe: Some(pod::http_probe(10, 3)),
         liveness_probe: Some(Probe {
             initial_delay_seconds: Some(10),
-            ..http_probe(20, 3)
+            ..pod::http_probe(20, 3)
         }),
         resources: lib.spec.server.resources.clone(),
         volume_mounts: Some(mounts),
         ..pod::container(settings)
-    }
-}
-
-fn http_probe(period: i32, failures: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some("/healthz".into()),
-            port: IntOrString::String("http".into()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        ..Probe::default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! A PeerGroup's children: the identity Secret, the ConfigMap of trusted peers, the gateway
-//! Deployment (`manofwar gateway`) and its Service (TCP for TCP/Noise/Yamux, UDP for QUIC); in
-//! hub mode with the hub's URL, also the token the gateway presents to the hub.
+//! Deployment (`manofwar gateway`) and its Service (TCP for TCP/Noise/Yamux, UDP for QUIC), the
+//! token of the gateway's HTTP (friends' libraries, its peers: the operator reads them for the
+//! status); in hub mode with the hub's URL, also the token the gateway presents to the hub.
 
 use crate::crypto;
 use crate::pod;
@@ -31,6 +32,8 @@ pub const KEY_FILE: &str = "identity.key";
 pub const PEER_ID_KEY: &str = "peer-id";
 /// Key of the trusted peers in the ConfigMap.
 pub const PEERS_FILE: &str = "peers.yaml";
+/// The gateway's HTTP port (`--http`), on the pod's address only (not in the Service).
+pub const HTTP_PORT: i32 = 8097;
 const IDENTITY_DIR: &str = "/etc/manofwar/identity";
 const PEERS_DIR: &str = "/etc/manofwar/peers";
 
@@ -47,6 +50,11 @@ pub fn gateway_name(group: &PeerGroup) -> String {
 /// Name of the Secret with the token the gateway presents to the hub (hub mode).
 pub fn hub_token_secret_name(group: &PeerGroup) -> String {
     format!("{}-hub-token", name(group))
+}
+
+/// Name of the Secret with the token of the gateway's HTTP.
+pub fn http_token_secret_name(group: &PeerGroup) -> String {
+    format!("{}-http-token", name(group))
 }
 
 fn child_labels(group: &PeerGroup) -> BTreeMap<String, String> {
@@ -72,8 +80,17 @@ pub fn identity_secret(group: &PeerGroup, identity: &Identity) -> Secret {
 
 /// The Secret with the token the gateway presents to the hub, holding `token`.
 pub fn hub_token_secret(group: &PeerGroup, token: &str) -> Secret {
+    token_secret(group, hub_token_secret_name(group), token)
+}
+
+/// The Secret with the token of the gateway's HTTP, holding `token`.
+pub fn http_token_secret(group: &PeerGroup, token: &str) -> Secret {
+    token_secret(group, http_token_secret_name(group), token)
+}
+
+fn token_secret(group: &PeerGroup, name: String, token: &str) -> Secret {
     Secret {
-        metadata: child_meta(group, hub_token_secret_name(group), child_labels(group)),
+        metadata: child_meta(group, name, child_labels(group)),
         type_: Some("Opaque".into()),
         data: Some(token::data(token)),
         ..Secret::default()
@@ -162,11 +179,26 @@ fn container(group: &PeerGroup, settings: &Settings) -> Container {
         ..ContainerPort::default()
     };
     let hub_token = settings.hub_url().map(|_| hub_token_secret_name(group));
+    let mut env = pod::env(settings, hub_token.as_deref());
+    env.push(pod::secret_env(
+        "MANOFWAR_HTTP_TOKEN",
+        &http_token_secret_name(group),
+    ));
     Container {
         name: "gateway".into(),
         args: Some(args(group, settings)),
-        env: Some(pod::env(settings, hub_token.as_deref())),
-        ports: Some(vec![port_of("p2p-tcp", "TCP"), port_of("p2p-udp", "UDP")]),
+        env: Some(env),
+        ports: Some(vec![
+            port_of("p2p-tcp", "TCP"),
+            port_of("p2p-udp", "UDP"),
+            ContainerPort {
+                name: Some("http".into()),
+                container_port: HTTP_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+        ]),
+        readiness_probe: Some(pod::http_probe(10, 3)),
         resources: group.spec.gateway.resources.clone(),
         volume_mounts: Some(vec![
             pod::mount("identity", IDENTITY_DIR, true),
@@ -189,6 +221,8 @@ fn args(group: &PeerGroup, settings: &Settings) -> Vec<String> {
         format!("{PEERS_DIR}/{PEERS_FILE}"),
         "--port".into(),
         spec.service.port.to_string(),
+        "--http".into(),
+        format!("0.0.0.0:{HTTP_PORT}"),
     ];
     for coordinator in &spec.coordinators {
         args.extend(["--coordinator".into(), coordinator.clone()]);

@@ -72,6 +72,8 @@ fn the_gateway_deployment_runs_manofwar_gateway() {
             "/etc/manofwar/peers/peers.yaml",
             "--port",
             "4002",
+            "--http",
+            "0.0.0.0:8097",
             "--coordinator",
             format!("/dns4/coord.example.org/udp/4001/quic-v1/p2p/{PEER}"),
             "--upload-kbps",
@@ -82,8 +84,15 @@ fn the_gateway_deployment_runs_manofwar_gateway() {
         c["ports"],
         json!([
             {"name": "p2p-tcp", "containerPort": 4002, "protocol": "TCP"},
-            {"name": "p2p-udp", "containerPort": 4002, "protocol": "UDP"}
+            {"name": "p2p-udp", "containerPort": 4002, "protocol": "UDP"},
+            {"name": "http", "containerPort": 8097, "protocol": "TCP"}
         ])
+    );
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(
+        c["env"][1],
+        json!({"name": "MANOFWAR_HTTP_TOKEN", "valueFrom": {"secretKeyRef": {"name": "friends-http-token", "key": "token", "optional": false}}}),
+        "its HTTP answers only with the token (the operator reads the peers with it)"
     );
     let volumes = &template["spec"]["volumes"];
     assert_eq!(
@@ -143,9 +152,15 @@ fn outside_hub_mode_the_gateway_shares_nothing() {
         let d = to_json(&deployment(&group(), &settings).unwrap());
         let c = &d["spec"]["template"]["spec"]["containers"][0];
         assert!(!c["args"].as_array().unwrap().contains(&json!("--server")));
+        let env: Vec<&Value> = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["name"])
+            .collect();
         assert_eq!(
-            c["env"],
-            json!([{"name": "MANOFWAR_LOG_JSON", "value": "true"}])
+            env,
+            [&json!("MANOFWAR_LOG_JSON"), &json!("MANOFWAR_HTTP_TOKEN")]
         );
     }
 }
@@ -166,14 +181,19 @@ fn in_hub_mode_the_gateway_shares_what_the_hub_serves() {
         c["env"],
         json!([
             {"name": "MANOFWAR_LOG_JSON", "value": "true"},
-            {"name": "MANOFWAR_TOKEN", "valueFrom": {"secretKeyRef": {"name": "friends-hub-token", "key": "token", "optional": false}}}
+            {"name": "MANOFWAR_TOKEN", "valueFrom": {"secretKeyRef": {"name": "friends-hub-token", "key": "token", "optional": false}}},
+            {"name": "MANOFWAR_HTTP_TOKEN", "valueFrom": {"secretKeyRef": {"name": "friends-http-token", "key": "token", "optional": false}}}
         ])
     );
 }
 
 #[test]
-fn the_hub_token_secret_is_owned_by_the_group() {
+fn the_token_secrets_are_owned_by_the_group() {
+    let http = http_token_secret(&group(), "def456");
+    assert_eq!(http.metadata.name.as_deref(), Some("friends-http-token"));
+    assert_eq!(token::read(&http).as_deref(), Some("def456"));
     let secret = hub_token_secret(&group(), "abc123");
+    assert_eq!(http.metadata.labels, secret.metadata.labels);
     assert_eq!(secret.metadata.name.as_deref(), Some("friends-hub-token"));
     assert_eq!(secret.metadata.namespace.as_deref(), Some("media"));
     assert_eq!(token::read(&secret).as_deref(), Some("abc123"));
