@@ -141,7 +141,11 @@ pub struct User {
     pub created: i64,
 }
 
+/// The grant of friends' libraries (through the gateway); no library can have this name.
+pub const FRIENDS_GRANT: &str = "@friends";
+
 impl User {
+    /// May this user see `library` (a local library's name, or [`FRIENDS_GRANT`])?
     pub fn may_see(&self, library: &str) -> bool {
         self.role == Role::Admin || self.libraries.iter().any(|l| l == "*" || l == library)
     }

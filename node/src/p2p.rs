@@ -59,6 +59,7 @@ pub fn start(config: Config) -> anyhow::Result<Gateway> {
         origin: config.origin,
         cache,
         bandwidth: config.bandwidth,
+        peers_file: config.peers_file.clone(),
     });
     tokio::spawn(net::Task::new(swarm, gateway.clone(), commands, config.settings).run());
     tokio::spawn(async move {

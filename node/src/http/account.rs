@@ -346,11 +346,17 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Grants must name libraries that exist (or `*`), so a typo does not silently grant nothing.
+/// Grants must name libraries that exist (or `*`, or `@friends` when sharing with friends is
+/// on), so a typo does not silently grant nothing.
 fn check_libraries(state: &AppState, libraries: &[String]) -> Result<(), ApiError> {
     let known = state.library_names();
     for name in libraries {
-        if name != "*" && !known.contains(name) {
+        if name == auth::FRIENDS_GRANT && state.p2p.is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: sharing with friends is off on this server (start it with --identity and --peers)"
+            )));
+        }
+        if name != "*" && name != auth::FRIENDS_GRANT && !known.contains(name) {
             return Err(ApiError::BadRequest(format!(
                 "no library named {name:?} (GET /api/v1/libraries lists them)"
             )));

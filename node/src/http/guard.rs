@@ -42,8 +42,11 @@ pub enum Need {
     Media(i64),
     /// A change to an item (queue it): a member or admin who may see it.
     Act(i64),
-    /// Friends' media through the gateway (`/peers/…`): the `stream` scope.
+    /// Friends' media through the gateway (`/peers/…`): the `stream` scope and the
+    /// `@friends` grant.
     Friends,
+    /// Friends and their items (`GET /api/v1/peers…`): the `@friends` grant.
+    FriendsList,
     Admin,
 }
 
@@ -64,7 +67,9 @@ pub fn need(method: &Method, path: &str) -> Need {
         ["api", "v1", "items", id, ..] => item(id, Need::Act),
         ["api", "v1", "users" | "audit" | "sessions", ..] => Need::Admin,
         ["api", "v1", "p2p", _, ..] if !reads => Need::Admin,
-        ["api", "v1", "peers", _, "items", _, "pin"] => Need::Admin,
+        // Adding and removing friends, pinning their items.
+        ["api", "v1", "peers", ..] if !reads => Need::Admin,
+        ["api", "v1", "peers", ..] => Need::FriendsList,
         ["peers", ..] => Need::Friends,
         ["hls", ..] => Need::User,
         ["api" | "internal" | "s", ..] => Need::User,
@@ -201,10 +206,20 @@ fn allowed(state: &AppState, need: Need, principal: Option<&Principal>) -> Resul
         Need::Act(_) => return Err(forbidden),
         Need::Media(id) => (Scope::Stream, Some(id)),
         Need::Friends => (Scope::Stream, None),
+        Need::FriendsList => (Scope::Read, None),
         _ => (Scope::Admin, None),
     };
     if !principal.may(scope) {
         return Err(forbidden);
+    }
+    // Friends' libraries are absent for a user not granted them, as any library is.
+    if matches!(need, Need::Friends | Need::FriendsList)
+        && !principal.user.may_see(crate::auth::FRIENDS_GRANT)
+    {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "no friends' libraries are shared with your account (an admin grants them as @friends)",
+        ));
     }
     let Some(item) = item else { return Ok(()) };
     if signed_item.is_some_and(|signed| signed != item) {
@@ -465,7 +480,10 @@ mod tests {
             need(&get, "/peers/12D3KooW/hls/7/master.m3u8"),
             Need::Friends
         );
-        assert_eq!(need(&get, "/api/v1/peers"), Need::User);
+        assert_eq!(need(&get, "/api/v1/peers"), Need::FriendsList);
+        assert_eq!(need(&get, "/api/v1/peers/x/items"), Need::FriendsList);
+        assert_eq!(need(&Method::POST, "/api/v1/peers"), Need::Admin);
+        assert_eq!(need(&Method::DELETE, "/api/v1/peers/x"), Need::Admin);
         assert_eq!(need(&get, "/api/v1/p2p"), Need::User);
         assert_eq!(need(&Method::PUT, "/api/v1/p2p/bandwidth"), Need::Admin);
         assert_eq!(

@@ -90,6 +90,8 @@ struct Inner {
     per_peer: Mutex<HashMap<PeerId, Arc<Limiter>>>,
     traffic: Mutex<HashMap<PeerId, Traffic>>,
     meet: Vec<libp2p::Multiaddr>,
+    /// The peers file (`POST /api/v1/peers` writes it; its watcher puts it in force).
+    peers_file: std::path::PathBuf,
     /// Friends' items kept for offline viewing (`offline.rs`).
     kept: Mutex<HashMap<(PeerId, i64), offline::Kept>>,
 }
@@ -192,6 +194,7 @@ pub struct Parts {
     pub bandwidth: Bandwidth,
     /// Where friends can meet us (coordinator circuits, public addresses): the friend code.
     pub meet: Vec<libp2p::Multiaddr>,
+    pub peers_file: std::path::PathBuf,
 }
 
 impl Gateway {
@@ -218,6 +221,7 @@ impl Gateway {
             per_peer: Default::default(),
             traffic: Default::default(),
             meet: parts.meet,
+            peers_file: parts.peers_file,
             kept: Mutex::new(kept),
         }))
     }
@@ -228,6 +232,15 @@ impl Gateway {
 
     pub fn friend_code(&self) -> String {
         super::identity::friend_code(&self.0.me, &self.0.meet)
+    }
+
+    /// Where friends meet us (the friend code's addresses).
+    pub fn meet(&self) -> &[libp2p::Multiaddr] {
+        &self.0.meet
+    }
+
+    pub fn peers_file(&self) -> &std::path::Path {
+        &self.0.peers_file
     }
 
     pub fn trusted(&self) -> &Trusted {

@@ -2,6 +2,8 @@
 //! their items as HLS (`/peers/{peerId}/hls/{id}/…`) that any player plays.
 
 use super::gateway::{self, Bandwidth, Gateway};
+use super::identity;
+use super::peers::{self, Peer};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,10 +13,12 @@ use libp2p::PeerId;
 use serde_json::json;
 
 /// The routes, and the (method, path) of each (for the front door's route inventory).
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/api/v1/p2p"),
     ("PUT", "/api/v1/p2p/bandwidth"),
     ("GET", "/api/v1/peers"),
+    ("POST", "/api/v1/peers"),
+    ("DELETE", "/api/v1/peers/{peer}"),
     ("GET", "/api/v1/peers/{peer}/items"),
     ("GET", "/api/v1/peers/{peer}/items/{id}/poster"),
     ("POST", "/api/v1/peers/{peer}/items/{id}/pin"),
@@ -25,7 +29,8 @@ pub fn router(gateway: Gateway) -> Router {
     Router::new()
         .route("/api/v1/p2p", get(me))
         .route("/api/v1/p2p/bandwidth", axum::routing::put(set_bandwidth))
-        .route("/api/v1/peers", get(peers))
+        .route("/api/v1/peers", get(peers).post(add_friend))
+        .route("/api/v1/peers/{peer}", axum::routing::delete(remove_friend))
         .route("/api/v1/peers/{peer}/items", get(items))
         .route("/api/v1/peers/{peer}/items/{id}/poster", get(poster))
         .route("/api/v1/peers/{peer}/items/{id}/pin", post(pin))
@@ -92,6 +97,104 @@ async fn set_bandwidth(
 
 async fn peers(State(gateway): State<Gateway>) -> Json<serde_json::Value> {
     Json(json!({ "peerId": gateway.peer_id().to_string(), "peers": gateway.peers() }))
+}
+
+/// `POST /api/v1/peers`: trust a friend, from the code it sent (`mow1:…`, or its bare PeerId).
+#[derive(serde::Deserialize)]
+struct AddFriend {
+    code: String,
+    name: String,
+    /// The libraries it may see (`["*"]` for all); none by default.
+    #[serde(default)]
+    libraries: Vec<String>,
+}
+
+async fn add_friend(
+    State(gateway): State<Gateway>,
+    Json(request): Json<AddFriend>,
+) -> Result<(StatusCode, Json<serde_json::Value>), Failure> {
+    let bad = |message: String| Failure(StatusCode::UNPROCESSABLE_ENTITY, message);
+    let code = request.code.trim();
+    let (peer, meet) = if code.starts_with("mow1:") {
+        identity::parse_friend_code(code).map_err(|e| bad(format!("{e:#}")))?
+    } else {
+        let peer = code.parse().map_err(|_| {
+            bad("code: paste your friend's code (mow1:…) or PeerId (12D3KooW…)".into())
+        })?;
+        (peer, Vec::new())
+    };
+    if peer == gateway.peer_id() {
+        return Err(bad(
+            "that is this gateway's own code: paste your friend's".into()
+        ));
+    }
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(bad(
+            "name: 1 to 64 characters, what you call this friend".into()
+        ));
+    }
+    if request
+        .libraries
+        .iter()
+        .any(|l| l.is_empty() || l.len() > 128)
+    {
+        return Err(bad(
+            "libraries: names of your libraries, or \"*\" for all".into()
+        ));
+    }
+    let entry = Peer {
+        peer_id: peer.to_string(),
+        name: name.to_owned(),
+        libraries: request.libraries,
+    };
+    let new = peers::upsert(gateway.peers_file(), entry.clone())
+        .map_err(|e| Failure(StatusCode::CONFLICT, format!("{e:#}")))?;
+    let ours: Vec<PeerId> = gateway.meet().iter().filter_map(coordinator_of).collect();
+    let elsewhere: Vec<String> = meet
+        .iter()
+        .filter(|a| coordinator_of(a).is_some_and(|c| !ours.contains(&c)))
+        .map(ToString::to_string)
+        .collect();
+    let mut answer =
+        json!({ "peerId": entry.peer_id, "name": entry.name, "libraries": entry.libraries });
+    if !elsewhere.is_empty() {
+        answer["hint"] = format!(
+            "your friend meets at a coordinator this gateway does not use ({}): start it with that --coordinator too, or ask them to use yours",
+            elsewhere.join(", ")
+        )
+        .into();
+    }
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)))
+}
+
+/// The coordinator's PeerId in a meeting address (`…/p2p/COORDINATOR/p2p-circuit`).
+fn coordinator_of(address: &libp2p::Multiaddr) -> Option<PeerId> {
+    address.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+/// `DELETE /api/v1/peers/{peer}`: trust that friend no more (its connections close).
+async fn remove_friend(
+    State(gateway): State<Gateway>,
+    Path(peer): Path<String>,
+) -> Result<StatusCode, Failure> {
+    let peer = peer_id(&peer)?;
+    match peers::remove(gateway.peers_file(), &peer.to_string()) {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("{peer} is not a trusted peer"),
+        )),
+        Err(e) => Err(Failure(StatusCode::CONFLICT, format!("{e:#}"))),
+    }
 }
 
 async fn items(

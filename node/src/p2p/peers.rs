@@ -3,14 +3,14 @@
 
 use anyhow::Context as _;
 use libp2p::PeerId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 /// A friend and what it may see.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Peer {
     pub peer_id: String,
@@ -43,6 +43,60 @@ pub fn parse(text: &str) -> anyhow::Result<HashMap<PeerId, Peer>> {
         }
     }
     Ok(peers)
+}
+
+/// Add `peer` to the peers file at `path`, or change the entry with its PeerId; returns whether
+/// it was new. The file is replaced whole (comments in it are lost); the watcher puts the new
+/// list in force.
+pub fn upsert(path: &Path, peer: Peer) -> anyhow::Result<bool> {
+    edit(path, |list| {
+        let new = !list.iter().any(|p| p.peer_id == peer.peer_id);
+        if let Some(other) = list
+            .iter()
+            .find(|p| p.name == peer.name && p.peer_id != peer.peer_id)
+        {
+            anyhow::bail!(
+                "the name {:?} is taken by {}: choose another",
+                peer.name,
+                other.peer_id
+            );
+        }
+        list.retain(|p| p.peer_id != peer.peer_id);
+        list.push(peer);
+        Ok(new)
+    })
+}
+
+/// Remove the entry with `peer_id` from the peers file; returns whether there was one.
+pub fn remove(path: &Path, peer_id: &str) -> anyhow::Result<bool> {
+    edit(path, |list| {
+        let before = list.len();
+        list.retain(|p| p.peer_id != peer_id);
+        Ok(list.len() < before)
+    })
+}
+
+fn edit<T>(
+    path: &Path,
+    change: impl FnOnce(&mut Vec<Peer>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the peers file {}", path.display()))?;
+    parse(&text).with_context(|| format!("fix the peers file {} first", path.display()))?;
+    let mut list: Vec<Peer> = serde_yaml::from_str::<Option<Vec<Peer>>>(&text)?.unwrap_or_default();
+    let result = change(&mut list)?;
+    let text = serde_yaml::to_string(&list)?;
+    parse(&text)?;
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| {
+            format!(
+                "cannot write the peers file {} (read-only? in a cluster, edit the PeerGroup's spec.peers)",
+                path.display()
+            )
+        })?;
+    Ok(result)
 }
 
 /// The list in force, shared between the network task and the HTTP handlers.
@@ -162,6 +216,54 @@ mod tests {
         let twice = format!("- peerId: {ANN}\n  name: a\n- peerId: {ANN}\n  name: b\n");
         assert!(format!("{:#}", parse(&twice).unwrap_err()).contains("twice"));
         assert!(parse("peerId: {").is_err());
+    }
+
+    #[test]
+    fn friends_are_added_changed_and_removed_in_the_file() {
+        const BOB: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peers.yaml");
+        std::fs::write(&path, format!("- peerId: {ANN}\n  name: ann\n")).unwrap();
+        let bob = |name: &str, libraries: &[&str]| Peer {
+            peer_id: BOB.into(),
+            name: name.into(),
+            libraries: libraries.iter().map(|l| l.to_string()).collect(),
+        };
+        assert!(upsert(&path, bob("bob", &["films"])).unwrap());
+        assert!(
+            !upsert(&path, bob("bob", &["*"])).unwrap(),
+            "the same PeerId: changed"
+        );
+        let peers = parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(peers.len(), 2);
+        assert_eq!(peers[&BOB.parse().unwrap()].libraries, ["*"]);
+        let taken = upsert(
+            &path,
+            Peer {
+                peer_id: BOB.into(),
+                ..bob("ann", &[])
+            },
+        );
+        assert!(format!("{:#}", taken.unwrap_err()).contains("taken"));
+        assert!(remove(&path, BOB).unwrap());
+        assert!(!remove(&path, BOB).unwrap());
+        assert_eq!(
+            parse(&std::fs::read_to_string(&path).unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
+        std::fs::write(&path, "- {").unwrap();
+        let broken = upsert(&path, bob("bob", &[])).unwrap_err();
+        assert!(
+            format!("{broken:#}").contains("fix the peers file"),
+            "{broken:#}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "- {",
+            "left as it was"
+        );
     }
 
     #[test]

@@ -487,3 +487,97 @@ fn both_friends_derive_the_same_rendezvous_namespace() {
     );
     assert!(net::pair_namespace(&a, &b).len() <= 255);
 }
+
+/// `POST` or `DELETE` on the gateway's HTTP routes: the status and the JSON answer.
+async fn call(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = super::http::router(gateway.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_friend_added_by_its_code_sees_what_it_was_given_until_removed() {
+    let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let origin = node(&a, &[], library()).await;
+    let viewer = node(&b, &[(&a, "ann", &[])], Origin::None).await;
+    let (ann, bob) = (a.public().to_peer_id(), b.public().to_peer_id());
+
+    let add =
+        |code: String| serde_json::json!({"code": code, "name": "bob", "libraries": ["films"]});
+    let (status, answer) = call(
+        &origin.gateway,
+        "POST",
+        "/api/v1/peers",
+        add(viewer.gateway.friend_code()),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["peerId"].as_str()),
+        (201, Some(bob.to_string().as_str())),
+        "{answer}"
+    );
+    let (status, _) = call(
+        &origin.gateway,
+        "POST",
+        "/api/v1/peers",
+        add(bob.to_string()),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "the same friend again (by its bare PeerId): changed, not added"
+    );
+    for (code, why) in [
+        ("mow1:!!", "damaged"),
+        ("hello", "paste your friend's code"),
+        (&origin.gateway.friend_code()[..], "own code"),
+    ] {
+        let (status, answer) =
+            call(&origin.gateway, "POST", "/api/v1/peers", add(code.into())).await;
+        assert_eq!(status, 422, "{code}");
+        assert!(answer["error"].as_str().unwrap().contains(why), "{answer}");
+    }
+
+    // The watcher puts the file in force; the friend connects and sees `films` only.
+    wait_for(|| origin.gateway.trusted().get(&bob).is_some()).await;
+    connect(&viewer, &origin).await;
+    let items = viewer.gateway.items(ann).await.unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+
+    let (status, _) = call(
+        &origin.gateway,
+        "DELETE",
+        &format!("/api/v1/peers/{bob}"),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_for(|| origin.gateway.connections().kind(&bob) == "none").await;
+    let (status, _) = call(
+        &origin.gateway,
+        "DELETE",
+        &format!("/api/v1/peers/{bob}"),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

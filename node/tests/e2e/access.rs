@@ -524,3 +524,69 @@ fn https_serves_secure_host_cookies_and_hsts() {
     let plain = curl_status(&[&format!("{}/healthz", server.base)]);
     assert_ne!(plain, "200");
 }
+
+/// Friends' libraries (through the gateway) are a grant like any library: `@friends`.
+#[test]
+fn friends_libraries_are_absent_for_users_not_granted_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let peers = tmp.path().join("peers.yaml");
+    std::fs::write(&peers, "[]\n").unwrap();
+    let (key, listen) = (
+        tmp.path().join("identity.key"),
+        format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+    );
+    let data = tmp.path().join("data");
+    let p2p = [
+        "--identity",
+        key.to_str().unwrap(),
+        "--peers",
+        peers.to_str().unwrap(),
+        "--p2p-listen",
+        &listen,
+        "--no-lan",
+    ];
+    let server = Server::start(&media, &data, &p2p);
+    add_user(&data, "ann", "member", &["@friends"]);
+    add_user(&data, "bob", "member", &["media"]);
+    // The status, and whether the refusal is the grant's (the gateway's own 404 says otherwise).
+    let answer = |user: &str, path: &str| {
+        let bearer = format!("Authorization: Bearer {}", create_token(&data, user));
+        let url = format!("{}{path}", server.base);
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-H", &bearer, &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        (status.to_owned(), body.contains("@friends"))
+    };
+    let status = |user: &str, path: &str| answer(user, path).0;
+    let friend = "/peers/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp/hls/1/master.m3u8";
+    assert_eq!(status("ann", "/api/v1/peers"), "200");
+    assert_eq!(answer("bob", "/api/v1/peers"), ("404".into(), true));
+    assert_eq!(answer("bob", friend), ("404".into(), true));
+    assert!(
+        !answer("ann", friend).1,
+        "ann reaches the gateway (which knows no such friend)"
+    );
+
+    let admin = format!("Authorization: Bearer {}", server.token.as_deref().unwrap());
+    let grant = |libraries: &str| {
+        curl_status(&[
+            "-X",
+            "PATCH",
+            "-H",
+            &admin,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &format!("{{\"libraries\": {libraries}}}"),
+            &format!("{}/api/v1/users/bob", server.base),
+        ])
+    };
+    assert_eq!(grant(r#"["media", "@friends"]"#), "200");
+    assert_eq!(status("bob", "/api/v1/peers"), "200");
+    assert_eq!(grant(r#"["@friend"]"#), "400", "a typo grants nothing");
+}
