@@ -55,14 +55,18 @@ impl Upstream {
     }
 }
 
-/// A P2P gateway of the cluster (a PeerGroup's), which reads every library with its token to
-/// share them with friends (it decides which friend sees what).
+/// A P2P gateway of the cluster (a PeerGroup's), which reads the libraries it shares with its
+/// token (it decides which friend sees what).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Gateway {
     pub name: String,
     #[serde(default)]
     pub namespace: Option<String>,
     pub token: String,
+    /// The libraries of its namespace it shares (their `spec.sharing.peerGroup` names it); no
+    /// other library exists for its token.
+    #[serde(default)]
+    pub libraries: Vec<String>,
 }
 
 /// What the directory file holds.
@@ -183,8 +187,9 @@ impl Hub {
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(directory.gateways);
     }
 
-    /// The P2P gateway whose token this is, as a principal that reads and streams every
-    /// library (and nothing else: no account of the hub's database, no admin routes).
+    /// The P2P gateway whose token this is, as a principal that reads and streams the
+    /// libraries it shares (and nothing else: no account of the hub's database, no admin
+    /// routes).
     pub fn gateway(&self, token: &str) -> Option<crate::auth::Principal> {
         use crate::auth::{Principal, Role, Scope, User, Via};
         let gateways = Arc::clone(
@@ -201,12 +206,19 @@ impl Hub {
             Some(ns) => format!("gateway:{ns}/{}", gateway.name),
             None => format!("gateway:{}", gateway.name),
         };
+        // Grants use the names users see (`name.namespace` where two namespaces share a name).
+        let shared = self
+            .libraries()
+            .iter()
+            .filter(|l| l.namespace == gateway.namespace && gateway.libraries.contains(&l.name))
+            .map(|l| l.shown.clone())
+            .collect();
         Some(Principal {
             user: Arc::new(User {
                 id: GATEWAY_USER,
                 name,
                 role: Role::Guest,
-                libraries: vec!["*".into()],
+                libraries: shared,
                 disabled: false,
                 generation: 0,
                 max_kbps: None,
@@ -498,15 +510,20 @@ mod tests {
     }
 
     #[test]
-    fn a_gateways_token_reads_and_streams_every_library_and_nothing_more() {
+    fn a_gateways_token_reads_and_streams_the_libraries_it_shares_and_nothing_more() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("libraries.json");
-        let text = r#"{"libraries":[],"gateways":[{"name":"friends","namespace":"media","token":"0123456789abcdef0123"}]}"#;
+        let text = r#"{"libraries":[
+            {"name":"films","namespace":"media","url":"http://films.media.svc:8096","token":"t1"},
+            {"name":"home","namespace":"media","url":"http://home.media.svc:8096","token":"t2"},
+            {"name":"films","namespace":"family","url":"http://films.family.svc:8096","token":"t3"}],
+          "gateways":[{"name":"friends","namespace":"media","token":"0123456789abcdef0123","libraries":["films"]}]}"#;
         std::fs::write(&file, text).unwrap();
         let hub = Hub::open(tmp.path(), &file).unwrap();
         let principal = hub.gateway("0123456789abcdef0123").unwrap();
         assert_eq!(principal.user.name, "gateway:media/friends");
-        assert!(principal.user.may_see("films"));
+        assert_eq!(principal.user.libraries, ["films.media"]);
+        assert!(!principal.user.may_see("home") && !principal.user.may_see("films.family"));
         use crate::auth::Scope;
         assert!(principal.may(Scope::Read) && principal.may(Scope::Stream));
         assert!(!principal.may(Scope::Admin));

@@ -58,6 +58,9 @@ pub struct Gateway {
     pub namespace: String,
     /// The token the gateway presents (`manofwar gateway --server <hub>`).
     pub token: String,
+    /// The libraries it shares: those of its namespace whose `spec.sharing.peerGroup` names
+    /// it, sorted. The hub lets its token read these only.
+    pub libraries: Vec<String>,
 }
 
 /// Tokens by (namespace, Secret name).
@@ -79,7 +82,7 @@ pub fn directory(
         })
         .collect();
     let gateways = if settings.hub_url().is_some() {
-        gateways(groups, &tokens)
+        gateways(groups, libraries, &tokens)
     } else {
         Vec::new()
     };
@@ -113,7 +116,11 @@ fn library_entries(
     entries
 }
 
-fn gateways(groups: &[Arc<PeerGroup>], tokens: &Tokens) -> Vec<Gateway> {
+fn gateways(
+    groups: &[Arc<PeerGroup>],
+    libraries: &[Arc<MediaLibrary>],
+    tokens: &Tokens,
+) -> Vec<Gateway> {
     let mut gateways: Vec<Gateway> = groups
         .iter()
         .filter(|group| group.metadata.deletion_timestamp.is_none())
@@ -121,10 +128,22 @@ fn gateways(groups: &[Arc<PeerGroup>], tokens: &Tokens) -> Vec<Gateway> {
             let namespace = group.namespace()?;
             let secret = gateway::hub_token_secret_name(group);
             let token = tokens.get(&(namespace.clone(), secret))?;
+            let name = gateway::name(group);
+            let mut shared: Vec<String> = libraries
+                .iter()
+                .filter(|lib| lib.namespace().as_ref() == Some(&namespace))
+                .filter(|lib| {
+                    let sharing = lib.spec.sharing.as_ref();
+                    sharing.is_some_and(|s| s.peer_group == name)
+                })
+                .map(|lib| names::name(lib))
+                .collect();
+            shared.sort();
             Some(Gateway {
-                name: gateway::name(group),
+                name,
                 namespace,
                 token: token.clone(),
+                libraries: shared,
             })
         })
         .collect();
@@ -292,8 +311,19 @@ mod tests {
 
     #[test]
     fn the_directory_lists_gateways_with_hub_tokens_sorted() {
-        let libraries =
-            [library("movies", "media"), library("home-videos", "family")].map(Arc::new);
+        let sharing = |mut lib: MediaLibrary, group: &str| {
+            lib.spec.sharing = Some(manofwar_crds::Sharing {
+                peer_group: group.into(),
+            });
+            lib
+        };
+        let libraries = [
+            sharing(library("movies", "media"), "friends"),
+            library("home-videos", "family"),
+            // Names a group of another namespace's name: not shared by `friends` of media.
+            sharing(library("cartoons", "family"), "friends"),
+        ]
+        .map(Arc::new);
         let mut leaving = group("old-friends", "media");
         leaving.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
         let groups = [
@@ -322,8 +352,8 @@ mod tests {
                 r#"{"name":"home-videos","namespace":"family","url":"http://home-videos.family.svc:8096","token":"t-home"},"#,
                 r#"{"name":"movies","namespace":"media","url":"http://movies.media.svc:8096","token":"t-movies"}"#,
                 r#"],"gateways":["#,
-                r#"{"name":"cousins","namespace":"family","token":"g-cousins"},"#,
-                r#"{"name":"friends","namespace":"media","token":"g-friends"}"#,
+                r#"{"name":"cousins","namespace":"family","token":"g-cousins","libraries":[]},"#,
+                r#"{"name":"friends","namespace":"media","token":"g-friends","libraries":["movies"]}"#,
                 r#"]}"#
             )
         );
