@@ -7,6 +7,7 @@ mod files;
 pub mod guard;
 mod hub;
 pub mod internal;
+mod live;
 pub mod openapi;
 mod sso;
 pub mod tls;
@@ -169,6 +170,8 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
                 delete(account::revoke_token),
             )
             .add("GET", "/api/v1/audit", get(account::audit))
+            .add("GET", "/api/v1/admin/stats", get(live::stats))
+            .add("GET", "/api/v1/admin/live", get(live::events))
             .add("GET", "/api/v1/sessions", get(account::sessions))
             .add(
                 "DELETE",
@@ -235,6 +238,12 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         None => "other".to_owned(),
     };
     let method = req.method().to_string();
+    // A media segment: part of someone's stream (the live view's "who watches what").
+    let segment = crate::live::segment_of(req.uri().path()).map(|(item, rendition)| {
+        let user = req.extensions().get::<crate::auth::Principal>();
+        let user = user.map_or_else(|| "-".to_owned(), |p| p.user.name.clone());
+        (user, item, rendition.to_owned())
+    });
     let response = next.run(req).await;
     let bytes = response
         .headers()
@@ -242,6 +251,11 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .unwrap_or(0);
     state.metrics.bytes_served.inc_by(bytes);
+    if let Some((user, item, rendition)) = segment
+        && response.status().is_success()
+    {
+        state.metrics.streams.record(&user, item, &rendition, bytes);
+    }
     state
         .metrics
         .http_seconds

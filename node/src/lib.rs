@@ -10,6 +10,7 @@ pub mod hls;
 pub mod http;
 pub mod hub;
 pub mod libraries;
+pub mod live;
 pub mod metrics;
 pub mod names;
 pub mod p2p;

@@ -33,6 +33,13 @@ pub struct Metrics {
     pub transcodes: Family<OutcomeLabel, Counter>,
     pub bytes_served: Counter,
     pub http_seconds: Family<HttpLabels, Histogram>,
+    /// Who streams what now (media segments served, by user and item).
+    pub streams: crate::live::Streams,
+    /// CPU and bytes per second between two readings of the live view.
+    pub rates: crate::live::Rates,
+    active_streams: Gauge,
+    resident_memory: Gauge,
+    cpu_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -66,6 +73,24 @@ impl Default for Metrics {
             "HTTP request latency",
             http_seconds.clone(),
         );
+        let active_streams = Gauge::default();
+        registry.register(
+            "active_streams",
+            "Streams in progress (a media segment served in the last 30 s), by user and item",
+            active_streams.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of this process",
+            resident_memory.clone(),
+        );
+        let cpu_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "process_cpu_seconds",
+            "CPU time this process used (user and system)",
+            cpu_seconds.clone(),
+        );
         Self {
             registry,
             items,
@@ -73,6 +98,11 @@ impl Default for Metrics {
             transcodes,
             bytes_served,
             http_seconds,
+            streams: crate::live::Streams::default(),
+            rates: crate::live::Rates::default(),
+            active_streams,
+            resident_memory,
+            cpu_seconds,
         }
     }
 }
@@ -86,6 +116,14 @@ impl Metrics {
                     state: (*state).to_owned(),
                 })
                 .set(*n);
+        }
+        let active = self.streams.active().len();
+        self.active_streams
+            .set(i64::try_from(active).unwrap_or(i64::MAX));
+        if let Some(process) = crate::live::process() {
+            self.resident_memory
+                .set(i64::try_from(process.rss_bytes).unwrap_or(i64::MAX));
+            self.cpu_seconds.set(process.cpu_seconds);
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

@@ -65,7 +65,7 @@ pub fn need(method: &Method, path: &str) -> Need {
         ["api", "v1", "items", id, "position"] => item(id, Need::Item),
         ["api", "v1", "items", id, ..] if reads => item(id, Need::Item),
         ["api", "v1", "items", id, ..] => item(id, Need::Act),
-        ["api", "v1", "users" | "audit" | "sessions", ..] => Need::Admin,
+        ["api", "v1", "users" | "audit" | "sessions" | "admin", ..] => Need::Admin,
         ["api", "v1", "p2p", _, ..] if !reads => Need::Admin,
         // Adding and removing friends, pinning their items.
         ["api", "v1", "peers", ..] if !reads => Need::Admin,

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and the
 //! types they answer with; served at `/api/openapi.json`.
 
-use super::{account, api, sso};
+use super::{account, api, live, sso};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         account::audit,
         account::sessions,
         account::end_session_by_id,
+        live::stats,
+        live::events,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))

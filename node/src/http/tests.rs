@@ -27,6 +27,8 @@ const ADMIN_ONLY: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/sessions",
     "/api/v1/sessions/{id}",
+    "/api/v1/admin/stats",
+    "/api/v1/admin/live",
 ];
 
 fn state(tmp: &std::path::Path) -> AppState {

@@ -590,3 +590,86 @@ fn friends_libraries_are_absent_for_users_not_granted_them() {
     assert_eq!(status("bob", "/api/v1/peers"), "200");
     assert_eq!(grant(r#"["@friend"]"#), "400", "a typo grants nothing");
 }
+
+/// The admin's live view: a member's player fetching segments shows as a stream, with the
+/// process's CPU and memory; the same over server-sent events; members may not look.
+#[test]
+fn the_admin_sees_who_streams_what_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    clip(&media.join("Film (2001).mp4"), 3, "640x360");
+    let data = tmp.path().join("data");
+    let server = Server::start(&media, &data, &[]);
+    let item = server.wait_ready("Film (2001).mp4");
+    add_user(&data, "ann", "member", &["*"]);
+    let ann = format!("Authorization: Bearer {}", create_token(&data, "ann"));
+
+    // Ann's player: the signed master, a variant, its first media segment (no header).
+    let base = {
+        let bearer_get = |path: &str| {
+            let out = Command::new("curl")
+                .args(["-fsS", "-H", &ann, &format!("{}{path}", server.base)])
+                .output()
+                .unwrap();
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        };
+        let url = bearer_get(&format!("/api/v1/items/{}", item["id"]))["hls_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        format!("{}{}", server.base, url.trim_end_matches("master.m3u8"))
+    };
+    let fetch = |url: &str| {
+        let out = Command::new("curl").args(["-fsS", url]).output().unwrap();
+        assert!(out.status.success(), "GET {url}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let master = fetch(&format!("{base}master.m3u8"));
+    let (_, variant) = variants(&master).into_iter().last().unwrap();
+    let variant = variant.split('?').next().unwrap().to_owned();
+    let playlist = fetch(&format!("{base}{variant}"));
+    let segment = playlist.lines().find(|l| l.contains(".m4s")).unwrap();
+    let folder = variant.rsplit_once('/').unwrap().0;
+    fetch(&format!("{base}{folder}/{segment}"));
+
+    let stats = server.json("/api/v1/admin/stats");
+    let streams = stats["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{stats}");
+    let stream = &streams[0];
+    assert_eq!(
+        (&stream["user"], &stream["item"], &stream["title"]),
+        (&json!("ann"), &item["id"], &item["title"]),
+        "{stats}"
+    );
+    assert_eq!(
+        stream["rendition"].as_str(),
+        folder.rsplit('/').next(),
+        "the rendition of the segment: {stats}"
+    );
+    assert!(stream["kbps"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["rss_bytes"].as_u64().unwrap() > 1 << 20, "{stats}");
+    assert_eq!(stats["items"]["ready"], 1, "{stats}");
+
+    let metrics = String::from_utf8(server.get("/metrics").1).unwrap();
+    assert!(metrics.contains("manofwar_active_streams 1"), "{metrics}");
+    assert!(metrics.contains("manofwar_process_resident_memory_bytes"));
+
+    // Server-sent events: the first comes at once.
+    let admin = format!("Authorization: Bearer {}", server.token.as_deref().unwrap());
+    let out = Command::new("curl")
+        .args(["-sN", "--max-time", "3", "-H", &admin])
+        .arg(format!("{}/api/v1/admin/live", server.base))
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    let data = events
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no event in {events:?}"));
+    assert!(events.starts_with("event: stats"), "{events}");
+    let first: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(first["streams"][0]["user"], "ann");
+
+    let refused = curl_status(&["-H", &ann, &format!("{}/api/v1/admin/stats", server.base)]);
+    assert_eq!(refused, "403", "a member may not watch the others");
+}
