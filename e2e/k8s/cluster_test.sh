@@ -22,7 +22,12 @@
 #      answer nothing without their token; the initial admin (from the chart's Secret) grants a
 #      member one library, who sees only that one and plays it through the node's port;
 #   7. a PeerGroup in hub mode: its gateway gets --server <the hub> and a token of its own, which
-#      the hub admits (the operator's directory) as a reader of every library, and runs;
+#      the hub admits (the operator's directory) as a reader of every library, and runs; a
+#      second homelab (namespace friend) with its own PeerGroup: both gateways meet through the
+#      chart's coordinator, `kubectl get pg` shows one connected peer on each side (the operator
+#      asks each gateway), the friend sees only home-videos (the library that names home's
+#      group), home sees nothing of the friend's (no library of namespace friend names its
+#      group), and ffmpeg plays home's item through the friend's gateway;
 #   8. the node enforces what the chart asks: our containers run as uid 65532 with a read-only
 #      root, are Ready and never restarted; a privileged pod is refused by Pod Security; a
 #      failing liveness probe restarts a container; a memory limit OOM-kills;
@@ -121,7 +126,7 @@ source "$cpdir/env"
 image=ghcr.io/manofwar/manofwar:$(sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/manofwar/Chart.yaml)
 check "the product image $image is in containerd (built by e2e/image/oci.sh, not pulled)" bash -c \
   "ctr --address $CONTAINERD_ADDRESS -n k8s.io images ls -q | grep -qx '$image'"
-for ns in manofwar-system media; do
+for ns in manofwar-system media friend; do
   k create namespace "$ns" >/dev/null
   k label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/enforce-version=latest >/dev/null
@@ -135,10 +140,26 @@ helm=$( (source e2e/k8s-static/tools.sh >/dev/null && command -v helm) ) || { ba
 gwapi=$(go mod download -json sigs.k8s.io/gateway-api@v1.4.0 | jq -r .Dir)
 k apply --server-side -f "$gwapi/config/crd/standard/" >/dev/null
 k wait crd httproutes.gateway.networking.k8s.io --for condition=Established --timeout=30s >/dev/null
+# Two homelabs as two namespaces, media (home) and friend, share peer to peer through the
+# chart's coordinator. Their gateways' identities are made first, so that the coordinator's
+# members and each side's trusted peers can name them.
+identity() { # secret namespace -> the PeerId of a new key, kept in the Secret's identity.key
+  local key=$tmp/$2-$1.key id
+  id=$(target/debug/manofwar identity --key "$key" | head -n1)
+  k create secret generic "$1" -n "$2" --from-file=identity.key="$key" >/dev/null && echo "$id"
+}
+coordinator_id=$(identity coordinator-identity manofwar-system)
+home_id=$(identity friends-identity media)
+friend_id=$(identity friends-identity friend)
 "$helm" template manofwar charts/manofwar -n manofwar-system --set hub.service.type=NodePort \
   --set hub.ingress.enabled=true --set hub.ingress.host=media.home.test \
   --set hub.httpRoute.enabled=true --set 'hub.httpRoute.parentRefs[0].name=homelab' \
-  --set 'hub.httpRoute.hostnames[0]=media.home.test' >"$tmp/chart.yaml"
+  --set 'hub.httpRoute.hostnames[0]=media.home.test' \
+  --set coordinator.enabled=true --set coordinator.identitySecret=coordinator-identity \
+  --set coordinator.service.type=ClusterIP \
+  --set "coordinator.members[0].peerId=$home_id" --set coordinator.members[0].name=home \
+  --set "coordinator.members[1].peerId=$friend_id" --set coordinator.members[1].name=friend \
+  >"$tmp/chart.yaml"
 if k apply -f "$tmp/chart.yaml" >"$tmp/apply.log" 2>&1; then
   ok "the chart applies, with its Ingress and HTTPRoute accepted by the API server"
 else
@@ -157,7 +178,9 @@ clip "Clip One (2020)" 4 320x180 && clip "Clip Two (2021)" 4 320x180
 # The examples ask what a homelab server has (2 CPUs a standard worker); this node has 2 in all,
 # and the scheduler counts them. The library says so; the user asks for what fits.
 k apply -f examples/profiles/standard.yaml -f examples/profiles/mobile.yaml >/dev/null
-library home-videos home-videos-data "standard, mobile" >"$tmp/home-videos.yaml" && k apply -f "$tmp/home-videos.yaml" >/dev/null
+# Shared with friends through the PeerGroup `friends` (below).
+library home-videos home-videos-data "standard, mobile" |
+  sed 's/^  profiles: .*/&\n  sharing: {peerGroup: friends}/' >"$tmp/home-videos.yaml" && k apply -f "$tmp/home-videos.yaml" >/dev/null
 eventually 120 "the library says its transcoder pods cannot be scheduled, and why" bash -c \
   "kubectl get ml home-videos -n media -o json | jq -r '.status.conditions[].message' | grep -q 'cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu'"
 for profile in standard mobile; do
@@ -267,27 +290,77 @@ else
 fi
 
 step "a PeerGroup's gateway shares through the hub"
-k apply -f - >/dev/null <<'EOF'
+coordinator=/dns4/manofwar-coordinator.manofwar-system.svc.cluster.local/tcp/4001/p2p/$coordinator_id
+peer_group() { # namespace friend's-PeerId friend's-name library: a group trusting one friend
+  k apply -f - >/dev/null <<EOF
 apiVersion: manofwar.io/v1alpha1
 kind: PeerGroup
-metadata: {name: friends, namespace: media}
+metadata: {name: friends, namespace: $1}
 spec:
   peers:
-    - {peerId: 12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp, name: alice, libraries: [home-videos]}
+    - {peerId: $2, name: $3, libraries: [$4]}
+  coordinators: [$coordinator]
   service: {type: ClusterIP}
 EOF
+}
+peer_group media "$friend_id" friend home-videos
 eventually 60 "the operator made its hub token" k get secret friends-hub-token -n media
 check "its gateway runs with --server <the hub's Service>" bash -c \
   "kubectl get deploy friends-gateway -n media -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q 'http://manofwar-hub.manofwar-system.svc:80'"
 gateway_token=$(k get secret friends-hub-token -n media -o jsonpath='{.data.token}' | base64 -d)
 # The directory reaches the hub as a Secret volume, which the kubelet refreshes on its own sync
 # (about a minute on a real node), not at once.
-eventually 150 "the hub admits the gateway's token and lists it all 6 items (the operator's directory)" bash -c \
-  "[ \"\$(curl -fsS -H 'Authorization: Bearer $gateway_token' $hub/api/v1/items | jq '.items | length')\" = 6 ]"
+eventually 150 "the hub admits the gateway's token for home-videos' 3 items only (the library that names its group)" bash -c \
+  "[ \"\$(curl -fsS -H 'Authorization: Bearer $gateway_token' $hub/api/v1/items | jq -r '[(.items | map(.library) | unique | join(\",\")), (.items | length)] | join(\" \")')\" = 'home-videos 3' ]"
 check "the token is no admin's (403 on /api/v1/users)" test \
   "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $gateway_token" "$hub/api/v1/users")" = 403
-eventually 90 "the gateway pod runs" bash -c \
-  "kubectl get pods -n media -l manofwar.io/peer-group=friends -o jsonpath='{.items[*].status.phase}' | grep -qx Running"
+eventually 90 "the gateway pod is Ready (its HTTP answers /healthz)" k wait pods -n media \
+  -l manofwar.io/peer-group=friends --for condition=Ready --timeout=2s
+
+step "two homelabs share peer to peer: namespaces media and friend, through the chart's coordinator"
+peer_group friend "$home_id" home home-videos-2
+eventually 90 "the friend's gateway pod is Ready" k wait pods -n friend \
+  -l manofwar.io/peer-group=friends --for condition=Ready --timeout=2s
+eventually 60 "the chart's coordinator runs (its identity from the Secret)" k wait pods -n manofwar-system \
+  -l app.kubernetes.io/component=coordinator --for condition=Ready --timeout=2s
+for ns in media friend; do
+  eventually 90 "the $ns gateway holds a relay reservation at the coordinator" bash -c \
+    "kubectl logs -n $ns -l manofwar.io/peer-group=friends --tail=-1 | grep -q 'reservation accepted'"
+done
+gateway() { # namespace path -> the answer of that namespace's gateway (its pod address, its token)
+  local ip token
+  ip=$(kubectl get pods -n "$1" -l manofwar.io/peer-group=friends -o jsonpath='{.items[0].status.podIP}')
+  token=$(kubectl get secret friends-http-token -n "$1" -o jsonpath='{.data.token}' | base64 -d)
+  curl -fsS -H "Authorization: Bearer $token" "http://$ip:8097$2"
+}
+export -f gateway
+export home_id friend_id
+for ns in media friend; do
+  eventually 150 "kubectl get pg -n $ns: one connected peer (the operator asks the gateway)" bash -c \
+    "[ \"\$(kubectl get pg friends -n $ns -o jsonpath='{.status.connectedPeers}')\" = 1 ]"
+done
+k get pg -A | indent
+eventually 60 "the friend's gateway is connected to home directly (pod to pod, no relay)" bash -c \
+  "[ \"\$(gateway friend /api/v1/peers | jq -r '.peers[0].connection')\" = direct ]"
+check "the Ready condition names the friend and how it is connected" bash -c \
+  "kubectl get pg friends -n friend -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '1 of 1 trusted peers connected (home direct)'"
+eventually 150 "the friend sees home's home-videos, and only that library (3 items)" bash -c \
+  "[ \"\$(gateway friend /api/v1/peers/$home_id/items | jq -r '[(.items | map(.library) | unique | join(\",\")), (.items | length)] | join(\" \")')\" = 'home-videos 3' ]"
+# The friend's entry for home lists home-videos-2, but that library is in namespace media and
+# names no group: the friend's gateway may not read it from the hub.
+eventually 150 "home sees nothing of the friend's (its list names home-videos-2, which is not the friend's to share)" bash -c \
+  "[ \"\$(gateway media /api/v1/peers/$friend_id/items | jq '.items | length')\" = 0 ]"
+p2p_url=$(gateway friend "/api/v1/peers/$home_id/items" | jq -r '.items[] | select(.title == "Clip One") | .hls_url')
+friend_ip=$(k get pods -n friend -l manofwar.io/peer-group=friends -o jsonpath='{.items[0].status.podIP}')
+friend_bearer="Authorization: Bearer $(k get secret friends-http-token -n friend -o jsonpath='{.data.token}' | base64 -d)"
+if ffmpeg -v error -headers "$friend_bearer"$'\r\n' -i "http://$friend_ip:8097$p2p_url" -map 0 -f null - 2>"$tmp/p2p-decode.log" &&
+  [ ! -s "$tmp/p2p-decode.log" ]; then
+  ok "ffmpeg plays home's Clip One, every variant, through the friend's gateway ($p2p_url)"
+else
+  bad "decode through the friend's gateway"; head -3 "$tmp/p2p-decode.log" | indent
+fi
+check "a gateway's HTTP answers nothing without its token (401)" test \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://$friend_ip:8097/api/v1/peers")" = 401
 
 step "the node enforces what the chart asks"
 hub_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/component=hub -o jsonpath='{.items[0].metadata.name}')
