@@ -1,5 +1,5 @@
-// Renders the app's PNG icons from src/icon.svg with headless Chromium (playwright-core, as the
-// tests use), into src/. Run it after changing icon.svg, and commit the PNGs: `npm run build`
+// Renders the app's PNG icons from public/icon.svg with headless Chromium (playwright-core, as the
+// tests use), into public/. Run it after changing icon.svg, and commit the PNGs: `npm run build`
 // only copies them, so building needs no browser.
 //
 //   node icons.mjs          (CHROMIUM_PATH: the browser, default /usr/bin/chromium)
@@ -13,10 +13,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const src = join(dirname(fileURLToPath(import.meta.url)), 'src');
-const svg = readFileSync(join(src, 'icon.svg'), 'utf8');
+const dir = join(dirname(fileURLToPath(import.meta.url)), 'public');
+const svg = readFileSync(join(dir, 'icon.svg'), 'utf8');
 const fullBleed = svg.replace(/ rx="[^"]*"/, '');
-if (fullBleed === svg) throw new Error('icons: no rx="…" on the rect of src/icon.svg: update icons.mjs');
+if (fullBleed === svg) throw new Error('icons: no rx="…" on the rect of public/icon.svg: update icons.mjs');
 
 const icons = [
   ['icon-192.png', 192, svg],
@@ -33,9 +33,9 @@ try {
   for (const [name, px, markup] of icons) {
     const page = await browser.newPage({ viewport: { width: px, height: px } });
     await page.setContent(`<!doctype html><style>html,body{margin:0;background:transparent}svg{display:block;width:${px}px;height:${px}px}</style>${markup}`);
-    await page.screenshot({ path: join(src, name), omitBackground: true });
+    await page.screenshot({ path: join(dir, name), omitBackground: true });
     await page.close();
-    console.log(`icons: src/${name} (${px}x${px})`);
+    console.log(`icons: public/${name} (${px}x${px})`);
   }
 } finally {
   await browser.close();

@@ -184,7 +184,8 @@ describe('single sign-on through the example OpenID provider', () => {
       // Signed in: the user menu says so, and so does the API, from the page's own context.
       const button = page.locator('#user-menu-button');
       await button.filter({ hasText: 'ann' }).waitFor({ state: 'visible', timeout: STEP });
-      assert.equal(await button.getAttribute('aria-label'), 'Account: ann (Member)');
+      // Its name holds its visible text (name, then role), after what it is.
+      assert.equal(await button.getAttribute('aria-label'), 'Account: ann Member');
       const mine = await me(page);
       assert.equal(mine.status, 200, `GET /api/v1/auth/me: ${JSON.stringify(mine.body)}`);
       assert.equal(mine.body.user.name, 'ann');

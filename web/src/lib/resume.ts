@@ -4,7 +4,8 @@
 // ~10 s of playback, on pause and when leaving the page, at most once per 5 s; at the end (or
 // near it) it forgets it (position 0). A failed save only logs to the console.
 
-import { api, session } from './dom.js';
+import { api, messageOf, session } from './api';
+import type { AnyItem } from './types';
 
 /** A position this close to the start is nothing to resume (and is saved as 0). */
 export const RESUME_MIN_S = 5;
@@ -12,21 +13,21 @@ const SAVE_EVERY_S = 10; // seconds of playback between saves
 const MIN_GAP_MS = 5000; // between two saves
 
 /** Within the item's last 10 s (or last 5 %, whichever is longer): watched to the end. */
-export function nearEnd(position, duration) {
+export function nearEnd(position: number, duration: number): boolean {
   return duration > 0 && position >= duration - Math.max(10, duration * 0.05);
 }
 
 /** The saved position in seconds (0: none). */
-export const savedPosition = (item) => Math.max(0, Number(item && item.resume && item.resume.position_s) || 0);
+export const savedPosition = (item: Pick<AnyItem, 'resume'> | null): number => Math.max(0, Number(item?.resume?.position_s) || 0);
 
 /** Where the player starts `item`: its saved position when it is worth resuming, else null. */
-export function resumePosition(item) {
+export function resumePosition(item: AnyItem): number | null {
   const position = savedPosition(item);
   if (position <= RESUME_MIN_S || nearEnd(position, Number(item.duration_s) || 0)) return null;
   return position;
 }
 
-const inFlight = new Set();
+const inFlight = new Set<Promise<unknown>>();
 
 /** Resolves once the saves already sent are answered (the library waits: it lists the latest). */
 export const savesSettled = () => Promise.allSettled([...inFlight]);
@@ -38,18 +39,29 @@ export const savesSettled = () => Promise.allSettled([...inFlight]);
  * nothing. Returns { startOver(), destroy() }; destroy() saves a last time (before the player
  * goes).
  */
-export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
+export interface PositionTracker {
+  /** The user chose to start over: forget the position (the player seeked to 0). */
+  startOver(): void;
+  /** Saves a last time, and stops. */
+  destroy(): void;
+}
+
+export function trackPosition(
+  video: HTMLVideoElement,
+  id: number | string,
+  { saved = 0, duration = 0 }: { saved?: number; duration?: number | null } = {},
+): PositionTracker {
   if (!session.accounts || !session.user) return { startOver() {}, destroy() {} };
   let sent = saved; // what the server has (NaN after a failed save: send again)
   let engaged = false;
   let lastSentAt = 0;
   let played = 0; // seconds of playback since the last save
-  let lastTime = null;
-  let timer = null;
+  let lastTime: number | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const lengthOf = () => (isFinite(video.duration) && video.duration > 0 ? video.duration : Number(duration) || 0);
+  const lengthOf = (): number => (isFinite(video.duration) && video.duration > 0 ? video.duration : Number(duration) || 0);
   /** The position to save now (0: forget it), or null while the video has nothing loaded. */
-  function current() {
+  function current(): number | null {
     if (video.ended) return 0;
     if (video.readyState < 1) return null; // not loaded (yet): currentTime is no position
     const t = video.currentTime;
@@ -58,7 +70,7 @@ export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
 
   function send(keepalive = false) {
     clearTimeout(timer);
-    timer = null;
+    timer = undefined;
     const position = current();
     if (position === null || Math.abs(position - sent) < 0.5) return;
     sent = position;
@@ -69,7 +81,7 @@ export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
       method: 'PUT', json: { position_s: position }, auth: false, keepalive,
     }).catch((err) => {
       if (sent === position) sent = NaN;
-      console.warn(`Could not save the position in item ${id}: ${err.message}`);
+      console.warn(`Could not save the position in item ${id}: ${messageOf(err)}`);
     });
     inFlight.add(request);
     request.finally(() => inFlight.delete(request));
@@ -84,7 +96,7 @@ export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
   }
 
   /** Leaving: a save held back by the 5 s gap goes now; otherwise one if the last is 5 s old. */
-  function flush(keepalive) {
+  function flush(keepalive: boolean) {
     if (engaged && (timer || Date.now() - lastSentAt >= MIN_GAP_MS)) send(keepalive);
   }
 
@@ -110,7 +122,6 @@ export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
   document.addEventListener('visibilitychange', onVisibility);
 
   return {
-    /** The user chose to start over: forget the position (the player seeked to 0). */
     startOver() {
       engaged = true;
       save();
@@ -118,7 +129,7 @@ export function trackPosition(video, id, { saved = 0, duration = 0 } = {}) {
     destroy() {
       flush(false);
       clearTimeout(timer);
-      timer = null;
+      timer = undefined;
       video.removeEventListener('play', onPlay);
       video.removeEventListener('timeupdate', onTime);
       video.removeEventListener('pause', save);

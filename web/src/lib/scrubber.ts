@@ -1,22 +1,34 @@
 // The scrub bar: seeking with thumbnail previews from the item's WebVTT sprite index.
 
-import { h, pad2 } from './dom.js';
+import { h } from './dom';
+import { pad2 } from './format';
 
-function parseVttTime(text) {
+/** One thumbnail: the sprite sheet's URL and the tile's place in it, for `start`…`end` s. */
+export interface ThumbnailCue {
+  start: number;
+  end: number;
+  url: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+function parseVttTime(text: string): number {
   const m = String(text).trim().match(/^(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?$/);
   if (!m) return NaN;
   return (Number(m[1] || 0) * 3600) + (Number(m[2]) * 60) + Number(m[3]) + (Number((m[4] || '0').padEnd(3, '0')) / 1000);
 }
 
 /** Parses a thumbnail index: cues whose text is `sheet.jpg#xywh=x,y,w,h`, relative to `base`. */
-export function parseThumbnailVtt(text, base) {
-  const cues = [];
+export function parseThumbnailVtt(text: string, base: URL | string): ThumbnailCue[] {
+  const cues: ThumbnailCue[] = [];
   for (const block of String(text).replace(/\r\n?/g, '\n').split(/\n{2,}/)) {
     const lines = block.split('\n').map((l) => l.trim()).filter(Boolean);
     const at = lines.findIndex((l) => l.includes('-->'));
     if (at < 0 || !lines[at + 1]) continue;
     const [from, to] = lines[at].split('-->').map((s) => parseVttTime(s.trim().split(/\s+/)[0]));
-    let url;
+    let url: URL;
     try {
       url = new URL(lines[at + 1], base);
     } catch {
@@ -30,7 +42,7 @@ export function parseThumbnailVtt(text, base) {
   return cues.sort((a, b) => a.start - b.start);
 }
 
-function formatClock(seconds) {
+function formatClock(seconds: number): string {
   if (!isFinite(seconds) || seconds < 0) seconds = 0;
   const total = Math.floor(seconds);
   const hours = Math.floor(total / 3600);
@@ -43,7 +55,16 @@ function formatClock(seconds) {
  * A seek bar under the video: played / buffered / transcoded ranges, a thumbnail preview and
  * the time on hover, click or drag to seek, arrow keys. The native controls stay as they are.
  */
-export function createScrubber(video, { duration }) {
+export interface Scrubber {
+  el: HTMLElement;
+  setDuration(seconds: number | null | undefined): void;
+  /** Seconds playable so far while transcoding; null once everything is there. */
+  setAvailable(seconds: number | null | undefined): void;
+  setThumbnails(list: ThumbnailCue[]): void;
+  destroy(): void;
+}
+
+export function createScrubber(video: HTMLVideoElement, { duration }: { duration?: number | null }): Scrubber {
   const available = h('div', { class: 'scrub-available' });
   const buffered = h('div', { class: 'scrub-buffered' });
   const hover = h('div', { class: 'scrub-hover' });
@@ -61,17 +82,17 @@ export function createScrubber(video, { duration }) {
   const el = h('div', { class: 'scrubber' }, current, track, total);
 
   let knownDuration = Number(duration) || 0;
-  let availableEnd = null; // seconds transcoded so far, while the item is still transcoding
-  let cues = [];
-  let dragging = null; // seconds under the pointer while dragging
+  let availableEnd: number | null = null; // seconds transcoded so far, while the item is still transcoding
+  let cues: ThumbnailCue[] = [];
+  let dragging: number | null = null; // seconds under the pointer while dragging
   let frame = 0;
-  let hoverX = null;
+  let hoverX: number | null = null;
 
   const length = () => Math.max(knownDuration, isFinite(video.duration) ? video.duration : 0);
   const limit = () => (availableEnd === null ? length() : Math.min(length(), availableEnd));
-  const pct = (t) => `${Math.max(0, Math.min(100, (t / (length() || 1)) * 100))}%`;
+  const pct = (t: number): string => `${Math.max(0, Math.min(100, (t / (length() || 1)) * 100))}%`;
 
-  function thumbnailAt(t) {
+  function thumbnailAt(t: number): ThumbnailCue | null {
     if (!cues.length) return null;
     let lo = 0;
     let hi = cues.length - 1;
@@ -108,13 +129,13 @@ export function createScrubber(video, { duration }) {
     frame = !video.paused && !video.ended ? requestAnimationFrame(loop) : 0;
   }
 
-  function timeAt(clientX) {
+  function timeAt(clientX: number): { t: number; x: number; width: number } {
     const rect = track.getBoundingClientRect();
     const ratio = rect.width ? Math.max(0, Math.min(1, (clientX - rect.left) / rect.width)) : 0;
     return { t: ratio * length(), x: ratio * rect.width, width: rect.width };
   }
 
-  function showPreview(clientX) {
+  function showPreview(clientX: number) {
     const d = length();
     if (!d) return;
     const { t, x, width } = timeAt(clientX);
@@ -148,7 +169,7 @@ export function createScrubber(video, { duration }) {
     hover.hidden = true;
   }
 
-  function seek(t) {
+  function seek(t: number) {
     const end = limit();
     const target = Math.max(0, Math.min(t, end > 0.5 ? end - 0.25 : end));
     video.currentTime = target;
@@ -173,7 +194,7 @@ export function createScrubber(video, { duration }) {
     showPreview(e.clientX);
     render();
   });
-  const endDrag = (e) => {
+  const endDrag = (e: PointerEvent) => {
     if (dragging === null) return;
     const t = timeAt(e.clientX).t;
     dragging = null;
@@ -185,7 +206,8 @@ export function createScrubber(video, { duration }) {
   track.addEventListener('pointercancel', endDrag);
   track.addEventListener('keydown', (e) => {
     const d = length();
-    const step = { ArrowLeft: -5, ArrowRight: 5, ArrowDown: -5, ArrowUp: 5, PageDown: -d / 10, PageUp: d / 10 }[e.key];
+    const steps: Record<string, number> = { ArrowLeft: -5, ArrowRight: 5, ArrowDown: -5, ArrowUp: 5, PageDown: -d / 10, PageUp: d / 10 };
+    const step = steps[e.key];
     if (step !== undefined) seek(video.currentTime + step);
     else if (e.key === 'Home') seek(0);
     else if (e.key === 'End') seek(limit());
@@ -205,7 +227,6 @@ export function createScrubber(video, { duration }) {
       if (Number(seconds) > 0) knownDuration = Number(seconds);
       render();
     },
-    /** Seconds playable so far while transcoding; null once everything is there. */
     setAvailable(seconds) {
       availableEnd = seconds === null || seconds === undefined ? null : Number(seconds);
       render();

@@ -1,12 +1,34 @@
-// The HLS player: hls.js (window.Hls, from hls.min.js) with quality, audio and subtitle menus.
-// hls.min.js is most of the app's JavaScript (~190 KB gzipped): the first player to open loads
-// it, so the library and the other pages never do.
+// The HLS player: hls.js with quality, audio and subtitle menus.
+// hls.js is most of the app's JavaScript (~160 KB gzipped): a chunk of its own, which the first
+// player to open imports, so the library and the other pages never load it.
 
-import { h, formatDuration, formatMbps, percentOf, posterUrl } from './dom.js';
-import { audioLabel, subtitleLabel } from './labels.js';
-import { parseThumbnailVtt, createScrubber } from './scrubber.js';
+import type Hls from 'hls.js';
+import type { Level, LevelLoadedData, LevelUpdatedData, MediaPlaylist } from 'hls.js';
+import { formatDuration, formatMbps, percentOf, posterUrl } from './format';
+import { h } from './dom';
+import { audioLabel, subtitleLabel } from './labels';
+import { parseThumbnailVtt, createScrubber, type Scrubber } from './scrubber';
+import type { AnyItem, ItemDetail, Variant } from './types';
 
-function levelLabel(level, renditions) {
+type HlsClass = typeof Hls;
+
+/** What the tests (and a curious developer) see: window.manofwarPlayer. */
+export interface PlayerHandle {
+  hls: Hls | null;
+  video: HTMLVideoElement;
+  scrubber?: Scrubber;
+}
+
+declare global {
+  interface Window {
+    Hls?: HlsClass;
+    manofwarPlayer?: PlayerHandle;
+    ManagedMediaSource?: unknown;
+    WebKitMediaSource?: unknown;
+  }
+}
+
+function levelLabel(level: Level, renditions: Variant[] | undefined): string {
   const list = renditions || [];
   const match = list.find((r) => r.bandwidth && r.bandwidth === level.bitrate) ||
     list.find((r) => r.height && r.height === level.height && (!r.width || r.width === level.width));
@@ -21,7 +43,7 @@ function levelLabel(level, renditions) {
  * seeks there after its first fragment), gone for good once playback leaves the first 30 s
  * after it, reaches the end, or the user starts over (back to 0, playing; then `onStartOver()`).
  */
-function resumeNote(video, startAt, onStartOver) {
+function resumeNote(video: HTMLVideoElement, startAt: number, onStartOver: (() => void) | null) {
   let reached = false;
   let done = false;
   const startOver = h('button', { class: 'button button-small', id: 'start-over', type: 'button' }, 'Start over');
@@ -58,30 +80,29 @@ function resumeNote(video, startAt, onStartOver) {
   };
 }
 
-let hlsScript = null; // loading hls.min.js: one <script> for every player of the page
+let hlsModule: Promise<HlsClass> | null = null; // loading hls.js: one chunk for every player of the page
 
-/** Loads hls.min.js once; resolves with window.Hls. A failed load is forgotten: the next player tries again. */
-function loadHls() {
+/**
+ * Loads hls.js (its own chunk: `import('hls.js')`) once; resolves with its Hls class, which is also
+ * `window.Hls` from then on (the tests' recorder reads its events there). A failed load is
+ * forgotten: the next player tries again.
+ */
+function loadHls(): Promise<HlsClass> {
   if (window.Hls) return Promise.resolve(window.Hls);
-  if (!hlsScript) {
-    hlsScript = new Promise((resolve, reject) => {
-      const script = h('script', { src: 'hls.min.js' });
-      script.addEventListener('load', () => (window.Hls ? resolve(window.Hls) : reject(new Error('no window.Hls'))));
-      script.addEventListener('error', () => {
-        script.remove();
-        reject(new Error('the request failed'));
-      });
-      document.head.append(script);
+  if (!hlsModule) {
+    hlsModule = import('hls.js').then(({ default: Hls }) => {
+      window.Hls = Hls;
+      return Hls;
     });
-    hlsScript.catch(() => { hlsScript = null; });
+    hlsModule.catch(() => { hlsModule = null; });
   }
-  return hlsScript;
+  return hlsModule;
 }
 
 /** Media Source Extensions, which hls.js plays through (the same lookup as hls.js's own). */
 const hasMediaSource = () => Boolean(window.ManagedMediaSource || window.MediaSource || window.WebKitMediaSource);
 
-function control(label, select, id) {
+function control(label: string, select: HTMLSelectElement, id: string): HTMLLabelElement {
   return h('label', { class: 'control', id }, h('span', { class: 'control-label' }, label), select);
 }
 
@@ -90,7 +111,27 @@ function control(label, select, id) {
  * `shell`, the menus in `bar`). `startAt`: seconds to start at (where the user stopped watching),
  * with a "Resumed at 1:23 · Start over" note once it is there; `onStartOver()` when that is pressed.
  */
-export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autoplay, startAt = null, onStartOver = null }) {
+export interface PlayerOptions {
+  stage: HTMLElement;
+  shell: HTMLElement;
+  bar: HTMLElement;
+  autoplay: boolean;
+  startAt?: number | null;
+  onStartOver?: (() => void) | null;
+}
+
+export interface Player {
+  video: HTMLVideoElement;
+  /** The item again, from the API: its state, duration, thumbnails; a finished transcode's full ladder. */
+  update(fresh: AnyItem): void;
+  destroy(): void;
+}
+
+export function createPlayer(
+  initialItem: AnyItem,
+  initialSrc: string,
+  { stage, shell, bar, autoplay, startAt = null, onStartOver = null }: PlayerOptions,
+): Player {
   let item = initialItem;
   let src = initialSrc; // the master playlist: the API's signed hls_url
   const video = h('video', {
@@ -116,15 +157,16 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     h('div', { class: 'player-status' }, note, nowPlaying));
   bar.hidden = false;
 
-  const showError = (message) => {
+  const showError = (message: string) => {
     overlay.hidden = false;
     overlay.textContent = message;
   };
 
-  let hls = null;
-  let thumbsUrl = null;
-  let restore = null; // selections to carry over a manifest reload
-  let reloadIfIncomplete = () => false;
+  let hls: Hls | null = null;
+  let thumbsUrl: string | null = null;
+  // selections to carry over a manifest reload
+  let restore: { resume: boolean; audio: MediaPlaylist | null; subtitle: MediaPlaylist | null } | null = null;
+  let reloadIfIncomplete: (fresh: AnyItem) => boolean = () => false;
   let destroyed = false;
 
   function renderNote() {
@@ -142,7 +184,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     }
   }
 
-  async function loadThumbnails(url) {
+  async function loadThumbnails(url: string) {
     thumbsUrl = url;
     try {
       const abs = new URL(url, location.href);
@@ -152,24 +194,25 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
       if (thumbsUrl === url) scrubber.setThumbnails(cues);
     } catch (err) {
       if (thumbsUrl === url) thumbsUrl = null; // try again on the next update
-      console.warn(`thumbnails: ${url}: ${err.message}`);
+      console.warn(`thumbnails: ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
-  function startHls(Hls) {
+  function startHls(Hls: HlsClass) {
     // startPosition: where the user stopped watching, else 0: a still-transcoding item has EVENT
-    // playlists, which hls.js treats like live streams and would otherwise start near the newest
+    // playlists, which player.js treats like live streams and would otherwise start near the newest
     // segment rather than at the beginning.
-    hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: startAt || 0, backBufferLength: 30 });
+    const player = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: startAt || 0, backBufferLength: 30 });
+    hls = player;
     let playingLevel = -1;
     let mediaRecoveries = 0;
     let networkRetries = 0;
 
     const refreshLabels = () => {
-      const auto = hls.autoLevelEnabled;
-      const level = hls.levels[playingLevel];
+      const auto = player.autoLevelEnabled;
+      const level = player.levels[playingLevel];
       quality.options[0].textContent = auto && level ? `Auto · ${levelLabel(level, item.renditions).split(' · ')[0]}` : 'Auto';
-      quality.value = auto ? '-1' : String(hls.manualLevel >= 0 ? hls.manualLevel : playingLevel);
+      quality.value = auto ? '-1' : String(player.manualLevel >= 0 ? player.manualLevel : playingLevel);
       if (level) {
         nowPlaying.replaceChildren(h('span', { class: 'dot' }), 'Playing ',
           h('strong', {}, levelLabel(level, item.renditions)),
@@ -178,25 +221,25 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     };
 
     const renderAudio = () => {
-      const tracks = hls.audioTracks || [];
+      const tracks = player.audioTracks || [];
       audioSelect.replaceChildren(...tracks.map((t, i) =>
         h('option', { value: String(i), title: [t.lang, t.audioCodec].filter(Boolean).join(' · ') }, audioLabel(t))));
-      // Before hls.js has picked one (-1), show the track it is about to pick.
+      // Before player.js has picked one (-1), show the track it is about to pick.
       const fallback = Math.max(0, tracks.findIndex((t) => t.default));
-      audioSelect.value = String(hls.audioTrack >= 0 ? hls.audioTrack : fallback);
+      audioSelect.value = String(player.audioTrack >= 0 ? player.audioTrack : fallback);
       audioControl.hidden = tracks.length < 2;
     };
     const renderSubtitles = () => {
-      const tracks = hls.subtitleTracks || [];
+      const tracks = player.subtitleTracks || [];
       subsSelect.replaceChildren(h('option', { value: '-1' }, 'Off'),
         ...tracks.map((t, i) => h('option', { value: String(i), title: t.name || '' }, subtitleLabel(t))));
-      subsSelect.value = String(hls.subtitleDisplay ? hls.subtitleTrack : -1);
+      subsSelect.value = String(player.subtitleDisplay ? player.subtitleTrack : -1);
       subsControl.hidden = tracks.length === 0;
     };
-    const sameTrack = (a, b) => a && b && a.name === b.name && (a.lang || '') === (b.lang || '');
+    const sameTrack = (a: MediaPlaylist, b: MediaPlaylist | null) => Boolean(b) && a.name === b?.name && (a.lang || '') === (b?.lang || '');
 
-    hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      const options = hls.levels
+    player.on(Hls.Events.MANIFEST_PARSED, () => {
+      const options = player.levels
         .map((level, index) => ({ level, index }))
         .sort((a, b) => (b.level.height - a.level.height) || (b.level.bitrate - a.level.bitrate));
       quality.replaceChildren(h('option', { value: '-1' }, 'Auto'),
@@ -205,73 +248,75 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
       if (autoplay || (restore && restore.resume)) video.play().catch(() => {});
       autoplay = false;
     });
-    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => {
+    player.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => {
       if (restore && restore.audio) {
-        const index = hls.audioTracks.findIndex((t) => sameTrack(t, restore.audio));
-        if (index >= 0 && index !== hls.audioTrack) hls.audioTrack = index;
+        const wanted = restore.audio;
+        const index = player.audioTracks.findIndex((t) => sameTrack(t, wanted));
+        if (index >= 0 && index !== player.audioTrack) player.audioTrack = index;
         restore.audio = null;
       }
       renderAudio();
     });
-    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_event, data) => {
+    player.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_event, data) => {
       audioSelect.value = String(data.id);
     });
-    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
+    player.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
       if (restore && restore.subtitle) {
-        const index = hls.subtitleTracks.findIndex((t) => sameTrack(t, restore.subtitle));
+        const wanted = restore.subtitle;
+        const index = player.subtitleTracks.findIndex((t) => sameTrack(t, wanted));
         if (index >= 0) {
-          hls.subtitleDisplay = true;
-          hls.subtitleTrack = index;
+          player.subtitleDisplay = true;
+          player.subtitleTrack = index;
         }
         restore.subtitle = null;
       }
       renderSubtitles();
     });
-    hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_event, data) => {
-      subsSelect.value = String(hls.subtitleDisplay ? data.id : -1);
+    player.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_event, data) => {
+      subsSelect.value = String(player.subtitleDisplay ? data.id : -1);
     });
-    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+    player.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
       playingLevel = data.level;
       refreshLabels();
     });
-    const onLevelDetails = (_event, data) => {
+    const onLevelDetails = (_event: unknown, data: LevelLoadedData | LevelUpdatedData) => {
       const d = data.details;
-      // While transcoding the playlists are EVENT playlists (live to hls.js): seek only within
+      // While transcoding the playlists are EVENT playlists (live to player.js): seek only within
       // what exists. Once EXT-X-ENDLIST is there, the whole item is.
       scrubber.setAvailable(d.live ? d.edge : null);
     };
-    hls.on(Hls.Events.LEVEL_LOADED, onLevelDetails);
-    hls.on(Hls.Events.LEVEL_UPDATED, onLevelDetails);
-    hls.on(Hls.Events.FRAG_LOADED, () => {
+    player.on(Hls.Events.LEVEL_LOADED, onLevelDetails);
+    player.on(Hls.Events.LEVEL_UPDATED, onLevelDetails);
+    player.on(Hls.Events.FRAG_LOADED, () => {
       networkRetries = 0;
     });
-    hls.on(Hls.Events.ERROR, (_event, data) => {
+    player.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR && mediaRecoveries < 2) {
         mediaRecoveries += 1;
-        if (mediaRecoveries === 2) hls.swapAudioCodec();
-        hls.recoverMediaError();
+        if (mediaRecoveries === 2) player.swapAudioCodec();
+        player.recoverMediaError();
       } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && networkRetries < 3) {
         networkRetries += 1;
         setTimeout(() => hls && hls.startLoad(), 1000 * networkRetries);
       } else {
         showError(`Playback failed: ${data.details}${data.error ? ` (${data.error.message})` : ''}`);
-        hls.destroy();
+        player.destroy();
         hls = null;
         window.manofwarPlayer = { hls: null, video };
       }
     });
     quality.addEventListener('change', () => {
-      hls.currentLevel = Number(quality.value);
+      player.currentLevel = Number(quality.value);
       refreshLabels();
     });
     audioSelect.addEventListener('change', () => {
-      hls.audioTrack = Number(audioSelect.value);
+      player.audioTrack = Number(audioSelect.value);
     });
     subsSelect.addEventListener('change', () => {
       const index = Number(subsSelect.value);
-      hls.subtitleDisplay = index >= 0;
-      hls.subtitleTrack = index;
+      player.subtitleDisplay = index >= 0;
+      player.subtitleTrack = index;
     });
 
     /**
@@ -283,22 +328,22 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
       const videoRungs = (fresh.renditions || []).length;
       const audioTracks = (fresh.audio || []).length;
       const subtitleTracks = (fresh.subtitles || []).filter((s) => s.converted).length;
-      if (hls.levels.length >= videoRungs && hls.audioTracks.length >= audioTracks &&
-          hls.subtitleTracks.length >= subtitleTracks) return false;
+      if (player.levels.length >= videoRungs && player.audioTracks.length >= audioTracks &&
+          player.subtitleTracks.length >= subtitleTracks) return false;
       restore = {
         resume: !video.paused && !video.ended,
-        audio: hls.audioTracks[hls.audioTrack] || null,
-        subtitle: hls.subtitleDisplay ? hls.subtitleTracks[hls.subtitleTrack] || null : null,
+        audio: player.audioTracks[player.audioTrack] || null,
+        subtitle: player.subtitleDisplay ? player.subtitleTracks[player.subtitleTrack] || null : null,
       };
-      hls.config.startPosition = video.currentTime;
+      player.config.startPosition = video.currentTime;
       // The fresh item's URL: the signed one the player started with may be near its expiry.
       src = fresh.hls_url || src;
-      hls.loadSource(src);
+      player.loadSource(src);
       return true;
     };
 
-    hls.loadSource(src);
-    hls.attachMedia(video);
+    player.loadSource(src);
+    player.attachMedia(video);
   }
 
   // Safari / iOS: native HLS; the browser picks the rendition and offers the tracks itself.
@@ -311,7 +356,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
   }
 
   /** hls.js where it works (`Hls`: null when not loaded), else the browser's own HLS, else an error. */
-  function start(Hls) {
+  function start(Hls: HlsClass | null) {
     if (destroyed) return;
     if (Hls && Hls.isSupported()) startHls(Hls);
     else if (video.canPlayType('application/vnd.apple.mpegurl')) startNative();
@@ -327,8 +372,8 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
   if (hasMediaSource()) {
     loadHls().then(start, (err) => {
       if (destroyed) return;
-      console.warn(`hls.min.js: ${err.message}`);
-      showError('Could not load the player (hls.min.js): reload the page.');
+      console.warn(`hls.js: ${err.message}`);
+      showError('Could not load the player (hls.js): reload the page.');
       quality.disabled = true;
     });
   } else {
@@ -339,7 +384,7 @@ export function createPlayer(initialItem, initialSrc, { stage, shell, bar, autop
     if (!hls && video.error) showError(`Playback failed: ${video.error.message || `media error ${video.error.code}`}`);
   });
 
-  function update(fresh) {
+  function update(fresh: AnyItem) {
     const was = item;
     item = fresh;
     renderNote();

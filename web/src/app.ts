@@ -1,0 +1,85 @@
+// manofwar web app: a library grid and an HLS player. main.ts (the entry) imports this router.
+// The player loads hls.js (its own chunk) when it opens.
+// This module is the router: #/ is the library, #/items/ID an item, #/login and #/setup sign
+// in, #/admin (admins) manages accounts, #/tokens a user's API tokens, #/friends the friends
+// this server shares with (P2P) and #/friends/PEER/ID a friend's item. Everything but the login
+// and setup pages needs a signed-in user on a server with accounts.
+
+import { api, session, setSession, goToLogin, currentRoute, safeNext, statusOf, isAdmin } from './lib/api';
+import type { SignedIn } from './lib/types';
+import { app, topbarStatus } from './lib/dom';
+import { svelteView, type View } from './lib/view';
+import { mount } from 'svelte';
+import UserMenu from './components/UserMenu.svelte';
+import Admin from './routes/Admin.svelte';
+import FriendItem from './routes/FriendItem.svelte';
+import Friends from './routes/Friends.svelte';
+import Item from './routes/Item.svelte';
+import Library from './routes/Library.svelte';
+import Login from './routes/Login.svelte';
+import NotFound from './routes/NotFound.svelte';
+import Setup from './routes/Setup.svelte';
+import Tokens from './routes/Tokens.svelte';
+
+let current: View | null = null;
+
+/** Who is signed in (GET /api/v1/auth/me): 401 is nobody, 404 a server without accounts. */
+async function loadSession() {
+  try {
+    setSession(await api<SignedIn>('/api/v1/auth/me', { auth: false }));
+  } catch (err) {
+    if (statusOf(err) === 404) session.accounts = false;
+    setSession(null);
+  }
+}
+
+function route() {
+  const [path, query = ''] = currentRoute().split('?');
+  const params = new URLSearchParams(query);
+  let m: RegExpMatchArray | null;
+  if (path === '/login' && session.accounts && session.user) {
+    // Signed in already: on to where the login was meant to lead.
+    location.replace(`#${safeNext(params.get('next'))}`);
+    return;
+  }
+  const open = path === '/login' || path === '/setup';
+  if (!open && session.accounts && !session.user) {
+    goToLogin(currentRoute());
+    return;
+  }
+  let next: View;
+  if (path === '/login') next = svelteView(Login, { next: params.get('next'), failed: params.get('error') }, null, true);
+  else if (path === '/setup') next = svelteView(Setup, { token: params.get('token') }, null, true);
+  else if (path === '/' || path === '') next = svelteView(Library, { library: params.get('library') }, 'library');
+  else if ((m = path.match(/^\/items\/([^/?#]+)\/?$/))) next = svelteView(Item, { id: decodeURIComponent(m[1]) }, 'library');
+  else if (path === '/friends') next = svelteView(Friends, {}, 'friends');
+  else if ((m = path.match(/^\/friends\/([^/?#]+)\/([^/?#]+)\/?$/))) {
+    next = svelteView(FriendItem, { peerId: decodeURIComponent(m[1]), id: decodeURIComponent(m[2]) }, 'friends');
+  }
+  else if (path === '/admin' && session.accounts) next = svelteView(Admin, {}, 'admin');
+  else if (path === '/tokens' && session.accounts) next = svelteView(Tokens, {}, isAdmin() ? 'admin' : null);
+  else next = svelteView(NotFound, {}, null);
+  if (current) current.destroy();
+  current = next;
+  topbarStatus.replaceChildren();
+  document.body.classList.toggle('is-bare', Boolean(next.bare));
+  for (const link of document.querySelectorAll<HTMLElement>('[data-nav]')) {
+    link.classList.toggle('active', link.dataset.nav === next.nav);
+    if (link.dataset.nav === next.nav) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  app.replaceChildren();
+  if (next.root) app.append(next.root);
+  else next.mount?.(app);
+  window.scrollTo(0, 0);
+}
+
+async function start() {
+  const container = document.getElementById('topbar-user') as HTMLElement;
+  mount(UserMenu, { target: container, props: { container, adminLink: document.querySelector<HTMLElement>('[data-nav="admin"]') } });
+  await loadSession();
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+void start();

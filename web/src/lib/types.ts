@@ -1,0 +1,83 @@
+// The API's JSON, as the web app sees it. Most types come from the OpenAPI document that the
+// server generates from its handlers (openapi.d.ts, `npm run openapi`); the peer-to-peer API
+// (/api/v1/p2p, /api/v1/peers) is not in that document yet, so its types are written here.
+import type { components } from './openapi';
+
+type Schemas = components['schemas'];
+
+export type State = Schemas['State'];
+export type Role = Schemas['Role'];
+export type Scope = Schemas['Scope'];
+export type User = Schemas['User'];
+export type SignedIn = Schemas['SignedIn'];
+export type SetupState = Schemas['SetupState'];
+export type SsoState = Schemas['SsoState'];
+export type Resume = Schemas['Resume'];
+/** An item as /api/v1/items lists it. */
+export type ListedItem = Schemas['Listed'];
+export type ItemList = Schemas['ItemList'];
+/** One item with its packages, renditions, tracks and streams (/api/v1/items/{id}). */
+export type ItemDetail = Schemas['ItemDetail'];
+export type Variant = Schemas['Variant'];
+export type AudioRendition = Schemas['AudioRendition'];
+export type SubtitleInfo = Schemas['SubtitleInfo'];
+export type Stream = Schemas['Stream'];
+export type PackageState = Schemas['PackageState'];
+export type LibraryInfo = Schemas['LibraryInfo'];
+export type LibraryList = Schemas['LibraryList'];
+export type TokenInfo = Schemas['TokenInfo'];
+export type TokenList = Schemas['TokenList'];
+export type CreatedToken = Schemas['CreatedToken'];
+export type NewToken = Schemas['NewToken'];
+export type AuditEvent = Schemas['AuditEvent'];
+export type AuditList = Schemas['AuditList'];
+export type UserList = Schemas['UserList'];
+export type NewUser = Schemas['NewUser'];
+export type UserChange = Schemas['UserChange'];
+export type Position = Schemas['Position'];
+
+/**
+ * An item as listed, or with its details (the player uses them when they are there): what cards,
+ * posters and the player take.
+ */
+export type AnyItem = ListedItem & Partial<Omit<ItemDetail, keyof ListedItem>>;
+
+// ------------------------------------------------------------ peer to peer (not in OpenAPI)
+
+/** GET /api/v1/p2p: this gateway (404: sharing is off). */
+export interface Gateway {
+  peerId: string;
+  friendCode?: string | null;
+  listening?: string[];
+  bandwidth?: { uploadKbps?: number | null; perPeerUploadKbps?: number | null; downloadKbps?: number | null };
+}
+
+/** One friend of GET /api/v1/peers. */
+export interface Peer {
+  peerId: string;
+  name?: string | null;
+  connected: boolean;
+  connection?: 'direct' | 'relayed' | null;
+  bytesUp?: number;
+  bytesDown?: number;
+  /** Ours that they may see; "*" is all of them. */
+  libraries?: string[];
+}
+
+export interface PeerList {
+  peers: Peer[];
+}
+
+/** A friend's item (GET /api/v1/peers/{peer}/items): a listed item with URLs through this gateway. */
+export type FriendItem = ListedItem;
+
+export interface FriendItemList {
+  items: FriendItem[];
+}
+
+/** POST /api/v1/peers/{peer}/items/{id}/pin: what was kept. */
+export interface Pinned {
+  rendition?: string | null;
+  files: number;
+  bytes: number;
+}
