@@ -19,9 +19,10 @@ run: build
 	bash examples/sample-media.sh $(MEDIA)
 	./target/release/manofwar up --media $(MEDIA) --data $(DATA) --listen $(LISTEN)
 
-lint: deps
+lint: web
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
+	cd web && npm run check
 
 # The OpenID provider of the single sign-on tests (built from its Go module, cached).
 oidc-op: deps
