@@ -50,7 +50,7 @@ helm lint --strict "$chart" $hub_routes || failed=1
 # name | helm flags | expected CRD mode
 renders=(
   "defaults||--keep"
-  "no-keep-servicemonitor|--set crds.keep=false --set metrics.serviceMonitor.enabled=true|--no-keep"
+  "no-keep-servicemonitor|--set crds.keep=false --set metrics.serviceMonitor.enabled=true --set metrics.grafanaDashboard.enabled=true|--no-keep"
   "no-crds-no-rbac|--set crds.install=false --set rbac.create=false --set serviceAccount.create=false --set operator.leaderElection=false --set metrics.service.enabled=false|--absent"
   "coordinator|--set coordinator.enabled=true --set coordinator.identitySecret=coordinator-identity --set coordinator.members[0].peerId=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA --set coordinator.members[0].name=ann --set coordinator.externalAddresses[0]=/ip4/203.0.113.7/udp/4001/quic-v1|--keep"
   "hub-routes|$hub_routes|--keep"
@@ -86,6 +86,28 @@ done
 validate rbac "$tmp/defaults.yaml"
 grep -q 'kind: ServiceMonitor' "$tmp/no-keep-servicemonitor.yaml" || fail "no ServiceMonitor rendered"
 if grep -q 'kind: ServiceMonitor' "$tmp/defaults.yaml"; then fail "ServiceMonitor rendered by default"; fi
+if grep -q 'grafana_dashboard' "$tmp/defaults.yaml"; then fail "Grafana dashboard rendered by default"; fi
+# With monitoring on: the ServiceMonitor selects the operator's and the hub's metrics Services
+# (the hub serves /metrics on its own port), and the dashboard ConfigMap holds a dashboard whose
+# every panel queries Prometheus. (That its metrics exist: the operator's and node's tests.)
+"$KV_PYTHON" - "$tmp/no-keep-servicemonitor.yaml" <<'PY' || fail "monitoring wiring (above)"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by = lambda kind: [d for d in docs if d["kind"] == kind]
+monitor = by("ServiceMonitor")[0]
+wanted = monitor["spec"]["selector"]["matchLabels"]
+selected = sorted(d["metadata"]["name"] for d in by("Service")
+                  if all(d["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items()))
+assert selected == ["manofwar-hub-metrics", "manofwar-metrics"], selected
+hub = next(d for d in by("Deployment") if d["metadata"]["name"] == "manofwar-hub")
+args = hub["spec"]["template"]["spec"]["containers"][0]["args"]
+assert "--metrics-listen" in args, args
+[cm] = [d for d in by("ConfigMap") if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+dashboard = json.loads(cm["data"]["manofwar.json"])
+exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+assert len(exprs) >= 10 and all("manofwar_" in e for e in exprs), exprs
+print(f"ok   ServiceMonitor selects {selected}; dashboard {dashboard['title']!r}: {len(dashboard['panels'])} panels")
+PY
 for kind in Ingress HTTPRoute; do
   grep -q "^kind: $kind" "$tmp/hub-routes.yaml" || fail "no hub $kind rendered"
   if grep -q "^kind: $kind" "$tmp/defaults.yaml"; then fail "hub $kind rendered by default"; fi
@@ -96,7 +118,7 @@ for bad in "operator.replicas=-1" "image.pullPolicy=Sometimes" "crds.install=may
   "bogus=1" "operator.logFormat=xml" "metrics.serviceMonitor.interval=soon" \
   "hub.enabled=maybe" "hub.service.type=Public" "hub.persistence.size=lots" \
   "hub.ingress.enabled=true" "hub.httpRoute.enabled=true" "hub.oidc.enabled=true" \
-  "hub.publicUrl=media.example.org" "hub.bogus=1"; do
+  "hub.publicUrl=media.example.org" "hub.bogus=1" "metrics.grafanaDashboard.enabled=maybe"; do
   if helm template manofwar "$chart" --set "$bad" >/dev/null 2>&1; then
     fail "values.schema.json accepted --set $bad"
   else

@@ -345,8 +345,10 @@ def check_hub(by_kind, hubs, operator_env):
                 problems.append("%s lacks helm.sh/resource-policy=keep" % name_of(secret))
             if set(secret.get("data", {})) != {"username", "password"}:
                 problems.append("%s keys: %s" % (name_of(secret), sorted(secret.get("data", {}))))
+    # The hub's Service for users (its metrics Service, with the ServiceMonitor, is another).
     services = [s for s in by_kind.get("Service", [])
-                if matches(s["spec"]["selector"], pod_labels(deployment))]
+                if matches(s["spec"]["selector"], pod_labels(deployment))
+                and not s["metadata"]["name"].endswith("-metrics")]
     if len(services) != 1:
         return problems + ["want one Service for the hub, got %d" % len(services)]
     service = services[0]

@@ -39,7 +39,7 @@ pub struct Metrics {
     pub rates: crate::live::Rates,
     active_streams: Gauge,
     resident_memory: Gauge,
-    cpu_seconds: Gauge<f64, AtomicU64>,
+    cpu_seconds: Counter<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -85,7 +85,7 @@ impl Default for Metrics {
             "Resident memory of this process",
             resident_memory.clone(),
         );
-        let cpu_seconds = Gauge::<f64, AtomicU64>::default();
+        let cpu_seconds = Counter::<f64, AtomicU64>::default();
         registry.register(
             "process_cpu_seconds",
             "CPU time this process used (user and system)",
@@ -123,7 +123,11 @@ impl Metrics {
         if let Some(process) = crate::live::process() {
             self.resident_memory
                 .set(i64::try_from(process.rss_bytes).unwrap_or(i64::MAX));
-            self.cpu_seconds.set(process.cpu_seconds);
+            // A counter: it moves by what was used since the last reading.
+            let used = process.cpu_seconds - self.cpu_seconds.get();
+            if used > 0.0 {
+                self.cpu_seconds.inc_by(used);
+            }
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

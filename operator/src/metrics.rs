@@ -138,5 +138,20 @@ mod tests {
             "manofwar_operator_reconcile_duration_seconds_count{controller=\"medialibrary\"} 1"
         ));
         assert!(text.contains("manofwar_operator_leader 1"));
+        // The chart's Grafana dashboard asks only for series the operator has (`manofwar_operator_…`).
+        let dashboard = include_str!("../../charts/manofwar/dashboards/manofwar.json");
+        let mut asked = 0;
+        for (i, _) in dashboard.match_indices("manofwar_operator_") {
+            let name: String = dashboard[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                text.contains(&name),
+                "the dashboard's {name} is not in /metrics"
+            );
+            asked += 1;
+        }
+        assert!(asked >= 3, "the dashboard shows the operator");
     }
 }
