@@ -357,6 +357,54 @@ pub fn cap_master(master: &str, max_bps: u64) -> String {
     out
 }
 
+/// A master playlist that offers one rendition (`720p`: its folder's name), with the audio and
+/// subtitle renditions it refers to and no I-frame playlists: what an offline copy stores.
+/// `Err` lists the renditions the master has.
+pub fn one_rendition(master: &str, rendition: &str) -> Result<String, Vec<String>> {
+    // The folder that holds a variant's playlist: `720p` of `standard/720p/index.m3u8?v=…`.
+    let folder = |uri: &str| -> Option<String> {
+        let path = uri.split('?').next()?;
+        let (dir, _) = path.rsplit_once('/')?;
+        Some(dir.rsplit('/').next()?.to_owned())
+    };
+    let mut out = String::with_capacity(master.len());
+    let mut names = Vec::new();
+    let mut pending: Option<&str> = None;
+    for line in master.lines() {
+        if line.starts_with("#EXT-X-I-FRAME-STREAM-INF:") {
+            continue;
+        }
+        if line.starts_with("#EXT-X-STREAM-INF:") {
+            pending = Some(line);
+            continue;
+        }
+        if let Some(variant) = pending
+            && !line.starts_with('#')
+            && !line.trim().is_empty()
+        {
+            pending = None;
+            let name = folder(line).unwrap_or_default();
+            if name == rendition {
+                out.push_str(variant);
+                out.push('\n');
+                out.push_str(line);
+                out.push('\n');
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if names.iter().any(|n| n == rendition) {
+        Ok(out)
+    } else {
+        Err(names)
+    }
+}
+
 pub fn segment_name(index: usize) -> String {
     format!("seg_{index:05}.m4s")
 }

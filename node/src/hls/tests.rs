@@ -169,3 +169,29 @@ fn a_capped_master_offers_only_variants_under_the_cap_or_else_the_lowest() {
     assert!(!tiny.contains("1080p/index.m3u8"));
     assert_eq!(cap_master(master, 10_000_000), master);
 }
+
+#[test]
+fn a_one_rendition_master_keeps_that_variant_its_audio_and_no_iframes() {
+    let master = "#EXTM3U
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"Audio\",URI=\"standard/audio/index.m3u8?v=1\"
+#EXT-X-STREAM-INF:BANDWIDTH=6000000,AUDIO=\"a\"
+standard/1080p/index.m3u8?v=1
+#EXT-X-STREAM-INF:BANDWIDTH=900000,AUDIO=\"a\"
+standard/360p/index.m3u8?v=1
+#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI=\"standard/360p/iframes.m3u8\"
+";
+    let one = one_rendition(master, "360p").unwrap();
+    assert_eq!(
+        one,
+        "#EXTM3U
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"Audio\",URI=\"standard/audio/index.m3u8?v=1\"
+#EXT-X-STREAM-INF:BANDWIDTH=900000,AUDIO=\"a\"
+standard/360p/index.m3u8?v=1
+"
+    );
+    assert_eq!(
+        one_rendition(master, "4k").unwrap_err(),
+        ["1080p", "360p"],
+        "what there is instead"
+    );
+}

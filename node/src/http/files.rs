@@ -64,14 +64,33 @@ async fn serve(
         .extensions()
         .get::<crate::auth::Principal>()
         .and_then(|p| p.user.max_kbps);
-    if let Some(kbps) = cap
-        && path.ends_with(crate::hls::MASTER)
-    {
-        // A user with a bit-rate limit gets a master playlist without the variants above it.
-        return match tokio::fs::read_to_string(dir.join(relative)).await {
-            Ok(master) => crate::hls::cap_master(&master, u64::from(kbps) * 1000).into_response(),
-            Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    // `master.m3u8?rendition=720p`: that rendition alone (an offline copy's).
+    let rendition = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix("rendition="))
+            .map(str::to_owned)
+    });
+    if (cap.is_some() || rendition.is_some()) && path.ends_with(crate::hls::MASTER) {
+        let Ok(mut master) = tokio::fs::read_to_string(dir.join(relative)).await else {
+            return (StatusCode::NOT_FOUND, "not found\n").into_response();
         };
+        if let Some(name) = rendition {
+            master = match crate::hls::one_rendition(&master, &name) {
+                Ok(one) => one,
+                Err(have) => {
+                    let why = format!(
+                        "no rendition {name:?}; this item has: {}\n",
+                        have.join(", ")
+                    );
+                    return (StatusCode::NOT_FOUND, why).into_response();
+                }
+            };
+        }
+        // A user with a bit-rate limit gets a master playlist without the variants above it.
+        if let Some(kbps) = cap {
+            master = crate::hls::cap_master(&master, u64::from(kbps) * 1000);
+        }
+        return master.into_response();
     }
     // Segments are megabytes: large reads mean fewer hops to the blocking file threads.
     let file = ServeFile::new(dir.join(relative)).with_buf_chunk_size(READ_CHUNK);

@@ -631,6 +631,28 @@ fn the_admin_sees_who_streams_what_live() {
     let segment = playlist.lines().find(|l| l.contains(".m4s")).unwrap();
     let folder = variant.rsplit_once('/').unwrap().0;
     fetch(&format!("{base}{folder}/{segment}"));
+    // An offline copy's master: one rendition (with its audio), no I-frame playlists.
+    let name = folder.rsplit('/').next().unwrap();
+    let one = fetch(&format!("{base}master.m3u8?rendition={name}"));
+    assert_eq!(variants(&one).len(), 1, "{one}");
+    assert!(
+        variants(&one)[0].1.starts_with(folder) && !one.contains("I-FRAME"),
+        "{one}"
+    );
+    let missing = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "%{http_code}",
+            &format!("{base}master.m3u8?rendition=4k"),
+        ])
+        .output()
+        .unwrap();
+    let missing = String::from_utf8_lossy(&missing.stdout);
+    assert!(
+        missing.contains("this item has: ") && missing.ends_with("404"),
+        "{missing}"
+    );
 
     let stats = server.json("/api/v1/admin/stats");
     let streams = stats["streams"].as_array().unwrap();
