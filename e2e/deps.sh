@@ -7,6 +7,7 @@ packages=(
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev pkg-config clang libclang-dev
   chromium nginx-light wrk jq curl python3-pip python3-venv iproute2 nftables openssl
+  miniupnpd-nftables
 )
 missing=()
 for p in "${packages[@]}"; do

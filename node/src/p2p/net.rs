@@ -15,7 +15,7 @@ use libp2p::{
     memory_connection_limits, noise, ping, relay, rendezvous, upnp, yamux,
 };
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// What the gateway's peers speak, besides `/manofwar/swarm/1`.
@@ -26,6 +26,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// requests in flight on it finish; new requests go direct.
 const RELAY_GRACE: Duration = Duration::from_secs(10);
 const REDIAL: Duration = Duration::from_secs(5);
+/// How often a friend reached only through a relay is dialed at its direct addresses.
+const DIRECT_RETRY: Duration = Duration::from_secs(30);
 const DISCOVER: Duration = Duration::from_secs(30);
 /// Liveness: a ping this often, and a connection that misses one for this long is closed.
 const PING: Duration = Duration::from_secs(5);
@@ -210,6 +212,8 @@ pub struct Task {
     coordinators: Vec<PeerId>,
     /// The relay each relayed connection goes through.
     via: HashMap<ConnectionId, PeerId>,
+    /// When a friend reached only through a relay was last dialed directly.
+    direct_tried: HashMap<PeerId, Instant>,
 }
 
 impl Task {
@@ -238,6 +242,7 @@ impl Task {
             addresses,
             coordinators,
             via: HashMap::new(),
+            direct_tried: HashMap::new(),
         }
     }
 
@@ -298,28 +303,68 @@ impl Task {
     fn redial(&mut self) {
         self.reserve();
         for (id, _) in self.gateway.trusted().all() {
-            if self.swarm.is_connected(&id) || self.gateway.is_banned(&id) {
-                continue;
-            }
-            let mut addresses = self.addresses.get(&id).cloned().unwrap_or_default();
-            for coordinator in &self.settings.coordinators {
-                addresses.push(
-                    coordinator
-                        .clone()
-                        .with(Protocol::P2pCircuit)
-                        .with(Protocol::P2p(id)),
-                );
-            }
-            if addresses.is_empty() {
-                continue;
-            }
-            let dial = DialOpts::peer_id(id)
-                .addresses(addresses)
-                .condition(PeerCondition::DisconnectedAndNotDialing)
-                .build();
-            if let Err(error) = self.swarm.dial(dial) {
-                tracing::debug!(peer = %id, %error, "dial");
-            }
+            self.dial_friend(id);
+        }
+    }
+
+    /// Dial a friend we are not connected to (or reach only through a relay: see
+    /// [`Self::go_direct`]).
+    fn dial_friend(&mut self, id: PeerId) {
+        if self.gateway.is_banned(&id) {
+            return;
+        }
+        if self.swarm.is_connected(&id) {
+            self.go_direct(id);
+            return;
+        }
+        let mut addresses = self.addresses.get(&id).cloned().unwrap_or_default();
+        for coordinator in &self.settings.coordinators {
+            addresses.push(
+                coordinator
+                    .clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(id)),
+            );
+        }
+        if addresses.is_empty() {
+            return;
+        }
+        let dial = DialOpts::peer_id(id)
+            .addresses(addresses)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(error) = self.swarm.dial(dial) {
+            tracing::debug!(peer = %id, %error, "dial");
+        }
+    }
+
+    /// A friend connected only through a relay: dial the direct addresses it told us (its
+    /// identify), every [`DIRECT_RETRY`] at most. Hole punching misses a friend whose router
+    /// mapped its port by UPnP (libp2p offers no candidate that is already a confirmed external
+    /// address), and a friend with a public address needs no punching at all.
+    fn go_direct(&mut self, id: PeerId) {
+        if self.gateway.connections().kind(&id) != "relayed" {
+            return;
+        }
+        let Some(addresses) = self.addresses.get(&id).filter(|a| !a.is_empty()).cloned() else {
+            return;
+        };
+        let now = Instant::now();
+        if self
+            .direct_tried
+            .get(&id)
+            .is_some_and(|t| now.duration_since(*t) < DIRECT_RETRY)
+        {
+            return;
+        }
+        self.direct_tried.insert(id, now);
+        tracing::info!(peer = %id, ?addresses, "reached through a relay only: dialing it directly");
+        let dial = DialOpts::peer_id(id)
+            .addresses(addresses)
+            .condition(PeerCondition::Always)
+            .build();
+        if let Err(error) = self.swarm.dial(dial) {
+            tracing::debug!(peer = %id, %error, "direct dial");
         }
     }
 
@@ -505,11 +550,14 @@ impl Task {
                     .filter(|a| !relayed(a))
                     .collect();
                 self.learn(peer_id, direct);
+                self.go_direct(peer_id);
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     if self.gateway.trusted().get(&peer).is_some() {
                         self.learn(peer, [address]);
+                        // On the LAN: at once, not at the next redial.
+                        self.dial_friend(peer);
                     }
                 }
             }
