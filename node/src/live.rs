@@ -29,7 +29,8 @@ struct Stream {
 pub struct Active {
     pub user: String,
     pub item: i64,
-    /// The rendition of the last segment (`source`, `720p`, …).
+    /// The video rendition of the last segment (`source`, `720p`, …; empty while only audio
+    /// was fetched).
     pub rendition: String,
     /// Bit rate over the last 30 s, kbit/s.
     pub kbps: u64,
@@ -51,7 +52,9 @@ impl Streams {
                 bytes: 0,
                 recent: VecDeque::new(),
             });
-        if stream.rendition != rendition {
+        // The picture's rendition: an audio segment (`audio0`, `audio1_51`) counts its bytes
+        // but does not name what is watched.
+        if !rendition.starts_with("audio") && stream.rendition != rendition {
             stream.rendition = rendition.to_owned();
         }
         stream.bytes += bytes;
@@ -194,7 +197,8 @@ mod tests {
     fn streams_add_up_per_user_and_item_and_say_the_last_rendition() {
         let streams = Streams::default();
         streams.record("ann", 1, "360p", 250_000);
-        streams.record("ann", 1, "720p", 750_000);
+        streams.record("ann", 1, "720p", 700_000);
+        streams.record("ann", 1, "audio0", 50_000);
         streams.record("bob", 1, "360p", 100_000);
         let active = streams.active();
         assert_eq!(active.len(), 2);
