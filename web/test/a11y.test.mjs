@@ -128,7 +128,10 @@ async function visit(target, route, ready, { then, shot } = {}) {
   if (then) await then(page);
   await page.waitForTimeout(300); // let what the last step started settle
   const { problems: names, checked } = await labelInName(page);
-  if (shot) await page.screenshot({ path: join(results, shot), fullPage: true });
+  if (shot) {
+    await page.evaluate(() => window.scrollTo(0, 0)); // (the sticky top bar stays at the top of a full-page shot)
+    await page.screenshot({ path: join(results, shot), fullPage: true });
+  }
   log(`${route}: ${checked} controls checked`);
   await page.close();
   return { route, names, checked, problems };

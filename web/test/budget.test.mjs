@@ -5,7 +5,8 @@
 //    Vite builds it into a chunk of its own (/assets/hls-<hash>.js), which the player imports
 //    when it opens, so the item (watch) page does load it. Whatever the file names, no script of
 //    the library page may contain hls.js's code (its "manifestLoadError", which the app never
-//    spells). When the hls.js chunk does not load, the player says so.
+//    spells). When the hls.js chunk does not load, the player says so. Nor does it load the
+//    friends page's QR code chunk (/assets/qr-<hash>.js).
 // 2. The web app manifest and its icons answer without a session: an installer sees the login
 //    page first.
 //
@@ -129,6 +130,7 @@ test('the library page stays under 100 KB of JavaScript (gzipped); hls.js loads 
   assert.deepEqual(library.filter((s) => s.status !== 200).map((s) => `${s.status} ${s.url}`), [], 'scripts that failed');
   assert.ok(!library.some((s) => isHls(s.url)), `the library page loaded hls.js's chunk: ${list}`);
   assert.deepEqual(library.filter((s) => s.hlsCode).map((s) => s.url), [], 'library scripts with hls.js in them');
+  assert.ok(!library.some((s) => /^\/assets\/qr-/.test(new URL(s.url).pathname)), `the library page loaded the QR code's chunk: ${list}`);
   assert.equal(await page.evaluate(() => typeof window.Hls), 'undefined', 'window.Hls on the library page');
   assert.ok(total < BUDGET_BYTES, `the library page loads ${kb(total)} of JavaScript gzipped, over the ${kb(BUDGET_BYTES)} budget: ${list}`);
 

@@ -5,8 +5,17 @@
 // B's own `/peers/{A}/hls/…` URLs (fetched from A over libp2p), and switching hls.js to the other
 // quality fetches that rendition's segments through the gateway too while playback goes on.
 //
-// Screenshots (friends.png, friend-player.png at 1366×900, friend-item.png the whole page), both server logs and the recorded
-// hls.js events land in web/test-results/friends/; the screenshots are copied to
+//
+// Then ben's admin adds a third server (cleo, whose peers file lists ben and who dials him) by
+// pasting her friend code into "Add a friend" (the API's 422/409 refusals show as it words them;
+// a code that meets at another coordinator shows the API's hint), sees her connect, and removes
+// her with "Remove" / "Really remove?". A member of ben's sees no friends until the admin's user
+// editor grants her "Friends' libraries" (@friends), and then sees ann.
+//
+// Screenshots (friends.png, friends-phone.png (390×844), friend-player.png at 1366×900, friend-item.png the whole page,
+// friends-add.png / friends-add-phone.png the form filled in, friends-added.png cleo connected,
+// friends-hint.png, admin-friends-grant.png the user editor, friends-member-none.png / friends-member.png), both server logs and the
+// recorded hls.js events land in web/test-results/friends/; the screenshots are copied to
 // /tmp/friends-shots/ (FRIENDS_SHOTS overrides it) to look at.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +37,8 @@ renditions:
   - {name: 240p, height: 240, videoBitrateKbps: 300}
 `;
 const VIEWPORT = { width: 1366, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const MEMBER = { username: 'cat', password: 'a long enough password' };
 const CONNECT_TIMEOUT_MS = 20_000;
 const SHOTS = process.env.FRIENDS_SHOTS || '/tmp/friends-shots';
 
@@ -37,6 +48,8 @@ let results;
 let ann; // server A: the clip, shared with ben
 let ben; // server B: no media, watches ann's
 let context;
+let p2p; // (name, port) => the P2P arguments of a server
+let benPort; // ben's P2P port
 
 /** `manofwar identity --key FILE`: creates the key; its first line is the PeerId. */
 async function identity(key) {
@@ -64,7 +77,8 @@ before(async () => {
   ]);
   writeFileSync(join(tmp, 'peers-a.yaml'), `- {peerId: ${idB}, name: ben, libraries: ["*"]}\n`);
   writeFileSync(join(tmp, 'peers-b.yaml'), `- {peerId: ${idA}, name: ann, libraries: ["*"]}\n`);
-  const p2p = (name, port) => [
+  benPort = portB;
+  p2p = (name, port) => [
     '--identity', join(tmp, `${name}.key`), '--peers', join(tmp, `peers-${name}.yaml`),
     '--p2p-listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-lan',
   ];
@@ -129,6 +143,14 @@ test('the Friends page shows ann connected, and her item plays through the gatew
   await page.locator('#p2p-peer-id').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('#p2p-peer-id').inputValue(), ben.peerId, 'our PeerId');
   assert.match(await page.locator('#p2p-friend-code').inputValue(), /^mow1:/, 'our friend code');
+  // …and as a QR code (uqr, loaded with the page): one path of dark modules.
+  const qr = page.locator('#p2p-friend-qr svg');
+  await qr.waitFor({ timeout: 10_000 });
+  assert.equal(await qr.getAttribute('role'), 'img');
+  assert.equal(await qr.getAttribute('aria-label'), 'QR code of your friend code');
+  assert.match(await qr.locator('path').getAttribute('d'), /^M\d+ \d+h1v1h-1z(M\d+ \d+h1v1h-1z){100,}$/);
+  const modules = Number((await qr.getAttribute('viewBox')).split(' ')[2]);
+  assert.ok(modules >= 25 && (modules - 4 - 17) % 4 === 0, `a QR code of ${modules} modules (quiet zone included)`);
   const friend = page.locator(`.friend[data-peer="${ann.peerId}"]`);
   const started = Date.now();
   await until('ann to show as connected', (id) => {
@@ -151,6 +173,9 @@ test('the Friends page shows ann connected, and her item plays through the gatew
   }, `.friend[data-peer="${ann.peerId}"] .card[data-id="${ann.item.id}"]`, { timeout: 10_000 })
     .catch(() => assert.fail(`ann's poster did not load${problems.failedRequests.length ? `: ${problems.failedRequests}` : ''}`));
   await screenshot(page, 'friends.png');
+  await page.setViewportSize(PHONE);
+  await screenshot(page, 'friends-phone.png');
+  await page.setViewportSize(VIEWPORT);
 
   // 2. Her item, in B's player: every media request through B's gateway.
   await card.click();
@@ -226,6 +251,169 @@ test('the Friends page shows ann connected, and her item plays through the gatew
   await page.close();
 });
 
+test('ben\'s admin adds cleo by her friend code, sees her connect, and removes her', { timeout: 120_000 }, async () => {
+  // cleo: a third gateway whose peers file lists ben, dialing him (again every few seconds).
+  const cleoId = await identity(join(tmp, 'c.key'));
+  writeFileSync(join(tmp, 'peers-c.yaml'), `- {peerId: ${ben.peerId}, name: ben, libraries: ["*"]}\n`);
+  for (const dir of ['media-cleo', 'data-cleo']) mkdirSync(join(tmp, dir));
+  const cleo = await startServer({
+    media: join(tmp, 'media-cleo'), data: join(tmp, 'data-cleo'), profile: join(tmp, 'profile.yaml'), logPath: join(results, 'server-cleo.log'),
+    args: [...p2p('c', await freePort()), '--peer-address', `/ip4/127.0.0.1/tcp/${benPort}/p2p/${ben.peerId}`],
+  });
+  try {
+    const cleoCode = (await cleo.json('/api/v1/p2p')).friendCode;
+    assert.match(cleoCode, /^mow1:/, 'cleo\'s friend code');
+    const { libraries } = await ben.json('/api/v1/libraries');
+    const library = libraries[0].name;
+    const { page, problems } = await openPage(context);
+    await page.setViewportSize(VIEWPORT);
+    await page.goto(`${ben.base}/#/friends`);
+    const form = page.locator('#add-friend-form');
+    await form.waitFor({ timeout: 10_000 });
+    await page.locator(`#add-friend-libraries input[value="${library}"]`).waitFor();
+    const error = page.locator('#add-friend-error');
+    const submit = async (code, name) => {
+      await page.fill('#add-friend-code', code);
+      await page.fill('#add-friend-name', name);
+      await page.click('#add-friend-submit');
+    };
+
+    // The API's refusals, as it words them: our own code and a damaged one (422), a name taken (409).
+    await submit(await page.locator('#p2p-friend-code').inputValue(), 'me');
+    await error.filter({ hasText: /own code/ }).waitFor({ timeout: 5_000 });
+    await submit('mow1:!!', 'broken');
+    await error.filter({ hasText: /damaged/ }).waitFor({ timeout: 5_000 });
+    await submit(cleoCode, 'ann');
+    await error.filter({ hasText: /\S/ }).waitFor({ timeout: 5_000 });
+    await page.waitForFunction(() => !/damaged/.test(document.getElementById('add-friend-error').textContent));
+    log(`409: ${await error.textContent()}`);
+    assert.deepEqual((await ben.json('/api/v1/peers')).peers.map((p) => p.name), ['ann'], 'nothing was added');
+
+    // cleo, with one library.
+    await page.fill('#add-friend-name', 'cleo');
+    await page.uncheck('#add-friend-all');
+    await page.check(`#add-friend-libraries input[value="${library}"]`);
+    assert.ok(await error.isHidden(), 'typing clears the error');
+    await page.mouse.move(5, 5);
+    await page.locator('#add-friend').screenshot({ path: join(results, 'friends-add.png') });
+    await page.setViewportSize(PHONE);
+    await page.locator('#add-friend').scrollIntoViewIfNeeded();
+    await screenshot(page, 'friends-add-phone.png');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `at 390 px the Friends page scrolls sideways by ${overflow}px`);
+    await page.setViewportSize(VIEWPORT);
+    await page.click('#add-friend-submit');
+    await page.locator('#add-friend-done').filter({ hasText: 'Added cleo' }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator('#add-friend-hint').count(), 0, 'no hint: cleo meets nowhere else');
+    assert.equal(await page.inputValue('#add-friend-code'), '', 'the form is emptied');
+    // (The gateway reads its peers file again within 2 s.)
+    const added = await ben.waitFor('cleo in ben\'s peers', 5_000, async () => (await ben.json('/api/v1/peers')).peers.find((p) => p.peerId === cleoId));
+    assert.deepEqual(added && { name: added.name, libraries: added.libraries }, { name: 'cleo', libraries: [library] });
+
+    // Listed, and connected once ben's gateway trusts her (cleo keeps dialing).
+    const panel = page.locator(`.friend[data-peer="${cleoId}"]`);
+    await panel.waitFor({ timeout: 10_000 });
+    assert.match(await panel.locator('.friend-id').textContent(), new RegExp(`sees your ${library}`));
+    const started = Date.now();
+    const connected = await page.waitForFunction((id) => /^(Direct|Relayed)$/.test(
+      document.getElementById(`friend-${id}-connection`)?.textContent || ''), cleoId, { timeout: CONNECT_TIMEOUT_MS })
+      .then(() => true, () => false);
+    assert.ok(connected, `cleo did not connect: ${JSON.stringify(await ben.json('/api/v1/peers'))}${cleo.context()}${ben.context()}`);
+    log(`cleo connected ${((Date.now() - started) / 1000).toFixed(1)}s after being added`);
+    await panel.scrollIntoViewIfNeeded();
+    await screenshot(page, 'friends-added.png');
+
+    // A code that meets at a coordinator ben does not use: added, with the API's hint shown.
+    const doraId = await identity(join(tmp, 'd.key'));
+    const coordinator = await identity(join(tmp, 'coordinator.key'));
+    const doraCode = `mow1:${Buffer.from(`${doraId}\n/ip4/192.0.2.7/tcp/4001/p2p/${coordinator}/p2p-circuit`).toString('base64url')}`;
+    await submit(doraCode, 'dora');
+    const hint = page.locator('#add-friend-hint');
+    await hint.waitFor({ timeout: 5_000 });
+    assert.match(await hint.textContent(), /coordinator/);
+    log(`hint: ${await hint.textContent()}`);
+    await page.locator('#add-friend').screenshot({ path: join(results, 'friends-hint.png') });
+
+    // Remove both: "Remove", then "Really remove?".
+    for (const [id, name] of [[doraId, 'dora'], [cleoId, 'cleo']]) {
+      const friend = page.locator(`.friend[data-peer="${id}"]`);
+      await friend.waitFor({ timeout: 10_000 });
+      const remove = friend.locator('[data-action="remove"]');
+      assert.equal(await remove.getAttribute('aria-label'), null);
+      assert.equal((await remove.textContent()).trim(), `Remove ${name}`);
+      await remove.click();
+      assert.match(await remove.textContent(), /Really remove\? \(/);
+      await remove.click();
+      await friend.waitFor({ state: 'detached', timeout: 5_000 });
+      assert.match(await page.locator('#friends-removed').textContent(), new RegExp(`Removed ${name}`));
+    }
+    await ben.waitFor('only ann in ben\'s peers', 5_000, async () => (await ben.json('/api/v1/peers')).peers.map((p) => p.name).join() === 'ann');
+    await page.waitForTimeout(3000); // the gateway has re-read its peers file: they stay gone
+    assert.equal(await page.locator('.friend').count(), 1, 'only ann is listed');
+    // (409, 422: the refusals above; 502: dora's and cleo's items while they were not connected.)
+    assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+    assert.deepEqual(problems.failedRequests.filter((r) => !/^(409|422) .*\/api\/v1\/peers$/.test(r) &&
+      !/^502 .*\/api\/v1\/peers\/[^/]+\/items$/.test(r)), [], 'failed requests');
+    await page.close();
+  } finally {
+    await stopServer(cleo);
+  }
+});
+
+test('a member sees friends only once the admin grants her "Friends\' libraries"', { timeout: 90_000 }, async () => {
+  const { libraries } = await ben.json('/api/v1/libraries');
+  await ben.json('/api/v1/users', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: MEMBER.username, password: MEMBER.password, role: 'member', libraries: [libraries[0].name] }),
+  });
+  const member = await launchBrowser(join(tmp, 'member'));
+  try {
+    await login(member, ben, MEMBER);
+    const { page: hers, problems: herProblems } = await openPage(member, { reuseFirst: true });
+    await hers.setViewportSize(VIEWPORT);
+    await hers.goto(`${ben.base}/#/friends`);
+    await hers.locator('#friends-not-shared').waitFor({ timeout: 10_000 });
+    assert.equal(await hers.locator('.friend').count(), 0, 'no friends without the grant');
+    assert.equal(await hers.locator('#add-friend').count(), 0, 'no "Add a friend" for a member');
+    await hers.screenshot({ path: join(results, 'friends-member-none.png') });
+
+    // The admin grants it in the user editor (the box shows: sharing is on).
+    const { page } = await openPage(context);
+    await page.setViewportSize(VIEWPORT);
+    await page.goto(`${ben.base}/#/admin`);
+    const row = page.locator(`#users-rows tr[data-user="${MEMBER.username}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await page.locator('#new-user-friends').waitFor({ timeout: 5_000 });
+    assert.ok(await page.isChecked('#new-user-friends') && await page.isDisabled('#new-user-friends'),
+      '"All libraries" includes friends\' libraries');
+    await row.locator('[data-action="edit"]').click();
+    const box = page.locator('#edit-user-friends');
+    await box.waitFor({ timeout: 5_000 });
+    assert.ok(!(await box.isChecked()), 'not granted yet');
+    await box.check();
+    await page.mouse.move(5, 5);
+    await page.evaluate(() => window.scrollTo(0, 0)); // (the sticky top bar stays at the top of a full-page shot)
+    await page.screenshot({ path: join(results, 'admin-friends-grant.png'), fullPage: true });
+    await page.click('#edit-user-save');
+    await page.locator('#users-status', { hasText: `Saved ${MEMBER.username}: libraries` }).waitFor({ timeout: 5_000 });
+    await row.locator('td.cell-wrap', { hasText: `${libraries[0].name}, Friends’ libraries` }).waitFor({ timeout: 5_000 });
+    const user = (await ben.json('/api/v1/users')).users.find((u) => u.name === MEMBER.username);
+    assert.deepEqual(user.libraries, [libraries[0].name, '@friends']);
+    await page.close();
+
+    // Now she sees ann (connected, with her item).
+    await hers.reload();
+    const friend = hers.locator(`.friend[data-peer="${ann.peerId}"]`);
+    await friend.locator(`.card[data-id="${ann.item.id}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await hers.locator('#friends-not-shared').count(), 0);
+    assert.equal(await friend.locator('[data-action="remove"]').count(), 0, 'no "Remove" for a member');
+    await screenshot(hers, 'friends-member.png');
+    assert.deepEqual(herProblems.pageErrors, [], 'uncaught page errors');
+  } finally {
+    await member.close().catch(() => {});
+  }
+});
+
 test('with ann offline, the Friends page says so, and the item kept for offline viewing still plays', { timeout: 60_000 }, async () => {
   await stopServer(ann);
   const { page, problems } = await openPage(context);
@@ -276,6 +464,10 @@ test('without --identity, the Friends page says sharing is off and how to turn i
     await off.waitFor({ timeout: 10_000 });
     assert.match(await off.textContent(), /Sharing is off.*--identity FILE.*--peers FILE/s);
     await screenshot(page, 'friends-off.png');
+    await page.goto(`${plain.base}/#/admin`);
+    await page.locator('#new-user-all').waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#new-user-friends').count(), 0, 'no "Friends\' libraries" without sharing');
     assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
     await page.close();
   } finally {

@@ -27,10 +27,25 @@ export function isoTime(value: number | string | null | undefined): string | nul
   return new Date(toMs(ms)).toISOString();
 }
 
-export function librariesLabel(user: User): string {
+/** The grant of all friends' libraries (with sharing on: GET /api/v1/p2p answers); "*" includes it. */
+export const FRIENDS_GRANT = '@friends';
+export const FRIENDS_LABEL = 'Friends’ libraries';
+
+/** "All libraries", "Films, Friends’ libraries", "None". */
+export function librariesLabel(user: Pick<User, 'role' | 'libraries'>): string {
   const list = user.libraries || [];
   if (user.role === 'admin' || list.includes('*')) return 'All libraries';
-  return list.length ? list.join(', ') : 'None';
+  return list.length ? list.map((l) => (l === FRIENDS_GRANT ? FRIENDS_LABEL : l)).join(', ') : 'None';
+}
+
+/**
+ * A grant from a libraries form: ["*"] for all, else the chosen libraries (in `names`' order)
+ * and, with `friends`, "@friends".
+ */
+export function grantOf(all: boolean, chosen: string[], friends: boolean, names: string[]): string[] {
+  if (all) return ['*'];
+  const grant = names.filter((name) => chosen.includes(name));
+  return friends ? [...grant, FRIENDS_GRANT] : grant;
 }
 
 /** A user's limits for the table: ["4,000 kbit/s", "2 streams"], empty for none. */

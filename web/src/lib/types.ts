@@ -35,6 +35,12 @@ export type UserList = Schemas['UserList'];
 export type NewUser = Schemas['NewUser'];
 export type UserChange = Schemas['UserChange'];
 export type Position = Schemas['Position'];
+/** The admin's live view (GET /api/v1/admin/stats, and each `stats` event of /api/v1/admin/live). */
+export type Snapshot = Schemas['Snapshot'];
+/** A stream in progress: who, which item, its rendition and bit rate. */
+export type LiveStream = Schemas['Stream_'];
+/** An item being transcoded, with its progress (0 to 1). */
+export type Transcoding = Schemas['Transcoding'];
 
 /**
  * An item as listed, or with its details (the player uses them when they are there): what cards,
@@ -66,6 +72,24 @@ export interface Peer {
 
 export interface PeerList {
   peers: Peer[];
+}
+
+/** POST /api/v1/peers: a friend to add (or change: the same PeerId). */
+export interface NewPeer {
+  /** Their friend code ("mow1:…") or bare PeerId. */
+  code: string;
+  name: string;
+  /** Ours that they may see; ["*"] is all of them. */
+  libraries: string[];
+}
+
+/** POST /api/v1/peers's answer: the friend as added, and maybe where they meet (`hint`). */
+export interface AddedPeer {
+  peerId: string;
+  name: string;
+  libraries: string[];
+  /** The friend meets at another coordinator: what to tell the owner. */
+  hint?: string | null;
 }
 
 /** A friend's item (GET /api/v1/peers/{peer}/items): a listed item with URLs through this gateway. */
