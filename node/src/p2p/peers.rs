@@ -80,6 +80,9 @@ fn edit<T>(
     path: &Path,
     change: impl FnOnce(&mut Vec<Peer>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    // One edit at a time: two friends added at once must both be kept.
+    static EDITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = EDITING.lock().unwrap_or_else(|p| p.into_inner());
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the peers file {}", path.display()))?;
     parse(&text).with_context(|| format!("fix the peers file {} first", path.display()))?;
