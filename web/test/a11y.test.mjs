@@ -13,10 +13,9 @@
 // web/test-results/a11y/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
+  cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
 const CLIP_NAME = 'Short Film (2022).mp4';
@@ -37,17 +36,8 @@ let context;
 
 before(async () => {
   ({ tmp, results } = setup('a11y'));
-  const media = join(tmp, 'media');
-  const data = join(tmp, 'data');
-  const profile = join(tmp, 'profile.yaml');
-  mkdirSync(media);
-  mkdirSync(data);
-  writeFileSync(profile, PROFILE_YAML);
-  await ffmpeg(
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '24', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', join(media, CLIP_NAME),
-  );
+  const { media, data, profile } = libraryDirs(tmp, PROFILE_YAML);
+  await testClip(join(media, CLIP_NAME));
   server = await startServer({ media, data, profile, logPath: join(results, 'server.log') });
   await server.json('/api/v1/users', {
     method: 'POST', headers: { 'Content-Type': 'application/json' },

@@ -14,11 +14,11 @@
 // server log land in web/test-results/budget/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  WEB_DIR, cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
+  WEB_DIR, cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
 const BUDGET_BYTES = 100 * 1024;
@@ -40,17 +40,8 @@ let context;
 
 before(async () => {
   ({ tmp, results } = setup('budget'));
-  const media = join(tmp, 'media');
-  const data = join(tmp, 'data');
-  const profile = join(tmp, 'profile.yaml');
-  mkdirSync(media);
-  mkdirSync(data);
-  writeFileSync(profile, PROFILE_YAML);
-  await ffmpeg(
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '24', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', join(media, CLIP_NAME),
-  );
+  const { media, data, profile } = libraryDirs(tmp, PROFILE_YAML);
+  await testClip(join(media, CLIP_NAME));
   log(`generated ${CLIP_NAME}`);
   server = await startServer({ media, data, profile, logPath: join(results, 'server.log') });
   log(`server healthy at ${server.base}`);

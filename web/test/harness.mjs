@@ -12,7 +12,7 @@
 // which has no accounts).
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -66,6 +66,24 @@ export async function freePort() {
 
 export async function ffmpeg(...args) {
   await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args.flat()]);
+}
+
+/** An H.264 + AAC test clip (testsrc2 and a 440 Hz tone, faststart MP4) at `path`. */
+export function testClip(path, { seconds = 4, size = '640x360', preset = 'veryfast', gop = 24 } = {}) {
+  return ffmpeg(
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=24`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', preset, '-g', String(gop), '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', path,
+  );
+}
+
+/** A library's folders under `tmp`: `media/` and `data/` (made) and `profile.yaml` (written). */
+export function libraryDirs(tmp, profileYaml) {
+  const dirs = { media: join(tmp, 'media'), data: join(tmp, 'data'), profile: join(tmp, 'profile.yaml') };
+  mkdirSync(dirs.media);
+  mkdirSync(dirs.data);
+  writeFileSync(dirs.profile, profileYaml);
+  return dirs;
 }
 
 /** Runs the binary with `input` on stdin; resolves with its stdout (rejects with its stderr). */

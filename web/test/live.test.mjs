@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cleanup, ffmpeg, launchBrowser, login, openPage, setup, sleep, startServer, stopServer, stopwatch,
+  cleanup, launchBrowser, login, openPage, setup, sleep, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
 const CLIP_NAME = 'Night Ferry (2023).mp4';
@@ -42,11 +42,7 @@ let context;
 /** A clip written outside the media folder; `drop()` renames it in (the server sees a whole file). */
 async function stage(name, { size, seconds }, dir) {
   const path = join(dir, name);
-  await ffmpeg(
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=24`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '48', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', path,
-  );
+  await testClip(path, { size, seconds, preset: 'ultrafast', gop: 48 });
   return path;
 }
 

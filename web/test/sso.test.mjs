@@ -22,7 +22,7 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
-  cleanup, ffmpeg, freePort, launchBrowser, openPage, setup, sleep, startServer, stopServer, stopwatch,
+  cleanup, freePort, launchBrowser, openPage, setup, sleep, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
 const OP_BIN = process.env.OIDC_EXAMPLE_OP || join(homedir(), '.cache', 'manofwar', 'bin', 'oidc-example-op');
@@ -136,11 +136,7 @@ before(async () => {
   const media = join(tmp, 'media');
   mkdirSync(media);
   writeFileSync(join(tmp, 'profile.yaml'), PROFILE_YAML);
-  await ffmpeg(
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '48', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-ac', '2', '-movflags', '+faststart', join(media, CLIP),
-  );
+  await testClip(join(media, CLIP), { seconds: 3, preset: 'ultrafast', gop: 48 });
   // Our port first: the provider accepts only the redirect URIs it is told at start.
   const port = await freePort();
   op = await startProvider(await freePort(), `http://127.0.0.1:${port}/api/v1/auth/oidc/callback`);
