@@ -563,6 +563,14 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Does the request carry `Authorization: Bearer <token>` (compared in constant time)?
+pub fn has_bearer(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    let expected = format!("Bearer {token}");
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .is_some_and(|given| same(expected.as_bytes(), given.as_bytes()))
+}
+
 pub fn sha256(text: &str) -> Vec<u8> {
     digest::digest(&digest::SHA256, text.as_bytes())
         .as_ref()

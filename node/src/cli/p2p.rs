@@ -90,7 +90,7 @@ pub fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         let app = p2p::http::router(gateway);
         let app = match args.http_token {
             Some(token) => app.layer(axum::middleware::from_fn(move |req, next| {
-                require_token(format!("Bearer {token}"), req, next)
+                require_token(token.clone(), req, next)
             })),
             None => app,
         };
@@ -108,12 +108,11 @@ pub fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
 
 /// `--http-token`: the gateway's routes answer only requests that send `expected`.
 async fn require_token(
-    expected: String,
+    token: String,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let given = req.headers().get(axum::http::header::AUTHORIZATION);
-    if given.is_some_and(|given| crate::auth::same(expected.as_bytes(), given.as_bytes())) {
+    if crate::auth::has_bearer(req.headers(), &token) {
         return next.run(req).await;
     }
     let error = serde_json::json!({"error": "this gateway wants its token: send Authorization: Bearer <the --http-token>"});

@@ -59,10 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 impl Internal {
     /// Does the request carry the token?
     pub fn authorized(&self, headers: &axum::http::HeaderMap) -> bool {
-        let expected = format!("Bearer {}", self.token);
-        headers
-            .get("authorization")
-            .is_some_and(|given| crate::auth::same(expected.as_bytes(), given.as_bytes()))
+        crate::auth::has_bearer(headers, &self.token)
     }
 }
 
