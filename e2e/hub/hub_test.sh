@@ -104,6 +104,10 @@ beach=$(jq -r '.items[] | select(.title == "Beach Day") | .id' "$tmp/items.json"
 check "each item has its library's name" test "$(jq -r '[.items[] | .library] | sort | join(",")' "$tmp/items.json")" = films,home
 check "two items, two ids (both servers call theirs 1)" test "$night" != "$beach"
 check "libraries: films 1, home 1" test "$(as "$admin" /api/v1/libraries | jq -c '[.libraries[] | [.name, .items]]')" = '[["films",1],["home",1]]'
+check "scan now, through the hub to films' server: 202" \
+  test "$(code -X POST -H "Authorization: Bearer $admin" "$hub/api/v1/libraries/films/scan")" = 202
+check "scan now of a library no server has: 404" \
+  test "$(code -X POST -H "Authorization: Bearer $admin" "$hub/api/v1/libraries/nope/scan")" = 404
 url=$(as "$admin" "/api/v1/items/$beach" | jq -r .hls_url)
 check "the detail's hls_url is signed (/s/…)" grep -q '^/s/' <<<"$url"
 if ffmpeg -v error -i "$hub$url" -map 0 -f null - 2>"$tmp/decode.log" && [ ! -s "$tmp/decode.log" ]; then
@@ -119,6 +123,8 @@ echo member-password-1 | "$bin" user add ann --data "$tmp/data-hub" --role membe
 ann=$("$bin" token create --data "$tmp/data-hub" --user ann | tail -n 1)
 check "ann lists films only" test "$(as "$ann" /api/v1/items | jq -r '[.items[].library] | join(",")')" = films
 check "ann's libraries: films" test "$(as "$ann" /api/v1/libraries | jq -r '[.libraries[].name] | join(",")')" = films
+check "ann may not scan films: 403" \
+  test "$(code -X POST -H "Authorization: Bearer $ann" "$hub/api/v1/libraries/films/scan")" = 403
 check "home's item by id: 404" test "$(code -H "Authorization: Bearer $ann" "$hub/api/v1/items/$beach")" = 404
 check "home's master playlist: 404" test "$(code -H "Authorization: Bearer $ann" "$hub/hls/$beach/master.m3u8")" = 404
 signed=$(as "$ann" "/api/v1/items/$night" | jq -r .hls_url)

@@ -67,6 +67,9 @@ pub struct Item {
     pub state: State,
     pub progress: f64,
     pub error: Option<String>,
+    /// When the scanner first cataloged the file (ms since the Unix epoch; for items cataloged
+    /// before this was kept, the file's modification time).
+    pub added_ms: i64,
     #[serde(skip)]
     pub probe: Option<String>,
 }
@@ -161,7 +164,8 @@ CREATE TABLE IF NOT EXISTS items (
     progress REAL NOT NULL DEFAULT 0,
     error TEXT,
     priority INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1,
+    added_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS profiles (
     name TEXT PRIMARY KEY,
@@ -207,7 +211,7 @@ WHERE id = ";
 const CLAIM_COLUMNS: &str = "p.item_id, p.profile, i.path, i.version, p.attempts";
 
 const ITEM_COLUMNS: &str =
-    "id, path, title, year, season, episode, duration_s, state, progress, error, probe";
+    "id, path, title, year, season, episode, duration_s, state, progress, error, probe, added_ms";
 
 impl Catalog {
     /// Open (or create) `DATA/catalog.sqlite`.
@@ -223,6 +227,7 @@ impl Catalog {
 
     fn init(conn: Connection) -> Result<Self, Error> {
         conn.execute_batch(SCHEMA)?;
+        add_added_ms(&conn)?;
         // Recreated at every start, so a newer binary's summing-up replaces an older one's.
         for (event, row) in [("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")] {
             let name = format!("packages_sum_up_{}", event.to_lowercase());
@@ -297,11 +302,14 @@ impl Catalog {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO items (path, size, mtime_ns, inode, title, year, season, episode,
-                                    duration_s, probe, state, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    duration_s, probe, state, error, added_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
+            let now = crate::worker::now_ms();
             for f in &changes.added {
-                insert.execute(rusqlite::params_from_iter(file_columns(f)))?;
+                let mut columns = file_columns(f);
+                columns.push(now.into());
+                insert.execute(rusqlite::params_from_iter(columns))?;
             }
             let mut update = tx.prepare_cached(
                 "UPDATE items SET path = ?1, size = ?2, mtime_ns = ?3, inode = ?4, title = ?5,
@@ -675,7 +683,23 @@ fn item_from_row(r: &rusqlite::Row) -> rusqlite::Result<Item> {
         progress: r.get(8)?,
         error: r.get(9)?,
         probe: r.get(10)?,
+        added_ms: r.get(11)?,
     })
+}
+
+/// Catalogs made before `added_ms` existed get the column, with each file's modification time
+/// as the best guess of when it came.
+fn add_added_ms(conn: &Connection) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'added_ms'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE items ADD COLUMN added_ms INTEGER NOT NULL DEFAULT 0;
+             UPDATE items SET added_ms = mtime_ns / 1000000;",
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -911,7 +935,7 @@ mod tests {
                 lease_until_ms INTEGER NOT NULL DEFAULT 0, made_profile TEXT,
                 made_fingerprint TEXT);
              INSERT INTO items (path, size, mtime_ns, inode, title, probe, state, progress)
-             VALUES ('/m/a', 1, 1, 1, 'a', '{}', 'ready', 1);",
+             VALUES ('/m/a', 1, 5000000000, 1, 'a', '{}', 'ready', 1);",
         )
         .unwrap();
         drop(old);
@@ -931,6 +955,13 @@ mod tests {
             1,
             "new files still queue"
         );
+        let added = |id| c.item(id).unwrap().unwrap().added_ms;
+        assert_eq!(
+            added(1),
+            5000,
+            "an old item was added when its file was last changed"
+        );
+        assert!(added(2) > 1_700_000_000_000, "a new item now: {}", added(2));
     }
 
     #[test]

@@ -128,6 +128,11 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
         pick(get(api::libraries), get(hub::libraries)),
     )
     .add(
+        "POST",
+        "/api/v1/libraries/{name}/scan",
+        pick(post(api::scan), post(hub::scan)),
+    )
+    .add(
         "GET",
         "/api/v1/items/{id}",
         pick(get(api::detail), get(hub::detail)),

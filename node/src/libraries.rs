@@ -4,9 +4,10 @@
 use crate::catalog::Catalog;
 use anyhow::Context as _;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use tokio::sync::Notify;
 
 /// One `--media` argument: a folder and, optionally, the library's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +58,24 @@ pub struct Library {
     pub root: PathBuf,
 }
 
+/// One library's scans, as the admin page shows them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanState {
+    pub scanning: bool,
+    /// When the last scan finished (ms since the Unix epoch).
+    pub last_scan_ms: Option<i64>,
+}
+
 /// The process's libraries, and which one each item is in (cached: item ids are never
-/// reused and an item never changes folder).
+/// reused and an item never changes folder). It also carries the scans asked for by name
+/// (`POST /api/v1/libraries/{name}/scan`) to the scanner, and their state back.
 #[derive(Debug, Default)]
 pub struct Libraries {
     list: Vec<Library>,
     by_item: Mutex<HashMap<i64, Option<String>>>,
+    asked: Mutex<HashSet<String>>,
+    wake: Notify,
+    scans: Mutex<HashMap<String, ScanState>>,
 }
 
 impl Libraries {
@@ -89,7 +102,7 @@ impl Libraries {
         }
         Ok(Self {
             list,
-            by_item: Mutex::default(),
+            ..Self::default()
         })
     }
 
@@ -112,30 +125,69 @@ impl Libraries {
             .map(|l| l.name.as_str())
     }
 
+    /// Ask the scanner to scan library `name` now; false when there is no such library.
+    pub fn ask_scan(&self, name: &str) -> bool {
+        if !self.list.iter().any(|l| l.name == name) {
+            return false;
+        }
+        lock(&self.asked).insert(name.to_owned());
+        // A permit is kept if the scanner is busy: it scans again when done.
+        self.wake.notify_one();
+        true
+    }
+
+    /// Wait until a scan is asked for, then the libraries asked for.
+    pub async fn asked(&self) -> Vec<Library> {
+        self.wake.notified().await;
+        let asked = std::mem::take(&mut *lock(&self.asked));
+        self.list
+            .iter()
+            .filter(|l| asked.contains(&l.name))
+            .cloned()
+            .collect()
+    }
+
+    pub fn scan_state(&self, name: &str) -> ScanState {
+        lock(&self.scans).get(name).copied().unwrap_or_default()
+    }
+
+    pub fn scan_started(&self, name: &str) {
+        lock(&self.scans)
+            .entry(name.to_owned())
+            .or_default()
+            .scanning = true;
+    }
+
+    pub fn scan_finished(&self, name: &str, now_ms: i64) {
+        lock(&self.scans).insert(
+            name.to_owned(),
+            ScanState {
+                scanning: false,
+                last_scan_ms: Some(now_ms),
+            },
+        );
+    }
+
     /// The library of an item; `None` when there is no such item.
     pub fn of_item(
         &self,
         catalog: &Catalog,
         id: i64,
     ) -> Result<Option<String>, crate::catalog::Error> {
-        if let Some(known) = self
-            .by_item
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-        {
+        if let Some(known) = lock(&self.by_item).get(&id) {
             return Ok(known.clone());
         }
         let Some(path) = catalog.item_path(id)? else {
             return Ok(None);
         };
         let library = self.of_path(&path).map(str::to_owned);
-        self.by_item
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, library.clone());
+        lock(&self.by_item).insert(id, library.clone());
         Ok(library)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn default_name(root: &Path) -> anyhow::Result<String> {

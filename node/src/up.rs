@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::catalog::Catalog;
 use crate::cli::{AccessArgs, UpArgs};
 use crate::http::{self, AppState};
-use crate::libraries::Libraries;
+use crate::libraries::{Libraries, Library};
 use crate::metrics::Metrics;
 use crate::profiles::Made;
 use crate::scan;
@@ -88,7 +88,7 @@ pub async fn run(
     }
     let scanner = Scanner {
         catalog: catalog.clone(),
-        roots: roots.clone(),
+        libraries: Arc::clone(&libraries),
         hls_root: hls_root.clone(),
         queue: Arc::clone(&queue),
     };
@@ -388,17 +388,17 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Rescans on start, on folder changes and on an interval.
+/// Rescans on start, on folder changes, on an interval, and when asked (`Scan now`).
 struct Scanner {
     catalog: Catalog,
-    roots: Vec<PathBuf>,
+    libraries: Arc<Libraries>,
     hls_root: PathBuf,
     queue: Arc<Notify>,
 }
 
 impl Scanner {
     async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
-        let watched = scan::watch(&self.roots, DEBOUNCE);
+        let watched = scan::watch(&self.libraries.roots(), DEBOUNCE);
         let (_watcher, mut changes) = match watched {
             Ok((w, rx)) => (Some(w), Some(rx)),
             Err(error) => {
@@ -408,30 +408,36 @@ impl Scanner {
         };
         let mut tick = tokio::time::interval(interval);
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                Some(()) = async { match changes.as_mut() { Some(rx) => rx.recv().await, None => None } } => {}
+            let libraries = tokio::select! {
+                _ = tick.tick() => self.libraries.list().to_vec(),
+                Some(()) = async { match changes.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
+                    self.libraries.list().to_vec()
+                }
+                asked = self.libraries.asked() => asked,
                 _ = shutdown.changed() => return,
-            }
-            self.rescan().await;
+            };
+            self.rescan(&libraries).await;
         }
     }
 
-    async fn rescan(&self) {
-        for root in &self.roots {
-            let (catalog, root2) = (self.catalog.clone(), root.clone());
+    async fn rescan(&self, libraries: &[Library]) {
+        for library in libraries {
+            self.libraries.scan_started(&library.name);
+            let (catalog, root) = (self.catalog.clone(), library.root.clone());
             let report =
-                tokio::task::spawn_blocking(move || scan::scan_root(&catalog, &root2)).await;
+                tokio::task::spawn_blocking(move || scan::scan_root(&catalog, &root)).await;
+            self.libraries
+                .scan_finished(&library.name, crate::worker::now_ms());
             match report {
                 Ok(Ok(report)) if report.is_empty() => {}
                 Ok(Ok(report)) => {
-                    tracing::info!(root = %root.display(), "{report}");
+                    tracing::info!(library = %library.name, "{report}");
                     for id in &report.removed {
                         let _ = std::fs::remove_dir_all(self.hls_root.join(id.to_string()));
                     }
                     self.queue.notify_waiters();
                 }
-                Ok(Err(error)) => tracing::warn!(%error, "scan failed"),
+                Ok(Err(error)) => tracing::warn!(library = %library.name, %error, "scan failed"),
                 Err(error) => tracing::error!(%error, "scanner crashed"),
             }
         }

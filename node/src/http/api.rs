@@ -153,6 +153,10 @@ pub async fn list(
 pub struct LibraryInfo {
     name: String,
     items: usize,
+    /// A scan of its folder is running now.
+    scanning: bool,
+    /// When the last scan of its folder finished (ms since the Unix epoch).
+    last_scan_ms: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -173,15 +177,40 @@ pub async fn libraries(
         .list()
         .iter()
         .filter(|l| viewer.sees(Some(&l.name)))
-        .map(|l| LibraryInfo {
-            name: l.name.clone(),
-            items: items
-                .iter()
-                .filter(|i| state.libraries.of_path(&i.path) == Some(l.name.as_str()))
-                .count(),
+        .map(|l| {
+            let scan = state.libraries.scan_state(&l.name);
+            LibraryInfo {
+                name: l.name.clone(),
+                items: items
+                    .iter()
+                    .filter(|i| state.libraries.of_path(&i.path) == Some(l.name.as_str()))
+                    .count(),
+                scanning: scan.scanning,
+                last_scan_ms: scan.last_scan_ms,
+            }
         })
         .collect();
     Ok(Json(LibraryList { libraries }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScanAsked {
+    library: String,
+}
+
+/// Look for new, changed and removed files in a library's folder now (the folder is also
+/// watched, and scanned every `--scan-interval`).
+#[utoipa::path(post, path = "/api/v1/libraries/{name}/scan", tag = "library", params(("name" = String, Path, description = "library name")), responses((status = 202, description = "the scan starts now, or right after the one running", body = ScanAsked), (status = 401, description = "not signed in", body = ErrorBody), (status = 403, description = "not an admin", body = ErrorBody), (status = 404, description = "no such library, or not yours to see", body = ErrorBody)))]
+pub async fn scan(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<ScanAsked>), ApiError> {
+    let viewer = Viewer::new(&state, principal.as_ref());
+    if !viewer.sees(Some(&name)) || !state.libraries.ask_scan(&name) {
+        return Err(ApiError::NotFound(format!("no library named {name:?}")));
+    }
+    Ok((StatusCode::ACCEPTED, Json(ScanAsked { library: name })))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -66,6 +66,8 @@ pub fn need(method: &Method, path: &str) -> Need {
         ["api", "v1", "items", id, ..] if reads => item(id, Need::Item),
         ["api", "v1", "items", id, ..] => item(id, Need::Act),
         ["api", "v1", "users" | "audit" | "sessions" | "admin", ..] => Need::Admin,
+        // Scan now.
+        ["api", "v1", "libraries", _, ..] if !reads => Need::Admin,
         ["api", "v1", "p2p", _, ..] if !reads => Need::Admin,
         // Adding and removing friends, pinning their items.
         ["api", "v1", "peers", ..] if !reads => Need::Admin,
@@ -473,6 +475,11 @@ mod tests {
         assert_eq!(need(&get, "/hls/..%5C/x"), Need::User);
         assert_eq!(need(&get, "/api/v1/items/x/poster"), Need::User);
         assert_eq!(need(&get, "/api/v1/users"), Need::Admin);
+        assert_eq!(need(&get, "/api/v1/libraries"), Need::User);
+        assert_eq!(
+            need(&Method::POST, "/api/v1/libraries/films/scan"),
+            Need::Admin
+        );
         assert_eq!(need(&Method::DELETE, "/api/v1/sessions/3"), Need::Admin);
         assert_eq!(need(&get, "/api/v1/anything-new"), Need::User);
         assert_eq!(need(&get, "/internal/v1/stats"), Need::User);

@@ -206,6 +206,44 @@ pub async fn transcode(
     }
 }
 
+/// Scan now, on the library server of library `name` (its one library, whatever it calls it).
+pub async fn scan(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let viewer = Viewer::new(&state, principal.as_ref());
+    let hub = hub(&state);
+    let libraries = hub.libraries();
+    let not_found = || ApiError::NotFound(format!("no library named {name:?}"));
+    let library = libraries
+        .iter()
+        .find(|l| l.shown == name && viewer.sees(Some(&l.shown)))
+        .ok_or_else(not_found)?;
+    let own: Vec<String> = match hub.json(library, Method::GET, "/api/v1/libraries").await? {
+        Some((_, answer)) => answer["libraries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["name"].as_str().map(str::to_owned))
+            .collect(),
+        None => Vec::new(),
+    };
+    for remote in &own {
+        // Names may hold spaces; the rest of what a name may hold is safe in a path.
+        let path = format!("/api/v1/libraries/{}/scan", remote.replace(' ', "%20"));
+        match hub.json(library, Method::POST, &path).await? {
+            Some((status, _)) if status.is_success() => {}
+            Some((status, body)) => return Ok((status, Json(body)).into_response()),
+            None => return Err(not_found()),
+        }
+    }
+    if own.is_empty() {
+        return Err(not_found());
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "library": name }))).into_response())
+}
+
 pub async fn poster(State(state): State<AppState>, Path(id): Path<i64>, req: Request) -> Response {
     let (library, remote) = match find(&state, id) {
         Ok(found) => found,

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         api::list,
         api::libraries,
+        api::scan,
         api::detail,
         api::transcode,
         api::poster,

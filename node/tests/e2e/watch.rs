@@ -44,3 +44,49 @@ fn folder_changes_show_up_in_the_library() {
         || server.items().is_empty(),
     );
 }
+
+#[test]
+fn scan_now_looks_at_the_folder_at_once_and_only_for_admins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let data = tmp.path().join("data");
+    // No rescan for an hour and no folder change: only "scan now" can scan again.
+    let server = Server::start(
+        &media,
+        &data,
+        &["--workers", "0", "--scan-interval", "3600"],
+    );
+    let last_scan = || server.json("/api/v1/libraries")["libraries"][0]["last_scan_ms"].as_i64();
+    server.wait("the first scan", Duration::from_secs(20), || {
+        last_scan().is_some()
+    });
+    let first = last_scan().unwrap();
+    assert_eq!(
+        server.json("/api/v1/libraries")["libraries"][0]["scanning"],
+        false
+    );
+
+    let (status, body) = server.post("/api/v1/libraries/media/scan");
+    assert_eq!(
+        (status, &body["library"]),
+        (202, &serde_json::json!("media"))
+    );
+    server.wait("the asked-for scan", Duration::from_secs(20), || {
+        last_scan().is_some_and(|t| t > first)
+    });
+    assert_eq!(server.post("/api/v1/libraries/films/scan").0, 404);
+
+    add_user(&data, "ann", "member", &["media"]);
+    let token = create_token(&data, "ann");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let answer = agent
+        .post(format!("{}/api/v1/libraries/media/scan", server.base))
+        .header("authorization", format!("Bearer {token}"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403, "a member may not scan");
+}

@@ -269,6 +269,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/libraries/{name}/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look for new, changed and removed files in a library's folder now (the folder is also
+         *     watched, and scanned every `--scan-interval`).
+         */
+        post: operations["scan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -382,7 +402,10 @@ export interface components {
              * @description Bit rate over the last 30 s, kbit/s.
              */
             kbps: number;
-            /** @description The rendition of the last segment (`source`, `720p`, …). */
+            /**
+             * @description The video rendition of the last segment (`source`, `720p`, …; empty while only audio
+             *     was fetched).
+             */
             rendition: string;
             /**
              * Format: int64
@@ -432,6 +455,12 @@ export interface components {
         };
         /** @description One media file in the library. */
         Item: {
+            /**
+             * Format: int64
+             * @description When the scanner first cataloged the file (ms since the Unix epoch; for items cataloged
+             *     before this was kept, the file's modification time).
+             */
+            added_ms: number;
             /** Format: double */
             duration_s?: number | null;
             /** Format: int32 */
@@ -470,7 +499,14 @@ export interface components {
         };
         LibraryInfo: {
             items: number;
+            /**
+             * Format: int64
+             * @description When the last scan of its folder finished (ms since the Unix epoch).
+             */
+            last_scan_ms?: number | null;
             name: string;
+            /** @description A scan of its folder is running now. */
+            scanning: boolean;
         };
         LibraryList: {
             libraries: components["schemas"]["LibraryInfo"][];
@@ -541,6 +577,9 @@ export interface components {
         };
         /** @enum {string} */
         Role: "admin" | "member" | "guest";
+        ScanAsked: {
+            library: string;
+        };
         /**
          * @description What a credential may be used for.
          * @enum {string}
@@ -1299,6 +1338,56 @@ export interface operations {
             };
             /** @description not signed in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description library name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the scan starts now, or right after the one running */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanAsked"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such library, or not yours to see */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
