@@ -79,6 +79,10 @@ pub struct TrustedPeer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), inner(length(max = 253)))]
     pub libraries: Vec<String>,
+    /// Upload to this peer, kbit/s (64-10000000); unset: `bandwidth.perPeerUploadKbps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 64 && self <= 10000000").message("peers[].uploadKbps must be 64..10000000"))]
+    pub upload_kbps: Option<u32>,
 }
 
 /// Bandwidth limits in kbit/s (64-10000000); unset means unlimited.

@@ -181,6 +181,9 @@ pub struct PeerStatus {
     pub libraries: Vec<String>,
     pub connected: bool,
     pub connection: &'static str,
+    /// This friend's own upload limit (kbit/s), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_kbps: Option<u32>,
     #[serde(flatten)]
     pub traffic: Traffic,
 }
@@ -266,9 +269,7 @@ impl Gateway {
     pub fn set_bandwidth(&self, bandwidth: Bandwidth) {
         self.0.upload.set(bandwidth.upload_kbps);
         self.0.download.set(bandwidth.download_kbps);
-        for limiter in self.0.per_peer.lock().expect("limiter lock").values() {
-            limiter.set(bandwidth.per_peer_upload_kbps);
-        }
+        // Each friend's bucket follows its limit at its next reservation (`upload_wait`).
         *self.0.bandwidth.lock().expect("bandwidth lock") = bandwidth;
     }
 
@@ -286,6 +287,7 @@ impl Gateway {
                     libraries: peer.libraries,
                     connected: connection != "none",
                     connection,
+                    upload_kbps: peer.upload_kbps,
                     traffic: traffic.get(&id).copied().unwrap_or_default(),
                 }
             })
@@ -576,14 +578,24 @@ impl Gateway {
         })
     }
 
-    fn upload_wait(&self, peer: &PeerId, bytes: usize) -> Duration {
+    /// The wait before `bytes` may go to `peer`: the gateway's upload limit and the friend's
+    /// (its own `uploadKbps` in the peers file, or the gateway's per-friend limit).
+    pub(crate) fn upload_wait(&self, peer: &PeerId, bytes: usize) -> Duration {
+        let kbps = self
+            .0
+            .trusted
+            .get(peer)
+            .and_then(|p| p.upload_kbps)
+            .or(self.bandwidth().per_peer_upload_kbps);
         let per_peer = {
-            let per_peer_kbps = self.bandwidth().per_peer_upload_kbps;
             let mut all = self.0.per_peer.lock().expect("limiter lock");
             all.entry(*peer)
-                .or_insert_with(|| Arc::new(Limiter::new(per_peer_kbps)))
+                .or_insert_with(|| Arc::new(Limiter::new(kbps)))
                 .clone()
         };
+        if per_peer.kbps() != kbps {
+            per_peer.set(kbps);
+        }
         self.0.upload.reserve(bytes).max(per_peer.reserve(bytes))
     }
 

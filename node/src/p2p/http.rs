@@ -12,6 +12,9 @@ use axum::{Json, Router};
 use libp2p::PeerId;
 use serde_json::json;
 
+/// What a bandwidth limit may be, kbit/s.
+const LIMITS: std::ops::RangeInclusive<u32> = 64..=10_000_000;
+
 /// The routes, and the (method, path) of each (for the front door's route inventory).
 pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/api/v1/p2p"),
@@ -81,11 +84,7 @@ async fn set_bandwidth(
         limits.download_kbps,
         limits.per_peer_upload_kbps,
     ];
-    if values
-        .into_iter()
-        .flatten()
-        .any(|k| !(64..=10_000_000).contains(&k))
-    {
+    if values.into_iter().flatten().any(|k| !LIMITS.contains(&k)) {
         return Err(Failure(
             StatusCode::UNPROCESSABLE_ENTITY,
             "limits are kbit/s between 64 and 10000000, or null for none".into(),
@@ -107,6 +106,9 @@ struct AddFriend {
     /// The libraries it may see (`["*"]` for all); none by default.
     #[serde(default)]
     libraries: Vec<String>,
+    /// How fast to send to this friend, kbit/s; none: the gateway's per-friend limit.
+    #[serde(default, rename = "uploadKbps")]
+    upload_kbps: Option<u32>,
 }
 
 async fn add_friend(
@@ -143,10 +145,18 @@ async fn add_friend(
             "libraries: names of your libraries, or \"*\" for all".into()
         ));
     }
+    if request.upload_kbps.is_some_and(|k| !LIMITS.contains(&k)) {
+        return Err(bad(format!(
+            "uploadKbps: kbit/s between {} and {}, or null for the gateway's per-friend limit",
+            LIMITS.start(),
+            LIMITS.end()
+        )));
+    }
     let entry = Peer {
         peer_id: peer.to_string(),
         name: name.to_owned(),
         libraries: request.libraries,
+        upload_kbps: request.upload_kbps,
     };
     let new = peers::upsert(gateway.peers_file(), entry.clone())
         .map_err(|e| Failure(StatusCode::CONFLICT, format!("{e:#}")))?;
@@ -156,8 +166,12 @@ async fn add_friend(
         .filter(|a| coordinator_of(a).is_some_and(|c| !ours.contains(&c)))
         .map(ToString::to_string)
         .collect();
-    let mut answer =
-        json!({ "peerId": entry.peer_id, "name": entry.name, "libraries": entry.libraries });
+    let mut answer = json!({
+        "peerId": entry.peer_id,
+        "name": entry.name,
+        "libraries": entry.libraries,
+        "uploadKbps": entry.upload_kbps,
+    });
     if !elsewhere.is_empty() {
         answer["hint"] = format!(
             "your friend meets at a coordinator this gateway does not use ({}): start it with that --coordinator too, or ask them to use yours",

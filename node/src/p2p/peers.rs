@@ -17,6 +17,9 @@ pub struct Peer {
     pub name: String,
     #[serde(default)]
     pub libraries: Vec<String>,
+    /// How fast we send to this friend (kbit/s); unset: the gateway's per-friend limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_kbps: Option<u32>,
 }
 
 impl Peer {
@@ -202,10 +205,11 @@ mod tests {
     #[test]
     fn the_operator_yaml_parses() {
         let peers = parse(&format!(
-            "- peerId: {ANN}\n  name: ann\n  libraries: [films]\n"
+            "- peerId: {ANN}\n  name: ann\n  libraries: [films]\n  uploadKbps: 8000\n"
         ))
         .unwrap();
         let ann = &peers[&ANN.parse().unwrap()];
+        assert_eq!(ann.upload_kbps, Some(8000));
         assert!(ann.may_see(Some("films")));
         assert!(!ann.may_see(Some("home-videos")));
         assert!(!ann.may_see(None));
@@ -231,6 +235,7 @@ mod tests {
             peer_id: BOB.into(),
             name: name.into(),
             libraries: libraries.iter().map(|l| l.to_string()).collect(),
+            upload_kbps: None,
         };
         assert!(upsert(&path, bob("bob", &["films"])).unwrap());
         assert!(
@@ -240,6 +245,14 @@ mod tests {
         let peers = parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(peers.len(), 2);
         assert_eq!(peers[&BOB.parse().unwrap()].libraries, ["*"]);
+        let limited = Peer {
+            upload_kbps: Some(512),
+            ..bob("bob", &["*"])
+        };
+        upsert(&path, limited.clone()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("uploadKbps: 512"), "{text}");
+        assert_eq!(parse(&text).unwrap()[&BOB.parse().unwrap()], limited);
         let taken = upsert(
             &path,
             Peer {

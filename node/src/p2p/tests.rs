@@ -1,7 +1,7 @@
 //! Gateways over libp2p's in-memory transport: who may see what, tampered pieces, malformed
 //! messages.
 
-use super::gateway::{Error, Gateway};
+use super::gateway::{Bandwidth, Error, Gateway};
 use super::net::{self, Command};
 use super::origin::Origin;
 use super::wire::{self, Request};
@@ -568,4 +568,58 @@ async fn a_friend_added_by_its_code_sees_what_it_was_given_until_removed() {
     assert_eq!(remove().await.0, 204);
     wait_for(|| origin.gateway.connections().kind(&bob) == "none").await;
     assert_eq!(remove().await.0, 404, "no longer a friend");
+}
+
+#[tokio::test]
+async fn a_friend_with_its_own_upload_limit_is_held_to_it() {
+    let origin = node(&Keypair::generate_ed25519(), &[], library()).await;
+    let [bob, carl] = [0, 1].map(|_| Keypair::generate_ed25519().public().to_peer_id());
+    let add = |peer: PeerId, name: &str, kbps: serde_json::Value| serde_json::json!({"code": peer.to_string(), "name": name, "libraries": ["*"], "uploadKbps": kbps});
+    let gateway = &origin.gateway;
+    let post = |body| call(gateway, "POST", "/api/v1/peers", body);
+    assert_eq!(post(add(bob, "bob", 64.into())).await.0, 201);
+    assert_eq!(
+        post(add(carl, "carl", serde_json::Value::Null)).await.0,
+        201
+    );
+    let (status, answer) = post(add(carl, "carl", 1.into())).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("uploadKbps"));
+
+    wait_for(|| gateway.trusted().get(&bob).is_some() && gateway.trusted().get(&carl).is_some())
+        .await;
+    let (_, listed) = call(gateway, "GET", "/api/v1/peers", serde_json::Value::Null).await;
+    let limit = |name: &str| {
+        listed["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["uploadKbps"]
+            .clone()
+    };
+    assert_eq!(
+        (limit("bob"), limit("carl")),
+        (64.into(), serde_json::Value::Null)
+    );
+
+    // 64 kbit/s is 8 KB a second: 64 KB for bob wait about 7 s; carl has no limit.
+    let chunk = 64 * 1024;
+    assert!(gateway.upload_wait(&bob, chunk) > Duration::from_secs(6));
+    assert_eq!(gateway.upload_wait(&carl, chunk), Duration::ZERO);
+    // The gateway's per-friend limit holds carl now; bob keeps his own.
+    gateway.set_bandwidth(Bandwidth {
+        per_peer_upload_kbps: Some(128),
+        ..Bandwidth::default()
+    });
+    // 128 kbit/s is 16 KB a second: about 4 s.
+    let carl_waits = gateway.upload_wait(&carl, chunk);
+    assert!(
+        carl_waits > Duration::from_secs(3) && carl_waits < Duration::from_secs(5),
+        "{carl_waits:?}"
+    );
+    assert!(
+        gateway.upload_wait(&bob, chunk) > Duration::from_secs(13),
+        "bob's debt grows at his rate"
+    );
 }

@@ -9,7 +9,7 @@ const PEER: &str = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
 fn group() -> PeerGroup {
     testing::peer_group(&format!(
         "{{coordinators: [/dns4/coord.example.org/udp/4001/quic-v1/p2p/{PEER}], \
-         peers: [{{peerId: {PEER}, name: alice, libraries: [movies]}}], \
+         peers: [{{peerId: {PEER}, name: alice, libraries: [movies], uploadKbps: 8000}}], \
          bandwidth: {{uploadKbps: 40000}}, \
          service: {{type: LoadBalancer, port: 4002, nodePort: 30402, annotations: {{metallb.universe.tf/allow-shared-ip: media}}}}}}"
     ))
@@ -44,6 +44,10 @@ fn the_config_map_lists_the_trusted_peers() {
     let peers: Vec<manofwar_crds::TrustedPeer> = serde_yaml::from_str(yaml).unwrap();
     assert_eq!(peers, group().spec.peers);
     assert!(yaml.contains("peerId:"), "camelCase like the spec: {yaml}");
+    assert!(
+        yaml.contains("uploadKbps: 8000"),
+        "a friend's own limit: {yaml}"
+    );
 }
 
 #[test]
