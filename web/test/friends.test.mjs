@@ -323,6 +323,24 @@ test('ben\'s admin adds cleo by her friend code, sees her connect, and removes h
     await panel.scrollIntoViewIfNeeded();
     await screenshot(page, 'friends-added.png');
 
+    // Her own upload limit: too low is stopped by the field (64 at least), 512 kbit/s is kept,
+    // and emptying the field gives her the gateway's per-friend limit again.
+    const limit = panel.locator(`#friend-${cleoId}-limit`);
+    const limitStatus = panel.locator(`#friend-${cleoId}-limit-status`);
+    const cleoLimit = async () => (await ben.json('/api/v1/peers')).peers.find((p) => p.peerId === cleoId)?.uploadKbps ?? null;
+    await limit.fill('10');
+    await panel.locator('.friend-limit button').click();
+    assert.equal(await limit.evaluate((input) => input.validity.rangeUnderflow), true, '10 kbit/s is refused');
+    assert.equal(await cleoLimit(), null, 'and not sent');
+    await limit.fill('512');
+    await panel.locator('.friend-limit button').click();
+    await limitStatus.filter({ hasText: '512 kbit/s' }).waitFor({ timeout: 5_000 });
+    await ben.waitFor('cleo\'s limit in ben\'s peers', 5_000, async () => (await cleoLimit()) === 512);
+    await limit.fill('');
+    await panel.locator('.friend-limit button').click();
+    await limitStatus.filter({ hasText: 'per-friend limit' }).waitFor({ timeout: 5_000 });
+    await ben.waitFor('cleo back on the per-friend limit', 5_000, async () => (await cleoLimit()) === null);
+
     // A code that meets at a coordinator ben does not use: added, with the API's hint shown.
     const doraId = await identity(join(tmp, 'd.key'));
     const coordinator = await identity(join(tmp, 'coordinator.key'));

@@ -127,6 +127,11 @@ export interface Player {
   destroy(): void;
 }
 
+/** The longest wait between two tries to reach the server again. */
+const RECONNECT_MAX_MS = 8000;
+/** HTTP answers that retrying will not change. */
+const gone = (status: number | undefined) => status === 403 || status === 404 || status === 410;
+
 export function createPlayer(
   initialItem: AnyItem,
   initialSrc: string,
@@ -159,7 +164,19 @@ export function createPlayer(
 
   const showError = (message: string) => {
     overlay.hidden = false;
+    overlay.classList.remove('player-error-retrying');
     overlay.textContent = message;
+  };
+  // The server cannot be reached: what is buffered keeps playing, and loading starts again when
+  // it answers (`reconnect` below).
+  const showOffline = (message: string) => {
+    overlay.hidden = false;
+    overlay.classList.add('player-error-retrying');
+    overlay.textContent = message;
+  };
+  const hideOffline = () => {
+    if (overlay.classList.contains('player-error-retrying')) overlay.hidden = true;
+    overlay.classList.remove('player-error-retrying');
   };
 
   let hls: Hls | null = null;
@@ -289,16 +306,48 @@ export function createPlayer(
     player.on(Hls.Events.LEVEL_UPDATED, onLevelDetails);
     player.on(Hls.Events.FRAG_LOADED, () => {
       networkRetries = 0;
+      hideOffline();
     });
+    // After a network failure: ask /healthz (no session needed) every few seconds, for as long
+    // as the page is open, then load again from where the player is.
+    const reconnect = () => {
+      if (destroyed || hls !== player) return;
+      const wait = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** Math.min(networkRetries, 4));
+      networkRetries += 1;
+      setTimeout(async () => {
+        if (destroyed || hls !== player) return;
+        const up = await fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
+        if (!up) {
+          reconnect();
+          return;
+        }
+        showOffline('The server is back: loading…');
+        player.startLoad(video.currentTime > 0 ? video.currentTime : -1);
+      }, wait);
+    };
     player.on(Hls.Events.ERROR, (_event, data) => {
-      if (!data.fatal) return;
+      if (!data.fatal) {
+        // hls.js tries again on its own; say why the picture may stop meanwhile.
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR && !data.response?.code) {
+          showOffline('Lost the connection to the server: playing what is loaded, and retrying…');
+        }
+        return;
+      }
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR && mediaRecoveries < 2) {
         mediaRecoveries += 1;
         if (mediaRecoveries === 2) player.swapAudioCodec();
         player.recoverMediaError();
-      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && networkRetries < 3) {
-        networkRetries += 1;
-        setTimeout(() => hls && hls.startLoad(), 1000 * networkRetries);
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && gone(data.response?.code)) {
+        // Not a passing failure: the item is gone (404) or the link no longer valid (403).
+        showError(data.response?.code === 404
+          ? 'This item is no longer in the library (it was removed or renamed): go back to the library.'
+          : 'This link to the video is no longer valid: reload the page to get a fresh one.');
+        player.destroy();
+        hls = null;
+        window.manofwarPlayer = { hls: null, video };
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+        showOffline('Lost the connection to the server: playing what is loaded, and retrying…');
+        reconnect();
       } else {
         showError(`Playback failed: ${data.details}${data.error ? ` (${data.error.message})` : ''}`);
         player.destroy();

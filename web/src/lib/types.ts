@@ -68,6 +68,8 @@ export interface Peer {
   bytesDown?: number;
   /** Ours that they may see; "*" is all of them. */
   libraries?: string[];
+  /** Their own upload limit (kbit/s); absent: the gateway's per-friend limit. */
+  uploadKbps?: number | null;
 }
 
 export interface PeerList {
@@ -81,6 +83,8 @@ export interface NewPeer {
   name: string;
   /** Ours that they may see; ["*"] is all of them. */
   libraries: string[];
+  /** Their own upload limit (kbit/s, 64-10000000); null: the gateway's per-friend limit. */
+  uploadKbps?: number | null;
 }
 
 /** POST /api/v1/peers's answer: the friend as added, and maybe where they meet (`hint`). */

@@ -1,0 +1,163 @@
+// Bad input, as a viewer meets it: the server goes away mid-play and comes back, the item is
+// deleted while it is open, the session ends, a very long title, an empty library. Each case
+// uses the real `manofwar up`, stopped and started again on the same port and data folder.
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  ADMIN, addUser, cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch,
+  testClip, videoState,
+} from './harness.mjs';
+
+// Long enough that what hls.js buffers ahead (30 s) is not the whole item.
+const CLIP = 'Night Crossing (2024).mp4';
+const CLIP_SECONDS = 90;
+const LONG_TITLE = `The ${'Very '.repeat(30)}Long Voyage of the Unpronounceable Ship (2019)`;
+const PROFILE_YAML = `segmentSeconds: 2
+preset: ultrafast
+audioBitrateKbps: 64
+sourceRung: false
+renditions:
+  - {name: 180p, height: 180, videoBitrateKbps: 200}
+`;
+const STEP = 20_000;
+const MEMBER = { username: 'nell', password: 'a long enough password' };
+
+const log = stopwatch();
+let tmp;
+let results;
+let dirs;
+let server;
+let port;
+let token;
+let context;
+
+/** `manofwar up` on the test's folders; again on the same port, with the same admin token. */
+async function start() {
+  server = await startServer({
+    media: [dirs.media, `empty=${dirs.empty}`], data: dirs.data, profile: dirs.profile,
+    logPath: join(results, `server-${Date.now()}.log`), port, admin: !port,
+  });
+  if (port) server.token = token;
+  port = Number(new URL(server.base).port);
+  token = server.token;
+}
+
+before(async () => {
+  ({ tmp, results } = setup('recover'));
+  dirs = libraryDirs(tmp, PROFILE_YAML);
+  dirs.empty = join(tmp, 'empty');
+  mkdirSync(dirs.empty);
+  await testClip(join(dirs.media, CLIP), { seconds: CLIP_SECONDS, size: '320x180', preset: 'ultrafast' });
+  await testClip(join(dirs.media, `${LONG_TITLE}.mp4`), { seconds: 2, size: '320x180', preset: 'ultrafast' });
+  await addUser(dirs.data, MEMBER, 'member', ['empty']);
+  await start();
+  await server.waitForItem(CLIP, 180_000);
+  await server.waitForItem('Ship (2019).mp4', 60_000);
+  log('both items are ready');
+  context = await launchBrowser(tmp);
+  await login(context, server);
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  await stopServer(server);
+  cleanup(tmp);
+});
+
+const overlayText = (page) => page.evaluate(() => {
+  const el = document.querySelector('.player-error');
+  return el && !el.hidden ? el.textContent : '';
+});
+const seek = (page, t) => page.evaluate((to) => { window.manofwarPlayer.video.currentTime = to; }, t);
+const currentTime = (page) => page.evaluate(() => window.manofwarPlayer.video.currentTime);
+
+test('the server goes away mid-play: the player says so, and plays on when it is back', { timeout: 180_000 }, async () => {
+  const { page, problems } = await openPage(context);
+  const item = await server.waitForItem(CLIP, STEP);
+  await page.goto(`${server.base}/#/items/${item.id}`);
+  await page.waitForFunction(() => window.manofwarPlayer?.hls && window.__mow.levels.length > 0, null, { timeout: STEP });
+  await page.evaluate(() => {
+    const v = window.manofwarPlayer.video;
+    v.muted = true;
+    return v.play();
+  });
+  await page.waitForFunction(() => window.manofwarPlayer.video.currentTime > 1, null, { timeout: STEP });
+
+  await stopServer(server);
+  log('server stopped');
+  // Past what is buffered: the player must load, and cannot.
+  await seek(page, 60);
+  await page.waitForFunction(() => /Lost the connection/.test(document.querySelector('.player-error')?.textContent || ''),
+    null, { timeout: STEP });
+  log(`the player says: ${await overlayText(page)}`);
+  await page.screenshot({ path: join(results, 'server-gone.png') });
+
+  await start();
+  log('server started again');
+  const playedOn = await page.waitForFunction(() => window.manofwarPlayer.video.currentTime > 61.5, null, { timeout: 45_000 })
+    .then(() => true, () => false);
+  assert.ok(playedOn, `playback did not go on after the server came back: ${JSON.stringify(await videoState(page))}${server.context()}`);
+  await page.waitForFunction(() => document.querySelector('.player-error').hidden, null, { timeout: STEP });
+  assert.equal(await page.evaluate(() => window.manofwarPlayer.hls !== null), true, 'the same player, not a dead one');
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+
+  // Deleted while open: what is not loaded yet cannot be, and the player says why.
+  renameSync(join(dirs.media, CLIP), join(tmp, CLIP));
+  await server.waitFor('the item to leave the library', STEP, async () => {
+    const { items } = await server.json('/api/v1/items');
+    return !items.some((i) => i.id === item.id);
+  });
+  await seek(page, 30);
+  await page.waitForFunction(() => /no longer in the library/.test(document.querySelector('.player-error')?.textContent || ''),
+    null, { timeout: STEP });
+  log(`then: ${await overlayText(page)}`);
+  await page.reload();
+  await page.getByText(/not found|no such item|doesn.t exist|no longer/i).first().waitFor({ timeout: STEP });
+  await page.screenshot({ path: join(results, 'item-deleted.png') });
+  await page.close();
+});
+
+test('a session that ends sends the viewer to sign in, then back to the same page', { timeout: 60_000 }, async () => {
+  const { page } = await openPage(context);
+  const item = await server.waitForItem('Ship (2019).mp4', STEP);
+  await page.goto(`${server.base}/#/items/${item.id}`);
+  await page.locator('h1').first().waitFor({ timeout: STEP });
+  // The admin ends every session of ADMIN's browser (as "sign out everywhere" would).
+  const { sessions } = await server.json('/api/v1/sessions');
+  for (const s of sessions) await server.json(`/api/v1/sessions/${s.id}`, { method: 'DELETE' });
+  await page.reload();
+  await page.waitForURL(/#\/login\?next=/, { timeout: STEP });
+  await page.fill('#login-username', ADMIN.username);
+  await page.fill('#login-password', ADMIN.password);
+  await page.click('#login-submit');
+  await page.waitForURL(new RegExp(`#/items/${item.id}$`), { timeout: STEP });
+  await page.locator('h1').first().waitFor({ timeout: STEP });
+  await page.close();
+});
+
+test('a very long title wraps on a phone; an empty library says how to fill it', { timeout: 60_000 }, async () => {
+  const { page, problems } = await openPage(context);
+  await page.setViewportSize({ width: 390, height: 844 });
+  const item = await server.waitForItem('Ship (2019).mp4', STEP);
+  for (const route of ['#/', `#/items/${item.id}`]) {
+    await page.goto(`${server.base}/${route}`);
+    await page.getByText(/Unpronounceable Ship/).first().waitFor({ timeout: STEP });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${route} scrolls sideways by ${overflow}px at 390 px`);
+    await page.screenshot({ path: join(results, `long-title-${route === '#/' ? 'library' : 'item'}.png`) });
+  }
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  await page.close();
+
+  // (The last test: the browser's session becomes nell's, who may see only the empty library.)
+  await login(context, server, MEMBER);
+  const { page: hers } = await openPage(context);
+  await hers.goto(`${server.base}/#/`);
+  await hers.getByText('Your library is empty').waitFor({ timeout: STEP });
+  assert.match(await hers.locator('.empty').first().textContent(), /--media/);
+  await hers.screenshot({ path: join(results, 'empty-library.png') });
+  await hers.close();
+  rmSync(join(tmp, CLIP), { force: true });
+});
