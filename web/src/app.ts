@@ -1,6 +1,6 @@
 // manofwar web app: a library grid and an HLS player. main.ts (the entry) imports this router.
 // The player loads hls.js (its own chunk) when it opens.
-// This module is the router: #/ is the library, #/items/ID an item, #/login and #/setup sign
+// This module is the router: #/ is the library, #/items/ID an item, #/shows/LIBRARY/TITLE a show, #/login and #/setup sign
 // in, #/admin (admins) manages accounts, #/tokens a user's API tokens, #/friends the friends
 // this server shares with (P2P) and #/friends/PEER/ID a friend's item. Everything but the login
 // and setup pages needs a signed-in user on a server with accounts.
@@ -19,6 +19,7 @@ import Library from './routes/Library.svelte';
 import Login from './routes/Login.svelte';
 import NotFound from './routes/NotFound.svelte';
 import Setup from './routes/Setup.svelte';
+import Show from './routes/Show.svelte';
 import Tokens from './routes/Tokens.svelte';
 
 let current: View | null = null;
@@ -50,8 +51,13 @@ function route() {
   let next: View;
   if (path === '/login') next = svelteView(Login, { next: params.get('next'), failed: params.get('error') }, null, true);
   else if (path === '/setup') next = svelteView(Setup, { token: params.get('token') }, null, true);
-  else if (path === '/' || path === '') next = svelteView(Library, { library: params.get('library') }, 'library');
-  else if ((m = path.match(/^\/items\/([^/?#]+)\/?$/))) next = svelteView(Item, { id: decodeURIComponent(m[1]) }, 'library');
+  else if (path === '/' || path === '') {
+    next = svelteView(Library, { library: params.get('library'), q: params.get('q'), sort: params.get('sort') }, 'library');
+  }
+  else if ((m = path.match(/^\/shows\/([^/?#]+)\/([^/?#]+)\/?$/))) {
+    next = svelteView(Show, { library: decodeURIComponent(m[1]), title: decodeURIComponent(m[2]) }, 'library');
+  }
+  else if ((m = path.match(/^\/items\/([^/?#]+)\/?$/))) next = svelteView(Item, { id: decodeURIComponent(m[1]), autoplay: params.get('play') === '1' }, 'library');
   else if (path === '/friends') next = svelteView(Friends, {}, 'friends');
   else if ((m = path.match(/^\/friends\/([^/?#]+)\/([^/?#]+)\/?$/))) {
     next = svelteView(FriendItem, { peerId: decodeURIComponent(m[1]), id: decodeURIComponent(m[2]) }, 'friends');
