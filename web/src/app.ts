@@ -52,7 +52,7 @@ function route() {
   if (path === '/login') next = svelteView(Login, { next: params.get('next'), failed: params.get('error') }, null, true);
   else if (path === '/setup') next = svelteView(Setup, { token: params.get('token') }, null, true);
   else if (path === '/' || path === '') {
-    next = svelteView(Library, { library: params.get('library'), q: params.get('q'), sort: params.get('sort') }, 'library');
+    next = svelteView(Library, { library: params.get('library'), q: params.get('q'), sort: params.get('sort'), only: params.get('state') }, 'library');
   }
   else if ((m = path.match(/^\/shows\/([^/?#]+)\/([^/?#]+)\/?$/))) {
     next = svelteView(Show, { library: decodeURIComponent(m[1]), title: decodeURIComponent(m[2]) }, 'library');

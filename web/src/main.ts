@@ -1,3 +1,6 @@
-// The web app's entry: the stylesheet and the router (app.ts).
+// The web app's entry: the stylesheet, the router (app.ts) and arrow-key navigation (spatial.ts).
 import './style.css';
 import './app';
+import { installSpatialNavigation } from './lib/spatial';
+
+installSpatialNavigation();

@@ -4,9 +4,12 @@
 //
 // Screenshots (browse-*.png) and the server log land in web/test-results/browse/.
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
 import {
   cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
@@ -53,6 +56,66 @@ after(async () => {
   cleanup(tmp);
 });
 
+// lib/browse.ts on its own (it imports only types): search, sort, shows, seasons, what comes next.
+test('lib/browse.ts: matches, sortItems, entries, seasons, nextEpisode, upNext', async () => {
+  const source = readFileSync(new URL('../src/lib/browse.ts', import.meta.url), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'manofwar-browse-unit-'));
+  const file = join(dir, 'browse.mjs');
+  writeFileSync(file, outputText);
+  const b = await import(pathToFileURL(file).href);
+  rmSync(dir, { recursive: true, force: true });
+
+  const item = (id, title, extra = {}) => ({
+    id, title, year: null, season: null, episode: null, library: 'media', state: 'ready', resume: null, added_ms: id, ...extra,
+  });
+  const ep = (id, season, episode, extra = {}) => item(id, 'Sea Shanties', { season, episode, ...extra });
+  const films = [item(1, 'Aurora', { year: 2019, added_ms: 30 }), item(2, 'Harbour Lights', { year: 2023, added_ms: 10 })];
+  const eps = [ep(5, 2, 1, { added_ms: 5 }), ep(3, 1, 1, { added_ms: 20 }), ep(4, 1, 2, { added_ms: 40, state: 'pending' })];
+  const all = [...films, ...eps];
+  const find = (q) => all.filter((i) => b.matches(i, q)).map((i) => i.id).sort();
+
+  assert.deepEqual(find('2019'), [1]);
+  assert.deepEqual(find('AURORA'), [1]);
+  assert.deepEqual(find('harbour 2023'), [2]);
+  assert.deepEqual(find('S01E02'), [4]);
+  assert.deepEqual(find('s1e2'), [4]);
+  assert.deepEqual(find('s1'), [3, 4]);
+  assert.deepEqual(find('shanties s02e01'), [5]);
+  assert.deepEqual(find('sea'), [3, 4, 5]);
+  assert.deepEqual(find('media aurora'), [1], 'the library name too');
+  assert.deepEqual(find('zeppelin'), []);
+  assert.deepEqual(find('s01e02 aurora'), [], 'every word must match');
+  assert.ok(b.matches(item(9, 'Amélie'), 'amelie'), 'accents folded');
+
+  assert.deepEqual(b.sortItems(all, 'added').map((i) => i.id), [4, 1, 3, 2, 5]);
+  assert.deepEqual(b.sortItems(films, 'title').map((i) => i.id), [1, 2]);
+  assert.deepEqual(b.sortItems(films, 'year').map((i) => i.id), [2, 1]);
+  assert.deepEqual(all.filter((i) => b.passes(i, 'ready')).map((i) => i.id), [1, 2, 5, 3]);
+  assert.equal(all.filter((i) => b.passes(i, 'all')).length, 5);
+
+  const grid = b.entries(b.sortItems(all, 'title'));
+  assert.deepEqual(grid.map((e) => e.kind === 'show' ? `show:${e.title}` : e.item.title), ['Aurora', 'Harbour Lights', 'show:Sea Shanties']);
+  assert.deepEqual(grid[2].episodes.map((e) => e.id), [3, 4, 5], 'a show\'s episodes in order');
+  assert.deepEqual(b.seasons(grid[2].episodes).map((s) => [s.season, s.episodes.map((e) => e.id)]), [[1, [3, 4]], [2, [5]]]);
+  assert.equal(b.episodesOf(all, 'other', 'Sea Shanties').length, 0, 'a show is per library');
+
+  assert.equal(b.nextEpisode(all, eps[1]).id, 4);
+  assert.equal(b.nextEpisode(all, eps[2]).id, 5, 'S01E02 → S02E01');
+  assert.equal(b.nextEpisode(all, eps[0]), null, 'the last has none');
+  assert.equal(b.nextEpisode(all, films[0]), null, 'a film has none');
+
+  const ordered = b.episodesOf(all, 'media', 'sea shanties');
+  assert.equal(b.upNext(ordered).id, 3, 'nothing watched: the first');
+  assert.equal(b.upNext(ordered, new Set([3])).id, 4, 'after the last watched');
+  assert.equal(b.upNext(ordered, new Set([3, 4, 5])).id, 3, 'all watched: from the start');
+  const resumed = ordered.map((e) => e.id === 5 ? { ...e, resume: { position_s: 30, updated_ms: 1 } } : e);
+  assert.equal(b.upNext(resumed, new Set([3])).id, 5, 'the one in progress first');
+  assert.equal(b.showHref({ library: 'media', title: 'Sea Shanties' }), '#/shows/media/Sea%20Shanties');
+});
+
 /** The grid's cards: films by their item's title, shows as "show:NAME". */
 const gridCards = (page) => page.$$eval('#library-grid > .card', (cards) => cards.map((c) => (c.dataset.show
   ? `show:${c.dataset.show}` : c.querySelector('.card-title').textContent.trim() + (c.querySelector('.card-subtitle')?.textContent.includes('S0') ? ` ${c.querySelector('.card-subtitle').textContent.trim()}` : ''))));
@@ -63,7 +126,7 @@ test('search, sort and "Recently added" in the library; a show is one card', { t
   await page.locator('#library-grid > .card').first().waitFor({ timeout: STEP });
   assert.deepEqual(await gridCards(page), ['Aurora', 'Harbour Lights', 'Late Arrival', 'show:Sea Shanties'], 'A–Z, the show once');
   const show = page.locator('#library-grid > .card-show');
-  assert.match(await show.getAttribute('aria-label'), /Sea Shanties, show, 3 episodes · 2 seasons/);
+  assert.match(await show.getAttribute('aria-label'), /^Sea Shanties, 3 episodes · 2 seasons, show$/);
   const recent = await page.$$eval('#recent-grid > .card', (cards) => cards.map((c) => Number(c.dataset.id)));
   assert.equal(recent[0], ids[LATE], 'the film added last comes first');
   await page.screenshot({ path: join(results, 'browse-library.png'), fullPage: true });
@@ -97,6 +160,11 @@ test('search, sort and "Recently added" in the library; a show is one card', { t
   await page.fill('#library-search', '');
   await page.waitForFunction(() => document.querySelectorAll('#library-grid > .card').length === 4, null, { timeout: STEP });
   assert.equal((await gridCards(page))[0], 'Late Arrival', 'recently added first');
+  // Everything is transcoded: "Ready to play" keeps it all, and goes in the address.
+  await page.selectOption('#library-state', 'ready');
+  assert.match(page.url(), /#\/\?sort=added&state=ready$/);
+  await page.waitForFunction(() => document.querySelectorAll('#library-grid > .card').length === 4, null, { timeout: STEP });
+  await page.selectOption('#library-state', 'all');
   assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
   await page.close();
 });
@@ -148,6 +216,7 @@ test('at the end of an episode the next one plays after a countdown, unless canc
   const upNext = page.locator('#up-next');
   await upNext.waitFor({ timeout: STEP });
   assert.match(await upNext.textContent(), /Next: S01E02 in (10|9) s/);
+  assert.equal(await upNext.getAttribute('aria-label'), 'Up next: S01E02, plays in 10 seconds', 'said once, on focus');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'up-next-play', 'focus on "Play now"');
   await page.screenshot({ path: join(results, 'browse-up-next.png') });
   // Nobody touches anything: the countdown runs out and S01E02 plays by itself.
@@ -163,6 +232,11 @@ test('at the end of an episode the next one plays after a countdown, unless canc
   await upNext.waitFor({ state: 'detached', timeout: 5_000 });
   await page.waitForTimeout(1500);
   assert.match(page.url(), new RegExp(`#/items/${ids[EPISODES[1]]}\\?play=1$`), 'still on S01E02');
+  // S01E01 and S01E02 were watched to the end: the show goes on at S02E01.
+  await page.click('#all-episodes');
+  await page.waitForURL(/#\/shows\/media\/Sea%20Shanties$/, { timeout: STEP });
+  await page.locator('#show-next').waitFor({ timeout: STEP });
+  assert.equal((await page.textContent('#show-next')).trim(), 'Play S02E01');
   assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
   await page.close();
 });

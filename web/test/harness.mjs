@@ -23,7 +23,7 @@ import { chromium } from 'playwright-core';
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = resolve(WEB_DIR, process.env.MANOFWAR_BIN || '../target/debug/manofwar');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required',
@@ -121,7 +121,7 @@ export async function createToken(data, user, label = 'browser tests') {
  * port to listen on (default: a free one), for when something else must know it beforehand.
  */
 export async function startServer({
-  media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up', port: wanted,
+  media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up', port: wanted = 0,
 }) {
   let token = null;
   if (admin) {

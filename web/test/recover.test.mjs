@@ -10,9 +10,9 @@ import {
   testClip, videoState,
 } from './harness.mjs';
 
-// Long enough that what hls.js buffers ahead (30 s) is not the whole item.
+// Long enough that what the player buffers ahead (a minute at most) is not the whole item.
 const CLIP = 'Night Crossing (2024).mp4';
-const CLIP_SECONDS = 90;
+const CLIP_SECONDS = 180;
 const LONG_TITLE = `The ${'Very '.repeat(30)}Long Voyage of the Unpronounceable Ship (2019)`;
 const PROFILE_YAML = `segmentSeconds: 2
 preset: ultrafast
@@ -71,7 +71,19 @@ const overlayText = (page) => page.evaluate(() => {
   return el && !el.hidden ? el.textContent : '';
 });
 const seek = (page, t) => page.evaluate((to) => { window.manofwarPlayer.video.currentTime = to; }, t);
-const currentTime = (page) => page.evaluate(() => window.manofwarPlayer.video.currentTime);
+
+/** A time the player has not loaded (it keeps 30 s behind and at most a minute ahead). */
+async function unbufferedTime(page) {
+  const t = await page.evaluate(() => {
+    const v = window.manofwarPlayer.video;
+    const inside = (at) => Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i), v.buffered.end(i)])
+      .some(([start, end]) => at >= start - 4 && at <= end + 4);
+    for (let at = 5; at < v.duration - 10; at += 1) if (!inside(at)) return at;
+    return null;
+  });
+  assert.ok(t !== null, `everything is buffered: ${JSON.stringify(await videoState(page))}`);
+  return t;
+}
 
 test('the server goes away mid-play: the player says so, and plays on when it is back', { timeout: 180_000 }, async () => {
   const { page, problems } = await openPage(context);
@@ -88,7 +100,8 @@ test('the server goes away mid-play: the player says so, and plays on when it is
   await stopServer(server);
   log('server stopped');
   // Past what is buffered: the player must load, and cannot.
-  await seek(page, 60);
+  const gap = await unbufferedTime(page);
+  await seek(page, gap);
   await page.waitForFunction(() => /Lost the connection/.test(document.querySelector('.player-error')?.textContent || ''),
     null, { timeout: STEP });
   log(`the player says: ${await overlayText(page)}`);
@@ -96,7 +109,7 @@ test('the server goes away mid-play: the player says so, and plays on when it is
 
   await start();
   log('server started again');
-  const playedOn = await page.waitForFunction(() => window.manofwarPlayer.video.currentTime > 61.5, null, { timeout: 45_000 })
+  const playedOn = await page.waitForFunction((t) => window.manofwarPlayer.video.currentTime > t + 1.5, gap, { timeout: 45_000 })
     .then(() => true, () => false);
   assert.ok(playedOn, `playback did not go on after the server came back: ${JSON.stringify(await videoState(page))}${server.context()}`);
   await page.waitForFunction(() => document.querySelector('.player-error').hidden, null, { timeout: STEP });
@@ -109,9 +122,11 @@ test('the server goes away mid-play: the player says so, and plays on when it is
     const { items } = await server.json('/api/v1/items');
     return !items.some((i) => i.id === item.id);
   });
-  await seek(page, 30);
-  await page.waitForFunction(() => /no longer in the library/.test(document.querySelector('.player-error')?.textContent || ''),
-    null, { timeout: STEP });
+  const unbuffered = await unbufferedTime(page);
+  await seek(page, unbuffered);
+  const said = await page.waitForFunction(() => /no longer in the library/.test(document.querySelector('.player-error')?.textContent || ''),
+    null, { timeout: STEP }).then(() => true, () => false);
+  assert.ok(said, `at ${unbuffered} s: ${JSON.stringify({ overlay: await overlayText(page), errors: await page.evaluate(() => window.__mow.errors.slice(-4)), video: await videoState(page) })}`);
   log(`then: ${await overlayText(page)}`);
   await page.reload();
   await page.getByText(/not found|no such item|doesn.t exist|no longer/i).first().waitFor({ timeout: STEP });

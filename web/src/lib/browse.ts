@@ -3,8 +3,11 @@
 // Episodes are the items with a season (files named `Show Name S01E02.mkv`): their `title` is
 // the show's name.
 
-import { savedPosition } from './resume';
+// No imports but types: browse.test.mjs loads this file on its own (unit tests without a browser).
 import type { ListedItem } from './types';
+
+/** The saved position in seconds (0: none); as lib/resume.ts's savedPosition. */
+const savedPosition = (item: Pick<ListedItem, 'resume'>): number => Math.max(0, Number(item.resume?.position_s) || 0);
 
 export type SortKey = 'added' | 'title' | 'year';
 
@@ -15,6 +18,18 @@ export const SORTS: { key: SortKey; label: string }[] = [
 ];
 
 export const isSortKey = (value: string | null): value is SortKey => SORTS.some((s) => s.key === value);
+
+/** Which items the grid shows by state: all of them, or those ready to play. */
+export type StateFilter = 'all' | 'ready';
+
+export const FILTERS: { key: StateFilter; label: string }[] = [
+  { key: 'all', label: 'Any state' },
+  { key: 'ready', label: 'Ready to play' },
+];
+
+export const isFilterKey = (value: string | null): value is StateFilter => FILTERS.some((f) => f.key === value);
+
+export const passes = (item: ListedItem, filter: StateFilter): boolean => filter === 'all' || item.state === 'ready';
 
 export const isEpisode = (item: ListedItem): boolean => item.season !== null && item.season !== undefined;
 
@@ -121,12 +136,46 @@ export function nextEpisode(items: ListedItem[], item: ListedItem): ListedItem |
   return at >= 0 ? episodes[at + 1] || null : null;
 }
 
-/** Where to go on in a show: the episode last left part-way, else the first. */
-export function upNext(episodes: ListedItem[]): ListedItem | null {
+/**
+ * Where to go on in a show (`episodes` in order): the episode left part-way most recently; else
+ * the first one after the last watched to its end (`watched`: their ids); else the first.
+ */
+export function upNext(episodes: ListedItem[], watched: ReadonlySet<number> = new Set()): ListedItem | null {
   const started = episodes
     .filter((e) => savedPosition(e) > 0)
     .sort((a, b) => (Number(b.resume?.updated_ms) || 0) - (Number(a.resume?.updated_ms) || 0));
-  return started[0] || episodes[0] || null;
+  if (started[0]) return started[0];
+  let last = -1;
+  episodes.forEach((e, i) => {
+    if (watched.has(e.id)) last = i;
+  });
+  return episodes[last + 1] || episodes.find((e) => !watched.has(e.id)) || episodes[0] || null;
+}
+
+// The episodes watched to their end, in this browser (the server forgets a position at the end,
+// so it cannot tell "watched" from "never started"): localStorage, per user (`-`: no accounts).
+const watchedKey = (user: string) => `manofwar.watched.${user}`;
+const WATCHED_MAX = 2000;
+
+/** The ids of the episodes `user` watched to the end here. */
+export function watchedIds(user: string): Set<number> {
+  try {
+    const list: unknown = JSON.parse(localStorage.getItem(watchedKey(user)) || '[]');
+    return new Set(Array.isArray(list) ? list.filter((n): n is number => typeof n === 'number') : []);
+  } catch {
+    return new Set();
+  }
+}
+
+/** Remembers that `user` watched item `id` to the end. */
+export function markWatched(user: string, id: number): void {
+  try {
+    const ids = [...watchedIds(user)].filter((n) => n !== id);
+    ids.push(id);
+    localStorage.setItem(watchedKey(user), JSON.stringify(ids.slice(-WATCHED_MAX)));
+  } catch {
+    // No storage (private mode, quota): the show page starts from the first episode.
+  }
 }
 
 export const showHref = (show: Pick<Show, 'library' | 'title'>) =>

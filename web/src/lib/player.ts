@@ -6,6 +6,7 @@ import type Hls from 'hls.js';
 import type { Level, LevelLoadedData, LevelUpdatedData, MediaPlaylist } from 'hls.js';
 import { formatDuration, formatMbps, percentOf, posterUrl } from './format';
 import { h } from './dom';
+import { createTransport } from './transport';
 import { audioLabel, subtitleLabel } from './labels';
 import { parseThumbnailVtt, createScrubber, type Scrubber } from './scrubber';
 import type { AnyItem, ItemDetail, Variant } from './types';
@@ -157,7 +158,9 @@ export function createPlayer(
   subsControl.hidden = true;
   const nowPlaying = h('span', { class: 'now-playing', id: 'now-playing' }, '');
   const note = h('span', { class: 'transcode-note', id: 'transcode-note', role: 'status', hidden: true });
+  const transport = createTransport(video, shell);
   bar.replaceChildren(
+    transport.el,
     h('div', { class: 'controls' }, control('Quality', quality, 'quality-control'), audioControl, subsControl),
     h('div', { class: 'player-status' }, note, nowPlaying));
   bar.hidden = false;
@@ -219,7 +222,11 @@ export function createPlayer(
     // startPosition: where the user stopped watching, else 0: a still-transcoding item has EVENT
     // playlists, which player.js treats like live streams and would otherwise start near the newest
     // segment rather than at the beginning.
-    const player = new Hls({ capLevelToPlayerSize: false, startLevel: -1, startPosition: startAt || 0, backBufferLength: 30 });
+    // At most a minute ahead (hls.js would fill 60 MB, many minutes at low bit rates): less memory on
+    // phones and TVs.
+    const player = new Hls({
+      capLevelToPlayerSize: false, startLevel: -1, startPosition: startAt || 0, backBufferLength: 30, maxMaxBufferLength: 60,
+    });
     hls = player;
     let playingLevel = -1;
     let mediaRecoveries = 0;
@@ -326,9 +333,21 @@ export function createPlayer(
       }, wait);
     };
     player.on(Hls.Events.ERROR, (_event, data) => {
+      const status = data.type === Hls.ErrorTypes.NETWORK_ERROR ? data.response?.code : undefined;
+      if (gone(status)) {
+        // Not a passing failure, though hls.js would try again: the item is gone (404) or the
+        // link no longer valid (403).
+        showError(status === 404
+          ? 'This item is no longer in the library (it was removed or renamed): go back to the library.'
+          : 'This link to the video is no longer valid: reload the page to get a fresh one.');
+        player.destroy();
+        hls = null;
+        window.manofwarPlayer = { hls: null, video };
+        return;
+      }
       if (!data.fatal) {
         // hls.js tries again on its own; say why the picture may stop meanwhile.
-        if (data.type === Hls.ErrorTypes.NETWORK_ERROR && !data.response?.code) {
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR && !status) {
           showOffline('Lost the connection to the server: playing what is loaded, and retrying…');
         }
         return;
@@ -337,14 +356,6 @@ export function createPlayer(
         mediaRecoveries += 1;
         if (mediaRecoveries === 2) player.swapAudioCodec();
         player.recoverMediaError();
-      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && gone(data.response?.code)) {
-        // Not a passing failure: the item is gone (404) or the link no longer valid (403).
-        showError(data.response?.code === 404
-          ? 'This item is no longer in the library (it was removed or renamed): go back to the library.'
-          : 'This link to the video is no longer valid: reload the page to get a fresh one.');
-        player.destroy();
-        hls = null;
-        window.manofwarPlayer = { hls: null, video };
       } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
         showOffline('Lost the connection to the server: playing what is loaded, and retrying…');
         reconnect();
@@ -450,6 +461,7 @@ export function createPlayer(
     update,
     destroy() {
       destroyed = true;
+      transport.destroy();
       if (resume) resume.destroy();
       scrubber.destroy();
       if (hls) hls.destroy();

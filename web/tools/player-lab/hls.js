@@ -1,0 +1,2 @@
+import Hls from 'hls.js';
+window.Hls = Hls;

@@ -1,0 +1,10 @@
+import shaka from 'shaka-player/dist/shaka-player.ui.js';
+window.shaka = shaka;
+const video = document.getElementById('v');
+const container = document.getElementById('container');
+const player = new shaka.Player();
+await player.attach(video);
+const ui = new shaka.ui.Overlay(player, container, video);
+ui.configure({ overflowMenuButtons: ['quality', 'language', 'captions', 'picture_in_picture', 'cast', 'airplay'] });
+await player.load('/hls/index.m3u8');
+window.shakaReady = true;

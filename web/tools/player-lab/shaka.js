@@ -1,0 +1,2 @@
+import shaka from 'shaka-player/dist/shaka-player.ui.js';
+window.shaka = shaka;
