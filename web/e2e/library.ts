@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext } from '@playwright/test';
-import { WEB_DIR, cleanup, libraryDirs, login, setup, startServer, stopServer, testClip } from '../test/harness.mjs';
+import { WEB_DIR, cleanup, libraryDirs, login, setup, smallProfile, startServer, stopServer, testClip } from '../test/harness.mjs';
 
 export const SIZES = {
   phone: { width: 390, height: 844 },
@@ -14,13 +14,7 @@ export type Size = keyof typeof SIZES;
 
 export const SCREENS = join(WEB_DIR, 'test-results', 'screens');
 
-const PROFILE_YAML = `segmentSeconds: 1
-preset: ultrafast
-audioBitrateKbps: 64
-sourceRung: false
-renditions:
-  - {name: 180p, height: 180, videoBitrateKbps: 200}
-`;
+const PROFILE_YAML = smallProfile({ segmentSeconds: 1 });
 export const FILM = 'Harbour Lights (2023).mp4';
 const NAMES = [FILM, 'Aurora (2019).mp4', 'Sea Shanties S01E01.mp4', 'Sea Shanties S01E02.mp4'];
 

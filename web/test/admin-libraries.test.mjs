@@ -8,19 +8,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
+  cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
 const SLOW = 'Slow Harbour (2021).mp4';
 const BROKEN = 'Cut Short (2020).mkv';
 // "slow" makes the clip take a while to transcode, so that the panel catches it moving.
-const PROFILE_YAML = `segmentSeconds: 2
-preset: slow
-audioBitrateKbps: 64
-sourceRung: false
-renditions:
-  - {name: 240p, height: 240, videoBitrateKbps: 300}
-`;
+const PROFILE_YAML = smallProfile({ preset: 'slow', height: 240, kbps: 300 });
 const STEP = 20_000;
 
 const log = stopwatch();

@@ -11,16 +11,10 @@ import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import {
-  cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
+  cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
 
-const PROFILE_YAML = `segmentSeconds: 1
-preset: ultrafast
-audioBitrateKbps: 64
-sourceRung: false
-renditions:
-  - {name: 180p, height: 180, videoBitrateKbps: 200}
-`;
+const PROFILE_YAML = smallProfile({ segmentSeconds: 1 });
 const FILMS = ['Harbour Lights (2023).mp4', 'Aurora (2019).mp4'];
 const EPISODES = ['Sea Shanties S01E01.mp4', 'Sea Shanties S01E02.mp4', 'Sea Shanties S02E01.mp4'];
 const LATE = 'Late Arrival (2001).mp4';

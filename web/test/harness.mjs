@@ -77,6 +77,17 @@ export function testClip(path, { seconds = 4, size = '640x360', preset = 'veryfa
   );
 }
 
+/** A transcode profile with one small rendition, quick to make on 2 cores. */
+export function smallProfile({ segmentSeconds = 2, preset = 'ultrafast', height = 180, kbps = 200 } = {}) {
+  return `segmentSeconds: ${segmentSeconds}
+preset: ${preset}
+audioBitrateKbps: 64
+sourceRung: false
+renditions:
+  - {name: ${height}p, height: ${height}, videoBitrateKbps: ${kbps}}
+`;
+}
+
 /** A library's folders under `tmp`: `media/` and `data/` (made) and `profile.yaml` (written). */
 export function libraryDirs(tmp, profileYaml) {
   const dirs = { media: join(tmp, 'media'), data: join(tmp, 'data'), profile: join(tmp, 'profile.yaml') };

@@ -6,21 +6,15 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  ADMIN, addUser, cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch,
-  testClip, videoState,
+  ADMIN, addUser, cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer,
+  stopwatch, testClip, videoState,
 } from './harness.mjs';
 
 // Long enough that what the player buffers ahead (a minute at most) is not the whole item.
 const CLIP = 'Night Crossing (2024).mp4';
 const CLIP_SECONDS = 180;
 const LONG_TITLE = `The ${'Very '.repeat(30)}Long Voyage of the Unpronounceable Ship (2019)`;
-const PROFILE_YAML = `segmentSeconds: 2
-preset: ultrafast
-audioBitrateKbps: 64
-sourceRung: false
-renditions:
-  - {name: 180p, height: 180, videoBitrateKbps: 200}
-`;
+const PROFILE_YAML = smallProfile();
 const STEP = 20_000;
 const MEMBER = { username: 'nell', password: 'a long enough password' };
 
