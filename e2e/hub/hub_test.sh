@@ -10,7 +10,9 @@
 #   5. paths that try to leave the package are refused;
 #   6. a library server that stops: the other library still lists, the stopped one says why;
 #   7. the directory file changes (a library removed): the hub follows without a restart;
-#   8. a restarted hub keeps its item ids.
+#   8. a restarted hub keeps its item ids;
+#   and through P2P gateways: our gateway reads what it shares through the hub, and the hub
+#   offers a friend's library (their gateway, over libp2p, to ours, to the hub) to its users.
 # Prints `N passed, M failed`; exits 1 on a failure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,14 +64,17 @@ start_hub() {
   eventually 20 "the hub answers" curl -fsS "$hub/healthz"
 }
 gateway_token=gateway-token-0123456789
-directory() { # name:port:token ... -> the directory file (and our P2P gateway's token)
+# Our P2P gateway's HTTP, where the hub reads friends' libraries for its users.
+gateway_http_port=$(port) gateway_http_token=gateway-http-token-0123456789
+directory() { # name:port:token ... -> the directory file (and our P2P gateway's tokens and HTTP)
   local entries=() n p t
   for lib in "$@"; do
     IFS=: read -r n p t <<<"$lib"
     entries+=("{\"name\":\"$n\",\"url\":\"http://127.0.0.1:$p\",\"token\":\"$t\"}")
   done
   local IFS=,
-  echo "{\"libraries\":[${entries[*]}],\"gateways\":[{\"name\":\"friends\",\"token\":\"$gateway_token\",\"libraries\":[\"films\"]}]}" \
+  echo "{\"libraries\":[${entries[*]}],\"gateways\":[{\"name\":\"friends\",\"token\":\"$gateway_token\",\"libraries\":[\"films\"],\
+\"url\":\"http://127.0.0.1:$gateway_http_port\",\"http_token\":\"$gateway_http_token\"}]}" \
     >"$tmp/libraries.json.new"
   mv "$tmp/libraries.json.new" "$tmp/libraries.json"
 }
@@ -182,10 +187,12 @@ printf -- '- {peerId: %s, name: us, libraries: ["*"]}\n' "$ours" >"$tmp/friend-p
 p2p_port=$(port) friend_http=$(port)
 "$bin" gateway --identity "$tmp/ours.key" --peers "$tmp/our-peers.yaml" --no-lan \
   --listen "/ip4/127.0.0.1/tcp/$p2p_port" --server "$hub" --token "$gateway_token" \
-  --http "127.0.0.1:$(port)" >"$tmp/our-gateway.log" 2>&1 &
+  --http "127.0.0.1:$gateway_http_port" --http-token "$gateway_http_token" >"$tmp/our-gateway.log" 2>&1 &
 pids+=($!)
+# The friend shares a library of theirs with us: home's server stands in for it.
 "$bin" gateway --identity "$tmp/friend.key" --peers "$tmp/friend-peers.yaml" --no-lan \
   --listen /ip4/127.0.0.1/tcp/0 --peer-address "/ip4/127.0.0.1/tcp/$p2p_port/p2p/$ours" \
+  --server "http://127.0.0.1:$home_port" --token home-token \
   --http "127.0.0.1:$friend_http" >"$tmp/friend-gateway.log" 2>&1 &
 pids+=($!)
 friend_api=http://127.0.0.1:$friend_http
@@ -197,6 +204,29 @@ if ffmpeg -v error -i "$friend_api$shared" -map 0 -f null - 2>"$tmp/p2p-decode.l
 else
   bad "decode at the friend's gateway"; head -3 "$tmp/p2p-decode.log" | indent
 fi
+
+step "the friend's library, through our hub (hub -> our gateway's HTTP -> libp2p -> theirs)"
+check "the libraries' answer says friends share with the admin" test "$(as "$admin" /api/v1/libraries | jq .friends)" = true
+check "but not with ann (no @friends grant)" test "$(as "$ann" /api/v1/libraries | jq .friends)" = false
+check "ann's /api/v1/peers: 404" test "$(code -H "Authorization: Bearer $ann" "$hub/api/v1/peers")" = 404
+eventually 30 "the hub lists the friend, connected" bash -c \
+  "curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/peers | jq -e '.peers[] | select(.peerId == \"$friend\" and .connected)' >/dev/null"
+check "and our gateway's identity (GET /api/v1/p2p)" test "$(as "$admin" /api/v1/p2p | jq -r .peerId)" = "$ours"
+eventually 30 "the hub lists the friend's items (home's Beach Day)" bash -c \
+  "[ \"\$(curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/peers/$friend/items | jq -r '[.items[].title] | join(\",\")')\" = 'Beach Day' ]"
+theirs=$(as "$admin" "/api/v1/peers/$friend/items" | jq -r '.items[0].hls_url')
+if ffmpeg -v error -headers "Authorization: Bearer $admin"$'\r\n' -i "$hub$theirs" -map 0 -f null - 2>"$tmp/friend-decode.log" &&
+  [ ! -s "$tmp/friend-decode.log" ]; then
+  ok "ffmpeg plays the friend's item through the hub ($theirs)"
+else
+  bad "decode of the friend's item through the hub"; head -3 "$tmp/friend-decode.log" | indent
+fi
+check "the friend's media without credentials: 401" test "$(code "$hub$theirs")" = 401
+check "and for ann: 404" test "$(code -H "Authorization: Bearer $ann" "$hub$theirs")" = 404
+check "a path that climbs out of the friend's package: 404" test \
+  "$(code -H "Authorization: Bearer $admin" "$hub${theirs%/master.m3u8}/..%2F..%2Fapi%2Fv1%2Fp2p")" = 404
+check "ann may not add a friend: 403" test "$(code -X POST -H "Authorization: Bearer $ann" \
+  -H 'content-type: application/json' -d '{"code":"x","name":"x"}' "$hub/api/v1/peers")" = 403
 
 step "a bit-rate limit"
 curl -fsS -X PATCH -H "Authorization: Bearer $admin" -H 'content-type: application/json' \

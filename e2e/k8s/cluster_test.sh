@@ -27,7 +27,8 @@
 #      chart's coordinator, `kubectl get pg` shows one connected peer on each side (the operator
 #      asks each gateway), the friend sees only home-videos (the library that names home's
 #      group), home sees nothing of the friend's (no library of namespace friend names its
-#      group), and ffmpeg plays home's item through the friend's gateway;
+#      group), and ffmpeg plays home's item through the friend's gateway; the hub lists both
+#      gateways' friends and, for the admin, home's items as the friend's gateway sees them;
 #   8. the node enforces what the chart asks: our containers run as uid 65532 with a read-only
 #      root, are Ready and never restarted; a privileged pod is refused by Pod Security; a
 #      failing liveness probe restarts a container; a memory limit OOM-kills;
@@ -361,6 +362,14 @@ else
 fi
 check "a gateway's HTTP answers nothing without its token (401)" test \
   "$(curl -s -o /dev/null -w '%{http_code}' "http://$friend_ip:8097/api/v1/peers")" = 401
+
+step "the hub offers friends' libraries through each gateway's HTTP (its ClusterIP Service)"
+eventually 150 "the hub lists both gateways' friends" bash -c \
+  "[ \"\$(admin_get /api/v1/peers | jq -r '[.peers[].name] | sort | join(\",\")')\" = friend,home ]"
+eventually 60 "through the hub, home's items as the friend's gateway sees them (home-videos, 3)" bash -c \
+  "[ \"\$(admin_get /api/v1/peers/$home_id/items | jq -r '[(.items | map(.library) | unique | join(\",\")), (.items | length)] | join(\" \")')\" = 'home-videos 3' ]"
+check "not for ann, who has no @friends grant (404)" test \
+  "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/ann.jar" "$hub/api/v1/peers")" = 404
 
 step "the node enforces what the chart asks"
 hub_pod=$(k get pods -n manofwar-system -l app.kubernetes.io/component=hub -o jsonpath='{.items[0].metadata.name}')

@@ -6,6 +6,7 @@ mod api;
 mod files;
 pub mod guard;
 mod hub;
+mod hub_friends;
 pub mod internal;
 mod live;
 pub mod openapi;
@@ -68,6 +69,16 @@ impl AppState {
                 .map(|l| l.name.clone())
                 .collect(),
         }
+    }
+
+    /// Whether friends' libraries can be offered: this server's own gateway (`up --identity`),
+    /// or on a cluster's front door a PeerGroup gateway whose HTTP the directory names.
+    pub fn shares_friends(&self) -> bool {
+        self.p2p.is_some()
+            || self
+                .hub
+                .as_ref()
+                .is_some_and(|h| !h.friend_gateways().is_empty())
     }
 
     /// The library of item `id`; `None` when there is no such item.
@@ -203,12 +214,16 @@ pub fn routes(state: AppState) -> (Router, Vec<(&'static str, &'static str)>) {
             files::service(state.hls_root.clone(), state.tmp_root.clone()),
         )
     };
+    let state_for_friends = state.clone();
     let mut router = router
         .fallback(web::asset)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
     if let Some(gateway) = p2p {
         router = router.merge(crate::p2p::http::router(gateway));
+        list.extend(crate::p2p::http::ROUTES);
+    } else if front_door {
+        router = router.merge(hub_friends::router(state_for_friends));
         list.extend(crate::p2p::http::ROUTES);
     }
     (router, list)

@@ -43,9 +43,22 @@ pub struct Upstream {
     /// library of the same name.
     #[serde(skip)]
     pub shown: String,
+    /// A P2P gateway's HTTP (friends' libraries), not a library server.
+    #[serde(skip)]
+    pub gateway: bool,
 }
 
 impl Upstream {
+    /// What it is, in error messages: `library server films`, `P2P gateway media/friends`.
+    pub fn label(&self) -> String {
+        let what = if self.gateway {
+            "P2P gateway"
+        } else {
+            "library server"
+        };
+        format!("{what} {}", self.shown)
+    }
+
     /// What the hub's ids are kept under: the same while the library exists.
     pub fn key(&self) -> String {
         match &self.namespace {
@@ -67,6 +80,30 @@ pub struct Gateway {
     /// other library exists for its token.
     #[serde(default)]
     pub libraries: Vec<String>,
+    /// Its HTTP (`http://HOST:8097`), where the hub reads friends' libraries for its users
+    /// (`/api/v1/peers…`, `/peers/…`). Without it, the hub offers no friends' libraries.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The token its HTTP asks for (`manofwar gateway --http-token`); required with `url`.
+    #[serde(default)]
+    pub http_token: Option<String>,
+}
+
+impl Gateway {
+    /// Its HTTP as an upstream the hub sends requests to; none without a `url`.
+    fn upstream(&self) -> Option<Upstream> {
+        Some(Upstream {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            url: self.url.clone()?,
+            token: self.http_token.clone()?,
+            shown: match &self.namespace {
+                Some(ns) => format!("{ns}/{}", self.name),
+                None => self.name.clone(),
+            },
+            gateway: true,
+        })
+    }
 }
 
 /// What the directory file holds.
@@ -81,7 +118,7 @@ pub struct Directory {
 pub fn parse_directory(text: &str) -> anyhow::Result<Directory> {
     let Directory {
         mut libraries,
-        gateways,
+        mut gateways,
     } = serde_json::from_str(text)
         .context("expected {\"libraries\":[{\"name\",\"url\",\"token\"}]}")?;
     let mut seen = HashMap::<String, usize>::new();
@@ -111,6 +148,24 @@ pub fn parse_directory(text: &str) -> anyhow::Result<Directory> {
     if gateways.iter().any(|g| g.token.len() < 16) {
         anyhow::bail!("a gateway's token is shorter than 16 characters");
     }
+    for gateway in &mut gateways {
+        let Some(url) = &mut gateway.url else {
+            continue;
+        };
+        *url = url.trim_end_matches('/').to_owned();
+        if !url.starts_with("http://") {
+            anyhow::bail!(
+                "gateway {}: url {url:?} must be http://HOST:PORT (its HTTP's in-cluster address)",
+                gateway.name
+            );
+        }
+        if gateway.http_token.as_ref().is_none_or(|t| t.len() < 16) {
+            anyhow::bail!(
+                "gateway {}: a url needs its http_token, of 16 characters or more",
+                gateway.name
+            );
+        }
+    }
     Ok(Directory {
         libraries,
         gateways,
@@ -134,13 +189,13 @@ struct Inner {
 /// Why a library server gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("library server {0} did not answer in time")]
+    #[error("{0} did not answer in time")]
     Timeout(String),
-    #[error("library server {0} is unreachable ({1}); is its pod running?")]
+    #[error("{0} is unreachable ({1}); is its pod running?")]
     Unreachable(String, String),
-    #[error("library server {0} answered {1}")]
+    #[error("{0} answered {1}")]
     Status(String, StatusCode),
-    #[error("library server {0} sent an answer that is not JSON: {1}")]
+    #[error("{0} sent an answer that is not JSON: {1}")]
     Body(String, String),
 }
 
@@ -242,6 +297,16 @@ impl Hub {
         )
     }
 
+    /// The P2P gateways whose HTTP serves friends' libraries (those with a `url`), as upstreams.
+    pub fn friend_gateways(&self) -> Vec<Upstream> {
+        let gateways = self
+            .inner
+            .gateways
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        gateways.iter().filter_map(Gateway::upstream).collect()
+    }
+
     /// Read the directory file again whenever its text changes; a file that does not parse
     /// keeps the libraries there were.
     pub async fn follow(self, mut shutdown: watch::Receiver<bool>) {
@@ -296,19 +361,29 @@ impl Hub {
         path: &str,
         headers: HeaderMap,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        self.send_body(library, method, path, headers, Body::empty())
+            .await
+    }
+
+    /// `send`, with a body.
+    pub async fn send_body(
+        &self,
+        library: &Upstream,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response<Incoming>, UpstreamError> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", library.url))
             .header("authorization", format!("Bearer {}", library.token))
-            .body(Body::empty())
-            .map_err(|e| UpstreamError::Unreachable(library.shown.clone(), e.to_string()))?;
+            .body(body)
+            .map_err(|e| UpstreamError::Unreachable(library.label(), e.to_string()))?;
         request.headers_mut().extend(headers);
         match tokio::time::timeout(ANSWER_TIMEOUT, self.inner.client.request(request)).await {
-            Err(_) => Err(UpstreamError::Timeout(library.shown.clone())),
-            Ok(Err(e)) => Err(UpstreamError::Unreachable(
-                library.shown.clone(),
-                e.to_string(),
-            )),
+            Err(_) => Err(UpstreamError::Timeout(library.label())),
+            Ok(Err(e)) => Err(UpstreamError::Unreachable(library.label(), e.to_string())),
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -326,7 +401,7 @@ impl Hub {
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let body_error = |e: String| UpstreamError::Body(library.shown.clone(), e);
+        let body_error = |e: String| UpstreamError::Body(library.label(), e);
         let bytes = response
             .into_body()
             .collect()
@@ -334,7 +409,7 @@ impl Hub {
             .map_err(|e| body_error(e.to_string()))?
             .to_bytes();
         if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
-            return Err(UpstreamError::Status(library.shown.clone(), status));
+            return Err(UpstreamError::Status(library.label(), status));
         }
         let value = serde_json::from_slice(&bytes).map_err(|e| body_error(e.to_string()))?;
         Ok(Some((status, value)))
@@ -531,6 +606,45 @@ mod tests {
         assert!(hub.gateway("").is_none());
         let short = r#"{"libraries":[],"gateways":[{"name":"g","token":"short"}]}"#;
         assert!(parse_directory(short).is_err());
+    }
+
+    #[test]
+    fn a_gateway_with_its_http_offers_friends_libraries() {
+        let gateway = |extra: &str| {
+            format!(
+                r#"{{"libraries":[],"gateways":[{{"name":"friends","namespace":"media",
+                "token":"0123456789abcdef0123"{extra}}}]}}"#
+            )
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("libraries.json");
+        // Without its HTTP: it reads from the hub, but offers nothing.
+        std::fs::write(&file, gateway("")).unwrap();
+        let hub = Hub::open(tmp.path(), &file).unwrap();
+        assert!(hub.friend_gateways().is_empty());
+        let with_http = gateway(
+            r#","url":"http://friends-gateway-http.media.svc:8097/","http_token":"0123456789abcdef-http""#,
+        );
+        hub.set(parse_directory(&with_http).unwrap());
+        let [upstream] = hub.friend_gateways().try_into().unwrap();
+        assert_eq!(upstream.url, "http://friends-gateway-http.media.svc:8097");
+        assert_eq!(upstream.token, "0123456789abcdef-http");
+        assert_eq!(upstream.label(), "P2P gateway media/friends");
+        // A URL needs a long enough token, and plain http:// inside the cluster.
+        let no_token = gateway(r#","url":"http://g:8097""#);
+        assert!(
+            parse_directory(&no_token)
+                .unwrap_err()
+                .to_string()
+                .contains("http_token")
+        );
+        let https = gateway(r#","url":"https://g:8097","http_token":"0123456789abcdef-http""#);
+        assert!(
+            parse_directory(&https)
+                .unwrap_err()
+                .to_string()
+                .contains("http://")
+        );
     }
 
     #[test]

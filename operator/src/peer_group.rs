@@ -76,6 +76,7 @@ async fn sync(group: &PeerGroup, ctx: &Context) -> Result<Action, Error> {
     .await?;
     let deployment = apply(&ctx.client, &gateway::deployment(group, &ctx.settings)?).await?;
     apply(&ctx.client, &gateway::service(group)).await?;
+    apply(&ctx.client, &gateway::http_service(group)).await?;
     if !health::deployment_available(&deployment) {
         let health = Health::progressing(
             "GatewayStarting",

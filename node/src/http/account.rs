@@ -351,9 +351,10 @@ pub async fn delete_user(
 fn check_libraries(state: &AppState, libraries: &[String]) -> Result<(), ApiError> {
     let known = state.library_names();
     for name in libraries {
-        if name == auth::FRIENDS_GRANT && state.p2p.is_none() {
+        if name == auth::FRIENDS_GRANT && !state.shares_friends() {
             return Err(ApiError::BadRequest(format!(
-                "{name}: sharing with friends is off on this server (start it with --identity and --peers)"
+                "{name}: sharing with friends is off on this server (start it with --identity and \
+                 --peers; on a cluster, create a PeerGroup)"
             )));
         }
         if name != "*" && name != auth::FRIENDS_GRANT && !known.contains(name) {

@@ -162,6 +162,9 @@ pub struct LibraryInfo {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LibraryList {
     libraries: Vec<LibraryInfo>,
+    /// Friends share libraries with the viewer (P2P is on, and the viewer may see them): their
+    /// items are at `GET /api/v1/peers/{peer}/items`.
+    friends: bool,
 }
 
 /// The libraries the viewer may see, with their item counts.
@@ -190,7 +193,8 @@ pub async fn libraries(
             }
         })
         .collect();
-    Ok(Json(LibraryList { libraries }))
+    let friends = state.shares_friends() && viewer.sees(Some(crate::auth::FRIENDS_GRANT));
+    Ok(Json(LibraryList { libraries, friends }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Headers a player's request passes on to the library server, and the answer's passed back.
-const ASKED: [HeaderName; 4] = [
+pub(super) const ASKED: [HeaderName; 4] = [
     header::RANGE,
     header::IF_NONE_MATCH,
     header::IF_MODIFIED_SINCE,
@@ -37,7 +37,7 @@ const ANSWERED: [HeaderName; 9] = [
 /// A master playlist read whole (to take out variants above a user's bit-rate limit).
 const MASTER_LIMIT: usize = 1024 * 1024;
 
-fn hub(state: &AppState) -> &Hub {
+pub(super) fn hub(state: &AppState) -> &Hub {
     state
         .hub
         .as_ref()
@@ -66,11 +66,11 @@ fn adopt(
 ) -> Result<Value, ApiError> {
     let remote = item["id"]
         .as_i64()
-        .ok_or_else(|| UpstreamError::Body(library.shown.clone(), "an item without id".into()))?;
+        .ok_or_else(|| UpstreamError::Body(library.label(), "an item without id".into()))?;
     let id = hub.id(library, remote).map_err(ids_error)?;
-    let object = item.as_object_mut().ok_or_else(|| {
-        UpstreamError::Body(library.shown.clone(), "an item that is no object".into())
-    })?;
+    let object = item
+        .as_object_mut()
+        .ok_or_else(|| UpstreamError::Body(library.label(), "an item that is no object".into()))?;
     object.insert("id".into(), json!(id));
     object.insert("library".into(), json!(library.shown));
     object.insert("resume".into(), json!(positions.get(&id)));
@@ -153,7 +153,8 @@ pub async fn libraries(
             Err(error) => json!({ "name": library.shown, "items": 0, "error": error.to_string() }),
         })
         .collect();
-    Ok(Json(json!({ "libraries": libraries })))
+    let friends = state.shares_friends() && viewer.sees(Some(crate::auth::FRIENDS_GRANT));
+    Ok(Json(json!({ "libraries": libraries, "friends": friends })))
 }
 
 fn find(state: &AppState, id: i64) -> Result<(Upstream, i64), ApiError> {
@@ -264,15 +265,7 @@ pub async fn media(
     Path((id, path)): Path<(i64, String)>,
     req: Request,
 ) -> Response {
-    let plain = !path.is_empty()
-        && path.split('/').all(|part| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        });
-    if !plain {
+    if !plain(&path) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let (library, remote) = match find(&state, id) {
@@ -294,16 +287,33 @@ pub async fn media(
     }
 }
 
+/// A path inside a package: names of letters, digits, `.`, `_` and `-`, none hidden, nothing
+/// that climbs out (`..`) or is encoded.
+pub(super) fn plain(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+}
+
 /// Stream the library server's answer to `path` back, with the headers a player needs.
 async fn pass(state: &AppState, library: &Upstream, path: &str, req: Request) -> Response {
     let asked: HeaderMap = ASKED
         .iter()
         .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
         .collect();
-    let answer = match hub(state).send(library, Method::GET, path, asked).await {
-        Ok(answer) => answer,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    match hub(state).send(library, Method::GET, path, asked).await {
+        Ok(answer) => answer_back(answer),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// An upstream's answer, streamed back with the headers a player needs.
+pub(super) fn answer_back(answer: axum::http::Response<hyper::body::Incoming>) -> Response {
     let (parts, body) = answer.into_parts();
     let mut response = Response::new(Body::new(body));
     *response.status_mut() = parts.status;

@@ -115,6 +115,7 @@ fn a_guest_sees_only_granted_libraries_and_plays_through_signed_urls() {
     assert_eq!(items.len(), 1, "only the films library: {listing}");
     assert_eq!(items[0]["library"], "films");
     let (_, libraries) = ann.get("/api/v1/libraries");
+    assert_eq!(libraries["friends"], false, "no sharing with friends here");
     let libraries = libraries["libraries"].as_array().unwrap();
     assert_eq!(libraries.len(), 1, "only films: {libraries:?}");
     assert_eq!(
@@ -552,8 +553,7 @@ fn friends_libraries_are_absent_for_users_not_granted_them() {
     let server = Server::start(&media, &data, &p2p);
     add_user(&data, "ann", "member", &["@friends"]);
     add_user(&data, "bob", "member", &["media"]);
-    // The status, and whether the refusal is the grant's (the gateway's own 404 says otherwise).
-    let answer = |user: &str, path: &str| {
+    let get = |user: &str, path: &str| {
         let bearer = format!("Authorization: Bearer {}", create_token(&data, user));
         let url = format!("{}{path}", server.base);
         let out = Command::new("curl")
@@ -562,9 +562,21 @@ fn friends_libraries_are_absent_for_users_not_granted_them() {
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         let (body, status) = text.rsplit_once('\n').unwrap();
-        (status.to_owned(), body.contains("@friends"))
+        (status.to_owned(), body.to_owned())
+    };
+    // The status, and whether the refusal is the grant's (the gateway's own 404 says otherwise).
+    let answer = |user: &str, path: &str| {
+        let (status, body) = get(user, path);
+        (status, body.contains("@friends"))
     };
     let status = |user: &str, path: &str| answer(user, path).0;
+    // What the web app asks before it looks for friends' items.
+    let shares_friends = |user: &str| {
+        let (_, body) = get(user, "/api/v1/libraries");
+        serde_json::from_str::<Value>(&body).unwrap()["friends"].clone()
+    };
+    assert_eq!(shares_friends("ann"), true);
+    assert_eq!(shares_friends("bob"), false);
     let friend = "/peers/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp/hls/1/master.m3u8";
     assert_eq!(status("ann", "/api/v1/peers"), "200");
     assert_eq!(answer("bob", "/api/v1/peers"), ("404".into(), true));
@@ -590,6 +602,7 @@ fn friends_libraries_are_absent_for_users_not_granted_them() {
     };
     assert_eq!(grant(r#"["media", "@friends"]"#), "200");
     assert_eq!(status("bob", "/api/v1/peers"), "200");
+    assert_eq!(shares_friends("bob"), true);
     assert_eq!(grant(r#"["@friend"]"#), "400", "a typo grants nothing");
 }
 

@@ -1,7 +1,8 @@
 //! Hub mode: the library directory that the front door (`manofwar hub`) reads. One Secret in
 //! the operator's namespace holds `libraries.json`: every library server's in-cluster URL and
 //! the token it asks for and, with the hub's URL, every PeerGroup gateway's hub token (the hub
-//! lets a gateway read and stream every library). The leader recomputes it from caches (the
+//! lets a gateway read and stream the libraries it shares) and its HTTP's URL and token (the hub
+//! offers its users the friends' libraries the gateway reaches). The leader recomputes it from caches (the
 //! libraries, the peer groups and their token Secrets) every few seconds and writes it only
 //! when it changed.
 
@@ -61,6 +62,13 @@ pub struct Gateway {
     /// The libraries it shares: those of its namespace whose `spec.sharing.peerGroup` names
     /// it, sorted. The hub lets its token read these only.
     pub libraries: Vec<String>,
+    /// Its HTTP's in-cluster URL (the `<group>-gateway-http` Service), where the hub reads
+    /// friends' libraries for its users, with `http_token`; both absent until that token's
+    /// Secret exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_token: Option<String>,
 }
 
 /// Tokens by (namespace, Secret name).
@@ -139,7 +147,14 @@ fn gateways(
                 .map(|lib| names::name(lib))
                 .collect();
             shared.sort();
+            let http_token = tokens
+                .get(&(namespace.clone(), gateway::http_token_secret_name(group)))
+                .cloned();
             Some(Gateway {
+                url: http_token
+                    .is_some()
+                    .then(|| gateway::http_url(group, &namespace)),
+                http_token,
                 name,
                 namespace,
                 token: token.clone(),
@@ -282,6 +297,14 @@ mod tests {
         ))
     }
 
+    /// The HTTP token Secret the reconcile creates for `group`.
+    fn http_token_secret(group_name: &str, namespace: &str, token: &str) -> Arc<Secret> {
+        Arc::new(gateway::http_token_secret(
+            &group(group_name, namespace),
+            token,
+        ))
+    }
+
     #[test]
     fn the_directory_lists_libraries_with_tokens_sorted() {
         let libraries = [
@@ -339,6 +362,7 @@ mod tests {
             hub_token_secret("friends", "media", "g-friends"),
             hub_token_secret("cousins", "family", "g-cousins"),
             hub_token_secret("old-friends", "media", "g-old"),
+            http_token_secret("friends", "media", "h-friends"),
             // Same name, other namespace: not this group's.
             hub_token_secret("starting", "family", "g-elsewhere"),
         ];
@@ -353,7 +377,8 @@ mod tests {
                 r#"{"name":"movies","namespace":"media","url":"http://movies.media.svc:8096","token":"t-movies"}"#,
                 r#"],"gateways":["#,
                 r#"{"name":"cousins","namespace":"family","token":"g-cousins","libraries":[]},"#,
-                r#"{"name":"friends","namespace":"media","token":"g-friends","libraries":["movies"]}"#,
+                r#"{"name":"friends","namespace":"media","token":"g-friends","libraries":["movies"],"#,
+                r#""url":"http://friends-gateway-http.media.svc:8097","http_token":"h-friends"}"#,
                 r#"]}"#
             )
         );

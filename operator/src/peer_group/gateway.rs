@@ -47,6 +47,20 @@ pub fn gateway_name(group: &PeerGroup) -> String {
     format!("{}-gateway", name(group))
 }
 
+/// Name of the ClusterIP Service of the gateway's HTTP (never on the P2P Service, which may
+/// face the internet).
+pub fn http_service_name(group: &PeerGroup) -> String {
+    format!("{}-http", gateway_name(group))
+}
+
+/// The gateway's HTTP, as the hub reaches it in the cluster.
+pub fn http_url(group: &PeerGroup, namespace: &str) -> String {
+    format!(
+        "http://{}.{namespace}.svc:{HTTP_PORT}",
+        http_service_name(group)
+    )
+}
+
 /// Name of the Secret with the token the gateway presents to the hub (hub mode).
 pub fn hub_token_secret_name(group: &PeerGroup) -> String {
     format!("{}-hub-token", name(group))
@@ -270,6 +284,27 @@ pub fn service(group: &PeerGroup) -> Service {
             type_: Some(type_.into()),
             selector: Some(selector(&name(group), COMPONENT)),
             ports: Some(vec![port_of("p2p-tcp", "TCP"), port_of("p2p-udp", "UDP")]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// The ClusterIP Service of the gateway's HTTP (token-protected): where the hub reads friends'
+/// libraries.
+pub fn http_service(group: &PeerGroup) -> Service {
+    Service {
+        metadata: child_meta(group, http_service_name(group), child_labels(group)),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector(&name(group), COMPONENT)),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: HTTP_PORT,
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
             ..ServiceSpec::default()
         }),
         status: None,

@@ -147,6 +147,27 @@ fn the_service_has_tcp_and_udp_on_one_port() {
 }
 
 #[test]
+fn the_http_has_its_own_cluster_ip_service_whatever_the_p2p_one_is() {
+    // The P2P Service faces the internet (LoadBalancer); the HTTP never does.
+    let s = to_json(&http_service(&group()));
+    assert_eq!(s["metadata"]["name"], "friends-gateway-http");
+    assert_eq!(s["spec"]["type"], "ClusterIP");
+    assert!(s["metadata"].get("annotations").is_none());
+    assert_eq!(
+        s["spec"]["ports"],
+        json!([{"name": "http", "port": 8097, "targetPort": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        s["spec"]["selector"],
+        to_json(&service(&group()))["spec"]["selector"]
+    );
+    assert_eq!(
+        http_url(&group(), "media"),
+        "http://friends-gateway-http.media.svc:8097"
+    );
+}
+
+#[test]
 fn outside_hub_mode_the_gateway_shares_nothing() {
     for settings in [Settings::for_tests(), {
         let mut no_url = Settings::for_hub_tests();

@@ -509,6 +509,11 @@ export interface components {
             scanning: boolean;
         };
         LibraryList: {
+            /**
+             * @description Friends share libraries with the viewer (P2P is on, and the viewer may see them): their
+             *     items are at `GET /api/v1/peers/{peer}/items`.
+             */
+            friends: boolean;
             libraries: components["schemas"]["LibraryInfo"][];
         };
         Listed: components["schemas"]["Item"] & {
