@@ -2,7 +2,7 @@
 // tiny clip copied under four names), signed-in contexts, and where screenshots go.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext } from '@playwright/test';
+import type { Browser, BrowserContext, BrowserContextOptions } from '@playwright/test';
 import { WEB_DIR, cleanup, libraryDirs, login, setup, smallProfile, startServer, stopServer, testClip } from '../test/harness.mjs';
 
 export const SIZES = {
@@ -22,7 +22,7 @@ export interface Library {
   base: string;
   /** Item ids by file name. */
   ids: Record<string, number>;
-  signedIn(browser: Browser, viewport: { width: number; height: number }): Promise<BrowserContext>;
+  signedIn(browser: Browser, viewport: { width: number; height: number }, options?: BrowserContextOptions): Promise<BrowserContext>;
   stop(): Promise<void>;
 }
 
@@ -39,8 +39,8 @@ export async function startLibrary(name: string): Promise<Library> {
   return {
     base: server.base,
     ids,
-    async signedIn(browser, viewport) {
-      const context = await browser.newContext({ viewport });
+    async signedIn(browser, viewport, options = {}) {
+      const context = await browser.newContext({ ...options, viewport });
       await login(context, server);
       return context;
     },

@@ -26,6 +26,7 @@ const PAGES: { name: string; path: () => string; ready: string; signedIn?: false
   { name: 'admin', path: () => '#/admin', ready: '#libraries-table tbody tr' },
   { name: 'tokens', path: () => '#/tokens', ready: '#new-token-label' },
   { name: 'friends', path: () => '#/friends', ready: '#p2p-off' },
+  { name: 'downloads', path: () => '#/downloads', ready: '#downloads-empty h2' },
   { name: 'not-found', path: () => '#/nowhere', ready: '.empty h2' },
 ];
 

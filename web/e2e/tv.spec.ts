@@ -57,3 +57,53 @@ test('arrow keys and Enter: from the library to a playing video', async ({ brows
   expect(await page.getAttribute('#play-toggle', 'aria-label')).toBe('Pause');
   await context.close();
 });
+
+/** Whether the 10-foot layout is on, and how much larger the page is drawn. */
+const layout = (page: Page) => page.evaluate(() => ({
+  tv: document.documentElement.classList.contains('tv'),
+  zoom: Number(getComputedStyle(document.body).zoom),
+}));
+
+test('a TV\'s own browser gets the TV layout in a small window; the user menu and ?tv= choose it', async ({ browser }) => {
+  // A Samsung TV's browser: a 1080p screen that its browser reports as a 960×540 window.
+  const small = { width: 960, height: 540 };
+  const tizen = 'Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5) AppleWebKit/537.36 (KHTML, like Gecko) 85.0.4183.93/6.5 TV Safari/537.36';
+  const tv = await library.signedIn(browser, small, { userAgent: tizen });
+  const onTv = await tv.newPage();
+  await onTv.goto(`${library.base}/#/`);
+  await onTv.locator('#library-grid .card').first().waitFor();
+  // Not zoomed further (its browser draws each pixel twice already), and nothing off the side.
+  expect(await layout(onTv)).toEqual({ tv: true, zoom: 1 });
+  expect(await onTv.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+  await onTv.screenshot({ path: join(SCREENS, 'tv-browser-960.png') });
+  await tv.close();
+
+  // A laptop's window of the same size: not a TV, until the user says so in the user menu.
+  const laptop = await library.signedIn(browser, small);
+  const page = await laptop.newPage();
+  await page.goto(`${library.base}/#/`);
+  await page.locator('#library-grid .card').first().waitFor();
+  expect(await layout(page)).toEqual({ tv: false, zoom: 1 });
+  await page.click('#user-menu-button');
+  await page.selectOption('#tv-layout', 'on');
+  expect(await layout(page)).toEqual({ tv: true, zoom: 1 });
+  await page.reload();
+  await page.locator('#library-grid .card').first().waitFor();
+  expect(await layout(page), 'the choice is kept').toEqual({ tv: true, zoom: 1 });
+  await page.setViewportSize({ width: 1600, height: 900 });
+  await expect.poll(() => layout(page), { message: 'on, below 1800 px: drawn as if 1370 px wide' }).toEqual({ tv: true, zoom: 1.17 });
+  await page.setViewportSize(small);
+
+  // ?tv=off in the address (typed once on a TV without a mouse): off, kept, and gone from the address.
+  await page.goto(`${library.base}/?tv=off#/`);
+  await page.locator('#library-grid .card').first().waitFor();
+  expect(await layout(page)).toEqual({ tv: false, zoom: 1 });
+  expect(new URL(page.url()).search).toBe('');
+  await page.setViewportSize(SIZES.tv);
+  await page.waitForFunction(() => document.documentElement.style.getPropertyValue('--tv-zoom') === '1.4');
+  expect(await layout(page), '"Off" holds on a wide window too').toEqual({ tv: false, zoom: 1 });
+  await page.goto(`${library.base}/?tv=auto#/`);
+  await page.locator('#library-grid .card').first().waitFor();
+  expect(await layout(page), 'auto: on, for a window 1920 px wide').toEqual({ tv: true, zoom: 1.4 });
+  await laptop.close();
+});

@@ -2,16 +2,21 @@
 // The player loads hls.js (its own chunk) when it opens.
 // This module is the router: #/ is the library, #/items/ID an item, #/shows/LIBRARY/TITLE a show, #/login and #/setup sign
 // in, #/admin (admins) manages accounts, #/tokens a user's API tokens, #/friends the friends
-// this server shares with (P2P) and #/friends/PEER/ID a friend's item. Everything but the login
-// and setup pages needs a signed-in user on a server with accounts.
+// this server shares with (P2P) and #/friends/PEER/ID a friend's item, #/downloads what this
+// browser keeps for offline viewing and #/downloads/ID plays one. Everything but the login and
+// setup pages needs a signed-in user on a server with accounts; when the server cannot be
+// reached at all (no answer, not a 401), the app opens the downloads, which play without it,
+// under a banner, and comes back to the rest once the server answers (lib/offline.ts).
 
 import { api, session, setSession, goToLogin, currentRoute, safeNext, statusOf, isAdmin } from './lib/api';
+import { offlineSupported, registerServiceWorker, resumeInterrupted } from './lib/offline';
 import type { SignedIn } from './lib/types';
 import { app, topbarStatus } from './lib/dom';
 import { svelteView, type View } from './lib/view';
 import { mount } from 'svelte';
 import UserMenu from './components/UserMenu.svelte';
 import Admin from './routes/Admin.svelte';
+import Downloads from './routes/Downloads.svelte';
 import FriendItem from './routes/FriendItem.svelte';
 import Friends from './routes/Friends.svelte';
 import Item from './routes/Item.svelte';
@@ -23,15 +28,45 @@ import Show from './routes/Show.svelte';
 import Tokens from './routes/Tokens.svelte';
 
 let current: View | null = null;
+/** The server could not be reached at start: only the downloads open (see `watchServer`). */
+let offline = false;
+const OFFLINE_CHECK_MS = 5000;
 
-/** Who is signed in (GET /api/v1/auth/me): 401 is nobody, 404 a server without accounts. */
+/**
+ * Who is signed in (GET /api/v1/auth/me): 401 is nobody, 404 a server without accounts; no
+ * answer at all (or a 5xx from a proxy in front of it) is no server: offline.
+ */
 async function loadSession() {
   try {
     setSession(await api<SignedIn>('/api/v1/auth/me', { auth: false }));
+    offline = false;
   } catch (err) {
-    if (statusOf(err) === 404) session.accounts = false;
+    const status = statusOf(err);
+    offline = status === undefined || status >= 500;
+    if (status === 404) session.accounts = false;
     setSession(null);
   }
+  const banner = document.getElementById('offline-banner');
+  if (banner) banner.hidden = !offline;
+}
+
+/** While offline: asks /healthz every few seconds; once it answers, the whole app is back. */
+function watchServer() {
+  const check = async () => {
+    const up = await fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
+    if (!up) {
+      setTimeout(check, OFFLINE_CHECK_MS);
+      return;
+    }
+    await loadSession();
+    if (offline) setTimeout(check, OFFLINE_CHECK_MS);
+    else {
+      void resumeInterrupted();
+      // A download that is playing plays on; any other page opens as the address says.
+      if (!/^\/downloads(\/|$)/.test(currentRoute())) route();
+    }
+  };
+  setTimeout(check, OFFLINE_CHECK_MS);
 }
 
 function route() {
@@ -43,7 +78,12 @@ function route() {
     location.replace(`#${safeNext(params.get('next'))}`);
     return;
   }
-  const open = path === '/login' || path === '/setup';
+  const downloads = path === '/downloads' || path.startsWith('/downloads/');
+  if (offline && !downloads) {
+    location.replace('#/downloads');
+    return;
+  }
+  const open = path === '/login' || path === '/setup' || (offline && downloads);
   if (!open && session.accounts && !session.user) {
     goToLogin(currentRoute());
     return;
@@ -61,6 +101,10 @@ function route() {
   else if (path === '/friends') next = svelteView(Friends, {}, 'friends');
   else if ((m = path.match(/^\/friends\/([^/?#]+)\/([^/?#]+)\/?$/))) {
     next = svelteView(FriendItem, { peerId: decodeURIComponent(m[1]), id: decodeURIComponent(m[2]) }, 'friends');
+  }
+  else if (path === '/downloads') next = svelteView(Downloads, { id: null }, 'downloads');
+  else if ((m = path.match(/^\/downloads\/([^/?#]+)\/?$/))) {
+    next = svelteView(Downloads, { id: decodeURIComponent(m[1]) }, 'downloads');
   }
   else if (path === '/admin' && session.accounts) next = svelteView(Admin, {}, 'admin');
   else if (path === '/tokens' && session.accounts) next = svelteView(Tokens, {}, isAdmin() ? 'admin' : null);
@@ -83,9 +127,14 @@ function route() {
 async function start() {
   const container = document.getElementById('topbar-user') as HTMLElement;
   mount(UserMenu, { target: container, props: { container, adminLink: document.querySelector<HTMLElement>('[data-nav="admin"]') } });
+  const downloadsLink = document.querySelector<HTMLElement>('[data-nav="downloads"]');
+  if (downloadsLink) downloadsLink.hidden = !offlineSupported();
+  void registerServiceWorker();
   await loadSession();
   window.addEventListener('hashchange', route);
   route();
+  if (offline) watchServer();
+  else void resumeInterrupted();
 }
 
 void start();

@@ -1,10 +1,11 @@
 // The admin page's "Libraries and queue", with the real `manofwar up`: a clip slow to transcode
-// (its progress must move on the page), a Matroska file cut short (it fails with its reason, and
-// "Retry" runs it again), and "Scan now" (the library's last scan moves on).
+// (its progress must move on the page), a Matroska file cut short (it fails with its reason, its
+// "Profiles" shows the failed package, "Retry" runs it again; repaired, it ends ready), and
+// "Scan now" (the library's last scan moves on, and a file added to the folder shows up).
 //
 // Screenshots (admin-libraries*.png) and the server log land in web/test-results/admin-libraries/.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -13,6 +14,7 @@ import {
 
 const SLOW = 'Slow Harbour (2021).mp4';
 const BROKEN = 'Cut Short (2020).mkv';
+const ADDED = 'Late Arrival (2022).mp4';
 // "slow" makes the clip take a while to transcode, so that the panel catches it moving.
 const PROFILE_YAML = smallProfile({ preset: 'slow', height: 240, kbps: 300 });
 const STEP = 20_000;
@@ -22,10 +24,11 @@ let tmp;
 let results;
 let server;
 let context;
+let dirs;
 
 before(async () => {
   ({ tmp, results } = setup('admin-libraries'));
-  const dirs = libraryDirs(tmp, PROFILE_YAML);
+  dirs = libraryDirs(tmp, PROFILE_YAML);
   // Cut at 40%: the header promises 8 s, the file holds about 3: the transcode fails.
   const broken = join(dirs.media, BROKEN);
   await testClip(broken, { seconds: 8, size: '320x180', preset: 'ultrafast' });
@@ -78,6 +81,11 @@ test('the admin sees a transcode\'s progress move, retries a failure, and scans 
   const failure = page.locator(`#failures [data-id="${broken.id}"]`);
   await failure.waitFor({ timeout: STEP });
   assert.match(await failure.locator('.failure-reason').textContent(), /truncated or damaged/);
+  // Its "Profiles": the one profile's package, failed, with the same reason.
+  await failure.locator('[data-action="packages"]').click();
+  const pkg = page.locator(`#packages-${broken.id} .package[data-state="failed"]`);
+  await pkg.waitFor({ timeout: STEP });
+  assert.match(await pkg.textContent(), /truncated or damaged/);
   await page.locator('#libraries').screenshot({ path: join(results, 'admin-libraries-failed.png') });
 
   // Retry: the server starts its transcode again (its log says so), and it fails again, with its reason.
@@ -90,12 +98,36 @@ test('the admin sees a transcode\'s progress move, retries a failure, and scans 
   await failure.waitFor({ timeout: STEP });
   log('retried, and failed again with its reason');
 
-  // Scan now: the library's last scan moves on (no interval scan for an hour).
+  // Repaired: a good clip under the same name (written beside the folder, then moved in whole).
+  // The folder watcher may notice the new file and queue it on its own before "Retry" is
+  // clicked; either way it must end ready and leave the failures. The log says which path ran.
+  const good = join(tmp, 'repaired.mkv');
+  await testClip(good, { seconds: 3, size: '320x180', preset: 'ultrafast' });
+  renameSync(good, join(dirs.media, BROKEN));
+  const retry = failure.locator('[data-action="retry"]');
+  let path = 'the watcher found the repaired file first';
+  if (await retry.isVisible() && (await server.json(`/api/v1/items/${broken.id}`).catch(() => null))?.state === 'failed') {
+    await retry.click({ timeout: 3000 }).then(() => { path = 'Retry clicked while it was still failed'; }, () => {});
+  }
+  const repaired = await server.waitForItem(BROKEN, 120_000, ['ready']);
+  await page.locator('#failures-empty').waitFor({ timeout: STEP });
+  assert.equal(await page.locator(`#failures [data-id="${repaired.id}"]`).count(), 0);
+  log(`repaired: ready (${path})`);
+
+  // Scan now: the library's last scan moves on (no interval scan for an hour), and a file added
+  // to the folder shows up. The folder watcher may find that file on its own too: the last scan
+  // moving on is what proves "Scan now" ran; the new row proves the page follows.
   const lastScan = async () => (await server.json('/api/v1/libraries')).libraries[0].last_scan_ms;
   const scanned = await lastScan();
+  const row = page.locator('#libraries-table tr[data-library]').first();
+  const count = Number(await row.locator('td').first().textContent());
+  const added = join(tmp, 'added.mp4');
+  await testClip(added, { seconds: 2, size: '160x90', preset: 'ultrafast' });
+  renameSync(added, join(dirs.media, ADDED));
   await page.click('#libraries-table [data-action="scan"]');
   await page.locator('#libraries-status').filter({ hasText: 'Scanning media' }).waitFor({ timeout: STEP });
   await server.waitFor('the asked-for scan', STEP, async () => (await lastScan()) > scanned);
+  await row.locator('td').first().filter({ hasText: String(count + 1) }).waitFor({ timeout: STEP });
   await page.screenshot({ path: join(results, 'admin-libraries.png'), fullPage: true });
 
   assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');

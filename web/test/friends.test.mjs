@@ -5,6 +5,7 @@
 // B's own `/peers/{A}/hls/…` URLs (fetched from A over libp2p), and switching hls.js to the other
 // quality fetches that rendition's segments through the gateway too while playback goes on.
 //
+// On ben's home page, a row "From ann" holds her item; a search narrows it.
 //
 // Then ben's admin adds a third server (cleo, whose peers file lists ben and who dials him) by
 // pasting her friend code into "Add a friend" (the API's 422/409 refusals show as it words them;
@@ -251,6 +252,30 @@ test('the Friends page shows ann connected, and her item plays through the gatew
   await page.close();
 });
 
+test('ben\'s home page has a row of ann\'s library, which search narrows', { timeout: 60_000 }, async () => {
+  const { page, problems } = await openPage(context);
+  await page.setViewportSize(VIEWPORT);
+  await page.goto(`${ben.base}/#/`);
+  const row = page.locator(`.friend-row[data-peer="${ann.peerId}"]`);
+  await row.waitFor({ timeout: 20_000 });
+  assert.equal((await row.locator('h2').textContent()).trim(), 'From ann');
+  const card = row.locator(`.card[data-id="${ann.item.id}"]`);
+  assert.equal(await card.getAttribute('href'), `#/friends/${ann.peerId}/${ann.item.id}`);
+  assert.equal(await row.locator('a.row-more').getAttribute('href'), '#/friends');
+  await screenshot(page, 'home-friends.png');
+  // A search that does not match her item hides her row; one that does shows it again.
+  await page.fill('#library-search', 'zeppelin');
+  await row.waitFor({ state: 'detached', timeout: 5_000 });
+  await page.fill('#library-search', 'harbour');
+  await card.waitFor({ timeout: 5_000 });
+  // Her card opens her item in ben's player.
+  await card.click();
+  await page.waitForURL(`**/#/friends/${ann.peerId}/${ann.item.id}`);
+  await page.locator('.item-title', { hasText: 'Harbour Lights' }).waitFor({ timeout: 10_000 });
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  await page.close();
+});
+
 test('ben\'s admin adds cleo by her friend code, sees her connect, and removes her', { timeout: 120_000 }, async () => {
   // cleo: a third gateway whose peers file lists ben, dialing him (again every few seconds).
   const cleoId = await identity(join(tmp, 'c.key'));
@@ -394,6 +419,12 @@ test('a member sees friends only once the admin grants her "Friends\' libraries"
     assert.equal(await hers.locator('.friend').count(), 0, 'no friends without the grant');
     assert.equal(await hers.locator('#add-friend').count(), 0, 'no "Add a friend" for a member');
     await hers.screenshot({ path: join(results, 'friends-member-none.png') });
+    // Nor any row of theirs on her home page: the libraries' answer says none are shared with her.
+    const librariesAsked = hers.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/libraries');
+    await hers.goto(`${ben.base}/#/`);
+    assert.equal((await (await librariesAsked).json()).friends, false);
+    await hers.locator('.library .page-head h1').waitFor({ timeout: 5_000 });
+    assert.equal(await hers.locator('.friend-row').count(), 0, 'no friend\'s row without the grant');
 
     // The admin grants it in the user editor (the box shows: sharing is on).
     const { page } = await openPage(context);
@@ -419,8 +450,10 @@ test('a member sees friends only once the admin grants her "Friends\' libraries"
     assert.deepEqual(user.libraries, [libraries[0].name, '@friends']);
     await page.close();
 
-    // Now she sees ann (connected, with her item).
+    // Now she sees ann (connected, with her item), on the Friends page and on her home page.
     await hers.reload();
+    await hers.locator(`.friend-row[data-peer="${ann.peerId}"] .card[data-id="${ann.item.id}"]`).waitFor({ timeout: 20_000 });
+    await hers.goto(`${ben.base}/#/friends`);
     const friend = hers.locator(`.friend[data-peer="${ann.peerId}"]`);
     await friend.locator(`.card[data-id="${ann.item.id}"]`).waitFor({ timeout: 20_000 });
     assert.equal(await hers.locator('#friends-not-shared').count(), 0);
