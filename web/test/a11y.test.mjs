@@ -11,12 +11,14 @@
 // button armed, the tokens page with a token created, the friends page (sharing off), a route
 // that does not exist; signed out: the login and setup pages. Screenshots land in
 // web/test-results/a11y/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Short Film (2022).mp4';
 const PROFILE_YAML = `segmentSeconds: 2
@@ -34,7 +36,7 @@ let results;
 let server;
 let context;
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('a11y'));
   const { media, data, profile } = libraryDirs(tmp, PROFILE_YAML);
   await testClip(join(media, CLIP_NAME));
@@ -48,7 +50,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -127,7 +129,9 @@ async function visit(target, route, ready, { then, shot } = {}) {
   return { route, names, checked, problems };
 }
 
-test('every control names what it shows, and no page breaks the CSP', { timeout: 240_000 }, async () => {
+test('every control names what it shows, and no page breaks the CSP', async () => {
+
+  test.setTimeout(240_000);
   const item = await server.waitForItem(CLIP_NAME, 120_000);
   const pages = [];
   pages.push(await visit(context, '/', `.card[data-id="${item.id}"]`, { shot: 'library.png' }));

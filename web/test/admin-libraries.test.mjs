@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import {
   cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const SLOW = 'Slow Harbour (2021).mp4';
 const BROKEN = 'Cut Short (2020).mkv';
@@ -26,7 +28,7 @@ let server;
 let context;
 let dirs;
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('admin-libraries'));
   dirs = libraryDirs(tmp, PROFILE_YAML);
   // Cut at 40%: the header promises 8 s, the file holds about 3: the transcode fails.
@@ -43,7 +45,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -54,7 +56,9 @@ const percentOf = (page, id) => page.evaluate((itemId) => {
   return text ? Number.parseInt(text, 10) : null;
 }, id);
 
-test('the admin sees a transcode\'s progress move, retries a failure, and scans now', { timeout: 240_000 }, async () => {
+test('the admin sees a transcode\'s progress move, retries a failure, and scans now', async () => {
+
+  test.setTimeout(240_000);
   const { page, problems } = await openPage(context);
   await page.setViewportSize({ width: 1366, height: 900 });
   await page.goto(`${server.base}/#/admin`);

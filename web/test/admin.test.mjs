@@ -13,13 +13,15 @@
 //
 // Screenshots (admin-edit, admin-edit-error, admin-limits, admin-edit-narrow, login-sso-error,
 // login-sso-error-narrow, login-sso) land in web/test-results/admin/.
-import { after, before, describe, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ADMIN, cleanup, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const PROFILE_YAML = `segmentSeconds: 2
 preset: ultrafast
@@ -47,7 +49,7 @@ async function signIn(credentials) {
 
 const userOf = async (name) => (await server.json('/api/v1/users')).users.find((u) => u.name === name);
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('admin'));
   const movies = join(tmp, 'movies');
   const home = join(tmp, 'home');
@@ -61,15 +63,15 @@ before(async () => {
   log(`server healthy at ${server.base}`);
 });
 
-after(async () => {
+test.afterAll(async () => {
   await stopServer(server);
   cleanup(tmp);
 });
 
-describe('the admin edits a user', () => {
+test.describe('the admin edits a user', () => {
   let context;
 
-  before(async () => {
+  test.beforeAll(async () => {
     await server.json('/api/v1/users', {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: MEMBER.username, password: MEMBER.password, role: 'member', libraries: ['Home Videos'] }),
@@ -77,11 +79,13 @@ describe('the admin edits a user', () => {
     context = await launchBrowser(join(tmp, 'browser-admin'));
   });
 
-  after(async () => {
+  test.afterAll(async () => {
     if (context) await context.close().catch(() => {});
   });
 
-  test('libraries, limits and password through the editor', { timeout: 120_000 }, async () => {
+  test('libraries, limits and password through the editor', async () => {
+
+    test.setTimeout(120_000);
     const { page, problems } = await openPage(context, { reuseFirst: true });
     await login(page, server);
     await page.goto(`${server.base}/#/admin`);
@@ -237,18 +241,20 @@ describe('the admin edits a user', () => {
   });
 });
 
-describe('single sign-on on the login page', () => {
+test.describe('single sign-on on the login page', () => {
   let context;
 
-  before(async () => {
+  test.beforeAll(async () => {
     context = await launchBrowser(join(tmp, 'browser-signed-out'));
   });
 
-  after(async () => {
+  test.afterAll(async () => {
     if (context) await context.close().catch(() => {});
   });
 
-  test('no button without single sign-on; a failed sign-on says why', { timeout: 60_000 }, async () => {
+  test('no button without single sign-on; a failed sign-on says why', async () => {
+
+    test.setTimeout(60_000);
     const res = await fetch(`${server.base}/api/v1/auth/oidc`);
     const answer = res.status === 200 ? await res.json() : null;
     log(`GET /api/v1/auth/oidc: ${res.status} ${JSON.stringify(answer)}`);
@@ -285,7 +291,9 @@ describe('single sign-on on the login page', () => {
     await page.close();
   });
 
-  test('with single sign-on on, "Sign in with {name}" goes to the provider and back', { timeout: 60_000 }, async () => {
+  test('with single sign-on on, "Sign in with {name}" goes to the provider and back', async () => {
+
+    test.setTimeout(60_000);
     // No identity provider here: the two answers are stubbed, as the server gives them.
     const { page, problems } = await openPage(context);
     await page.route('**/api/v1/auth/oidc', (route) => route.fulfill({

@@ -11,7 +11,7 @@
 //
 // Screenshots (login, login-error, library, admin, member, setup…) and the server logs land in
 // web/test-results/auth/.
-import { after, before, describe, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ import {
   ADMIN, cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
   videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const MOVIE = 'Signed Reel (2023).mp4';
 const HOME_VIDEO = 'Birthday (2019).mp4';
@@ -45,19 +47,19 @@ async function makeClip(path, seconds, frequency) {
 /** A request for media: a playlist, segment, thumbnail or poster. */
 const isMedia = (pathname) => /\/hls\//.test(pathname) || /\/poster$/.test(pathname);
 
-before(() => {
+test.beforeAll(() => {
   ({ tmp, results } = setup('auth'));
 });
 
-after(() => cleanup(tmp));
+test.afterAll(() => cleanup(tmp));
 
-describe('signed in and out', () => {
+test.describe('signed in and out', () => {
   let server;
   let context;
   let movie;
   let homeVideo;
 
-  before(async () => {
+  test.beforeAll(async () => {
     const movies = join(tmp, 'movies');
     const home = join(tmp, 'home');
     const profile = join(tmp, 'profile.yaml');
@@ -75,7 +77,7 @@ describe('signed in and out', () => {
     context = await launchBrowser(join(tmp, 'browser'));
   });
 
-  after(async () => {
+  test.afterAll(async () => {
     if (context) await context.close().catch(() => {});
     await stopServer(server);
   });
@@ -97,7 +99,9 @@ describe('signed in and out', () => {
     assert.deepEqual(libraries.map((l) => l.name).sort(), ['Home Videos', 'Movies']);
   });
 
-  test('login form, wrong password, sign in, library chips, play through signed URLs, admin page, log out', { timeout: 180_000 }, async () => {
+  test('login form, wrong password, sign in, library chips, play through signed URLs, admin page, log out', async () => {
+
+    test.setTimeout(180_000);
     const { page, problems } = await openPage(context, { reuseFirst: true });
     const requested = [];
     page.on('request', (r) => requested.push(new URL(r.url()).pathname));
@@ -233,7 +237,9 @@ describe('signed in and out', () => {
     log('logged out');
   });
 
-  test('a member sees their library only, and no admin page', { timeout: 60_000 }, async () => {
+  test('a member sees their library only, and no admin page', async () => {
+
+    test.setTimeout(60_000);
     const memberContext = await launchBrowser(join(tmp, 'browser-member'));
     try {
       const { page, problems } = await openPage(memberContext, { reuseFirst: true });
@@ -270,7 +276,9 @@ describe('signed in and out', () => {
     }
   });
 
-  test('too many attempts: the login form says how long to wait', { timeout: 90_000 }, async () => {
+  test('too many attempts: the login form says how long to wait', async () => {
+
+    test.setTimeout(90_000);
     const { page } = await openPage(context);
     await page.goto(`${server.base}/#/login`);
     await page.locator('#login-form').waitFor({ state: 'visible', timeout: 10_000 });
@@ -293,11 +301,11 @@ describe('signed in and out', () => {
   });
 });
 
-describe('first run', () => {
+test.describe('first run', () => {
   let server;
   let context;
 
-  before(async () => {
+  test.beforeAll(async () => {
     const media = join(tmp, 'first-run-media');
     const profile = join(tmp, 'first-run-profile.yaml');
     mkdirSync(media);
@@ -309,12 +317,14 @@ describe('first run', () => {
     context = await launchBrowser(join(tmp, 'browser-first-run'));
   });
 
-  after(async () => {
+  test.afterAll(async () => {
     if (context) await context.close().catch(() => {});
     await stopServer(server);
   });
 
-  test('the setup link creates the admin, who lands in the library', { timeout: 90_000 }, async () => {
+  test('the setup link creates the admin, who lands in the library', async () => {
+
+    test.setTimeout(90_000);
     const url = await server.waitFor('the setup link in the server output', 10_000,
       () => (server.output().match(/https?:\/\/\S+\/#\/setup\?token=\S+/) || [])[0]);
     log(`setup link: ${url.replace(/token=.*/, 'token=…')}`);

@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import {
   cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const PROFILE_YAML = smallProfile({ segmentSeconds: 1 });
 const FILMS = ['Harbour Lights (2023).mp4', 'Aurora (2019).mp4'];
@@ -28,7 +30,7 @@ let server;
 let context;
 const ids = {};
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('browse'));
   dirs = libraryDirs(tmp, PROFILE_YAML);
   const clip = join(tmp, 'clip.mp4');
@@ -44,7 +46,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -114,7 +116,9 @@ test('lib/browse.ts: matches, sortItems, entries, seasons, nextEpisode, upNext',
 const gridCards = (page) => page.$$eval('#library-grid > .card', (cards) => cards.map((c) => (c.dataset.show
   ? `show:${c.dataset.show}` : c.querySelector('.card-title').textContent.trim() + (c.querySelector('.card-subtitle')?.textContent.includes('S0') ? ` ${c.querySelector('.card-subtitle').textContent.trim()}` : ''))));
 
-test('search, sort and "Recently added" in the library; a show is one card', { timeout: 90_000 }, async () => {
+test('search, sort and "Recently added" in the library; a show is one card', async () => {
+
+  test.setTimeout(90_000);
   const { page, problems } = await openPage(context);
   await page.goto(`${server.base}/#/`);
   await page.locator('#library-grid > .card').first().waitFor({ timeout: STEP });
@@ -163,7 +167,9 @@ test('search, sort and "Recently added" in the library; a show is one card', { t
   await page.close();
 });
 
-test('a show\'s page lists its seasons in order; an episode leads to the next one', { timeout: 60_000 }, async () => {
+test('a show\'s page lists its seasons in order; an episode leads to the next one', async () => {
+
+  test.setTimeout(60_000);
   const { page, problems } = await openPage(context);
   await page.goto(`${server.base}/#/`);
   await page.locator('#library-grid > .card-show').click();
@@ -194,7 +200,9 @@ test('a show\'s page lists its seasons in order; an episode leads to the next on
   await page.close();
 });
 
-test('at the end of an episode the next one plays after a countdown, unless cancelled', { timeout: 90_000 }, async () => {
+test('at the end of an episode the next one plays after a countdown, unless cancelled', async () => {
+
+  test.setTimeout(90_000);
   const { page, problems } = await openPage(context);
   const playToEnd = async () => {
     await page.waitForFunction(() => window.manofwarPlayer?.video && window.__mow.levels.length > 0, null, { timeout: STEP });

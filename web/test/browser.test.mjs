@@ -9,13 +9,15 @@
 //
 // The browser signs in as the harness's admin first (the server has accounts).
 // Screenshots, the server log and every hls.js event land in web/test-results/browser/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch, videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Test Pattern (2024).mp4';
 const CLIP_SECONDS = 8;
@@ -77,7 +79,7 @@ async function makeMultiTrackClip(dir) {
   writeFileSync(join(dir, SRT_NAME), SRT);
 }
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('browser'));
   const media = join(tmp, 'media');
   const data = join(tmp, 'data');
@@ -93,13 +95,15 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
 });
 
-test('library shows the clip and the player plays it to the end through hls.js, switching quality', { timeout: 300_000 }, async (t) => {
+test('library shows the clip and the player plays it to the end through hls.js, switching quality', async () => {
+
+  test.setTimeout(300_000);
   // 1. The server scans, probes and transcodes the clip.
   const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
   log(`item ${item.id} ready`);
@@ -128,7 +132,7 @@ test('library shows the clip and the player plays it to the end through hls.js, 
     return img && img.complete;
   }, item.id, { timeout: 10_000 }).catch(() => {});
   if (await card.locator('.poster.is-missing').count()) {
-    t.diagnostic(`poster for item ${item.id} did not load (GET /api/v1/items/${item.id}/poster)`);
+    console.log(`poster for item ${item.id} did not load (GET /api/v1/items/${item.id}/poster)`);
   }
   await page.screenshot({ path: join(results, 'library.png') });
 
@@ -172,8 +176,8 @@ test('library shows the clip and the player plays it to the end through hls.js, 
   await page.screenshot({ path: join(results, 'player-ended.png') });
   writeFileSync(join(results, 'hls-events.json'), JSON.stringify({ video, log: events, ...problems }, null, 2));
   const nonFatal = events.errors.filter((e) => !e.fatal);
-  if (nonFatal.length) t.diagnostic(`non-fatal hls.js errors: ${JSON.stringify(nonFatal)}`);
-  if (consoleErrors.length) t.diagnostic(`console errors: ${consoleErrors.join(' | ')}`);
+  if (nonFatal.length) console.log(`non-fatal hls.js errors: ${JSON.stringify(nonFatal)}`);
+  if (consoleErrors.length) console.log(`console errors: ${consoleErrors.join(' | ')}`);
   const context_ = `\nvideo: ${JSON.stringify(video)}\nhls errors: ${JSON.stringify(events.errors)}\nfailed requests: ${failedRequests.join(', ')}\nevents in ${join(results, 'hls-events.json')}`;
 
   assert.deepEqual(events.errors.filter((e) => e.fatal), [], `fatal hls.js errors${context_}`);
@@ -193,7 +197,9 @@ test('library shows the clip and the player plays it to the end through hls.js, 
   await page.close();
 });
 
-test('audio tracks, subtitles at the right time, scrub previews and seeking (MKV + sidecar .srt)', { timeout: 180_000 }, async (t) => {
+test('audio tracks, subtitles at the right time, scrub previews and seeking (MKV + sidecar .srt)', async () => {
+
+  test.setTimeout(180_000);
   // 1. The API describes the tracks.
   const item = await server.waitForItem(MKV_NAME, READY_TIMEOUT_MS);
   const detail = await server.json(`/api/v1/items/${item.id}`);
@@ -354,8 +360,8 @@ test('audio tracks, subtitles at the right time, scrub previews and seeking (MKV
   assert.ok(seekedAt.some((s) => Math.abs(s - 7) < 0.3), `seeked events: ${JSON.stringify(seekedAt)}`);
   // After the seek, fragments from the 6–8 s segment on were loaded (not from the start again).
   const nonFatal = events.errors.filter((e) => !e.fatal);
-  if (nonFatal.length) t.diagnostic(`non-fatal hls.js errors: ${JSON.stringify(nonFatal)}`);
-  if (problems.consoleErrors.length) t.diagnostic(`console errors: ${problems.consoleErrors.join(' | ')}`);
+  if (nonFatal.length) console.log(`non-fatal hls.js errors: ${JSON.stringify(nonFatal)}`);
+  if (problems.consoleErrors.length) console.log(`console errors: ${problems.consoleErrors.join(' | ')}`);
   log(`played from ${afterClick.toFixed(2)}s to the end; cue "${SECOND_CUE_TEXT}" active at ${at7.t.toFixed(2)}s`);
 
   // 7. What the page shows for subtitles that were not converted, and for warnings (API answer

@@ -12,7 +12,7 @@
 //
 // A screenshot of the library page (1366x900), the JavaScript measured (budget.json) and the
 // server log land in web/test-results/budget/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ import { gzipSync } from 'node:zlib';
 import {
   WEB_DIR, cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const BUDGET_BYTES = 100 * 1024;
 const CLIP_NAME = 'Short Film (2022).mp4';
@@ -38,7 +40,7 @@ let results;
 let server;
 let context;
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('budget'));
   const { media, data, profile } = libraryDirs(tmp, PROFILE_YAML);
   await testClip(join(media, CLIP_NAME));
@@ -49,7 +51,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -94,7 +96,9 @@ function built() {
   return { entry: entry[1], hlsChunk: `/assets/${chunks[0]}` };
 }
 
-test('the library page stays under 100 KB of JavaScript (gzipped); hls.js loads on the watch page only', { timeout: 180_000 }, async () => {
+test('the library page stays under 100 KB of JavaScript (gzipped); hls.js loads on the watch page only', async () => {
+
+  test.setTimeout(180_000);
   const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
   log(`item ${item.id} ready`);
   const { entry } = built();
@@ -143,7 +147,9 @@ test('the library page stays under 100 KB of JavaScript (gzipped); hls.js loads 
   await page.close();
 });
 
-test('a player whose hls.js does not load says so', { timeout: 60_000 }, async () => {
+test('a player whose hls.js does not load says so', async () => {
+
+  test.setTimeout(60_000);
   const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
   const { hlsChunk } = built();
   const { page } = await openPage(context);

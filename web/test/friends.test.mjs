@@ -18,7 +18,7 @@
 // friends-hint.png, admin-friends-grant.png the user editor, friends-member-none.png / friends-member.png), both server logs and the
 // recorded hls.js events land in web/test-results/friends/; the screenshots are copied to
 // /tmp/friends-shots/ (FRIENDS_SHOTS overrides it) to look at.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ import {
   cleanup, ffmpeg, freePort, launchBrowser, login, openPage, runBin, setup, startServer, stopServer, stopwatch,
   videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Harbour Lights (2023).mp4';
 const CLIP_SECONDS = 6;
@@ -59,7 +61,7 @@ async function identity(key) {
   return peerId;
 }
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('friends'));
   const profile = join(tmp, 'profile.yaml');
   writeFileSync(profile, PROFILE_YAML);
@@ -104,7 +106,7 @@ before(async () => {
   await login(context, ben);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await Promise.all([stopServer(ben), stopServer(ann)]);
   cleanup(tmp);
@@ -118,7 +120,9 @@ async function screenshot(page, name, options = {}) {
   copyFileSync(path, join(SHOTS, name));
 }
 
-test('the Friends page shows ann connected, and her item plays through the gateway, switching quality', { timeout: 180_000 }, async () => {
+test('the Friends page shows ann connected, and her item plays through the gateway, switching quality', async () => {
+
+  test.setTimeout(180_000);
   const { page, problems } = await openPage(context, { reuseFirst: true });
   await page.setViewportSize(VIEWPORT);
   const requests = [];
@@ -252,7 +256,9 @@ test('the Friends page shows ann connected, and her item plays through the gatew
   await page.close();
 });
 
-test('ben\'s home page has a row of ann\'s library, which search narrows', { timeout: 60_000 }, async () => {
+test('ben\'s home page has a row of ann\'s library, which search narrows', async () => {
+
+  test.setTimeout(60_000);
   const { page, problems } = await openPage(context);
   await page.setViewportSize(VIEWPORT);
   await page.goto(`${ben.base}/#/`);
@@ -276,7 +282,9 @@ test('ben\'s home page has a row of ann\'s library, which search narrows', { tim
   await page.close();
 });
 
-test('ben\'s admin adds cleo by her friend code, sees her connect, and removes her', { timeout: 120_000 }, async () => {
+test('ben\'s admin adds cleo by her friend code, sees her connect, and removes her', async () => {
+
+  test.setTimeout(120_000);
   // cleo: a third gateway whose peers file lists ben, dialing him (again every few seconds).
   const cleoId = await identity(join(tmp, 'c.key'));
   writeFileSync(join(tmp, 'peers-c.yaml'), `- {peerId: ${ben.peerId}, name: ben, libraries: ["*"]}\n`);
@@ -403,7 +411,9 @@ test('ben\'s admin adds cleo by her friend code, sees her connect, and removes h
   }
 });
 
-test('a member sees friends only once the admin grants her "Friends\' libraries"', { timeout: 90_000 }, async () => {
+test('a member sees friends only once the admin grants her "Friends\' libraries"', async () => {
+
+  test.setTimeout(90_000);
   const { libraries } = await ben.json('/api/v1/libraries');
   await ben.json('/api/v1/users', {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -465,7 +475,9 @@ test('a member sees friends only once the admin grants her "Friends\' libraries"
   }
 });
 
-test('with ann offline, the Friends page says so, and the item kept for offline viewing still plays', { timeout: 60_000 }, async () => {
+test('with ann offline, the Friends page says so, and the item kept for offline viewing still plays', async () => {
+
+  test.setTimeout(60_000);
   await stopServer(ann);
   const { page, problems } = await openPage(context);
   await page.setViewportSize(VIEWPORT);
@@ -501,7 +513,9 @@ test('with ann offline, the Friends page says so, and the item kept for offline 
   await page.close();
 });
 
-test('without --identity, the Friends page says sharing is off and how to turn it on', { timeout: 60_000 }, async () => {
+test('without --identity, the Friends page says sharing is off and how to turn it on', async () => {
+
+  test.setTimeout(60_000);
   const data = join(tmp, 'data-c');
   const media = join(tmp, 'media-c');
   mkdirSync(media);

@@ -231,6 +231,23 @@ export async function login(target, server, credentials = ADMIN) {
   return res.json();
 }
 
+/**
+ * `startServer(options)` that can run again after a stop: on the same port and data folder,
+ * with the same admin token (made once, on the first start). Each start logs to its own file
+ * in `logDir`.
+ */
+export function restartable({ logDir, ...options }) {
+  let port = 0;
+  let token = null;
+  return async () => {
+    const server = await startServer({ ...options, logPath: join(logDir, `server-${Date.now()}.log`), port, admin: !port });
+    if (port) server.token = token;
+    port = Number(new URL(server.base).port);
+    token = server.token;
+    return server;
+  };
+}
+
 export async function stopServer(server) {
   if (!server || server.exited) return;
   server.child.kill('SIGTERM');

@@ -10,13 +10,15 @@
 //
 // Screenshots: live.png (1366×900), live-phone.png (390×844, the whole panel) in
 // web/test-results/live/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cleanup, launchBrowser, login, openPage, setup, sleep, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Night Ferry (2023).mp4';
 const BIG_NAME = 'Slow Harbour (2021).mp4';
@@ -46,7 +48,7 @@ async function stage(name, { size, seconds }, dir) {
   return path;
 }
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('live'));
   media = join(tmp, 'media');
   const staging = join(tmp, 'staging');
@@ -69,7 +71,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -121,7 +123,9 @@ function streamAs(cookie, item) {
   return { stop: () => { stopped = true; return done; } };
 }
 
-test('the Live panel shows ann\'s stream, a transcode, and live charts; leaving closes the EventSource', { timeout: 240_000 }, async () => {
+test('the Live panel shows ann\'s stream, a transcode, and live charts; leaving closes the EventSource', async () => {
+
+  test.setTimeout(240_000);
   const item = await server.waitForItem(CLIP_NAME, 120_000);
   log(`${CLIP_NAME} ready (item ${item.id}, "${item.title}")`);
   const cookie = await memberCookie();

@@ -13,11 +13,13 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import {
-  cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer, stopwatch, testClip,
+  cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, restartable, stopServer, stopwatch, testClip,
   videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const SHORT = 'Harbour Lights (2021).mp4';
 const SHORT_SRT = 'Harbour Lights (2021).en.srt';
@@ -31,28 +33,17 @@ let tmp;
 let results;
 let dirs;
 let server;
-let port;
-let token;
+let start; // starts `manofwar up`, again on the same port and data folder after a stop
 let context;
 
-/** `manofwar up` on the test's folders; again on the same port and data folder, with the same token. */
-async function start() {
-  server = await startServer({
-    media: dirs.media, data: dirs.data, profile: dirs.profile,
-    logPath: join(results, `server-${Date.now()}.log`), port, admin: !port,
-  });
-  if (port) server.token = token;
-  port = Number(new URL(server.base).port);
-  token = server.token;
-}
-
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('offline'));
   dirs = libraryDirs(tmp, smallProfile());
   await testClip(join(dirs.media, SHORT), { seconds: 6, size: '320x180', preset: 'ultrafast' });
   writeFileSync(join(dirs.media, SHORT_SRT), '1\n00:00:00,000 --> 00:00:05,000\nAhoy from the harbour\n\n');
   await testClip(join(dirs.media, LONG), { seconds: LONG_SECONDS, size: '320x180', preset: 'ultrafast' });
-  await start();
+  start = restartable({ media: dirs.media, data: dirs.data, profile: dirs.profile, logDir: results });
+  server = await start();
   await server.waitForItem(SHORT, 120_000);
   await server.waitForItem(LONG, 240_000);
   log('both items are ready');
@@ -60,7 +51,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -101,7 +92,9 @@ async function appStoredOffline(page) {
   });
 }
 
-test('a download plays with the server stopped, and its deletion frees the space', { timeout: 240_000 }, async () => {
+test('a download plays with the server stopped, and its deletion frees the space', async () => {
+
+  test.setTimeout(240_000);
   const item = await server.waitForItem(SHORT, STEP);
   const detail = await server.json(`/api/v1/items/${item.id}`);
   assert.ok(detail.subtitles.some((s) => s.converted), `the sidecar subtitles are converted: ${JSON.stringify(detail.subtitles)}`);
@@ -199,8 +192,10 @@ test('a download plays with the server stopped, and its deletion frees the space
   await page.close();
 });
 
-test('a download interrupted by the server going away says it is paused, and completes once it is back', { timeout: 300_000 }, async () => {
-  await start();
+test('a download interrupted by the server going away says it is paused, and completes once it is back', async () => {
+
+  test.setTimeout(300_000);
+  server = await start();
   log('server started again');
   const item = await server.waitForItem(LONG, STEP);
   const { page, problems } = await openPage(context);
@@ -232,7 +227,7 @@ test('a download interrupted by the server going away says it is paused, and com
   await row.locator('.download-resume').waitFor({ timeout: STEP });
 
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-  await start();
+  server = await start();
   log('server started again');
   await row.locator('.download-state', { hasText: 'Downloaded ✓' }).waitFor({ timeout: 60_000 });
   assert.match(await row.locator('.download-pct').textContent(), /^100%$/);

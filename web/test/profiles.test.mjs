@@ -6,7 +6,7 @@
 // `manofwar serve` is a cluster's library server: it has no accounts (its network policy guards
 // it), so the browser signs in only if the server turns out to have them.
 // Screenshots and the server log land in web/test-results/profiles/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ import { promisify } from 'node:util';
 import {
   BIN, cleanup, ffmpeg, launchBrowser, login, openPage, setup, startServer, stopServer, stopwatch,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Two Ladders (2025).mp4';
 const TOKEN = 'browser-test-token';
@@ -30,7 +32,7 @@ let server;
 let context;
 let accounts; // does this server have accounts (GET /api/v1/auth/me is not a 404)?
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('profiles'));
   const media = join(tmp, 'media');
   const profiles = join(tmp, 'profiles');
@@ -65,13 +67,15 @@ before(async () => {
   log(accounts ? 'signed in' : 'no accounts on this server: not signing in');
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
 });
 
-test('the master offers both profiles; switching to the other profile keeps playing', { timeout: 120_000 }, async () => {
+test('the master offers both profiles; switching to the other profile keeps playing', async () => {
+
+  test.setTimeout(120_000);
   const item = await server.waitForItem(CLIP_NAME, 10_000);
   const { page, problems } = await openPage(context);
   const requested = [];

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import {
-  ADMIN, addUser, cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, startServer, stopServer,
+  ADMIN, addUser, cleanup, launchBrowser, libraryDirs, login, openPage, setup, smallProfile, restartable, stopServer,
   stopwatch, testClip, videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 // Long enough that what the player buffers ahead (a minute at most) is not the whole item.
 const CLIP = 'Night Crossing (2024).mp4';
@@ -23,22 +25,10 @@ let tmp;
 let results;
 let dirs;
 let server;
-let port;
-let token;
+let start; // starts `manofwar up`, again on the same port and data folder after a stop
 let context;
 
-/** `manofwar up` on the test's folders; again on the same port, with the same admin token. */
-async function start() {
-  server = await startServer({
-    media: [dirs.media, `empty=${dirs.empty}`], data: dirs.data, profile: dirs.profile,
-    logPath: join(results, `server-${Date.now()}.log`), port, admin: !port,
-  });
-  if (port) server.token = token;
-  port = Number(new URL(server.base).port);
-  token = server.token;
-}
-
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('recover'));
   dirs = libraryDirs(tmp, PROFILE_YAML);
   dirs.empty = join(tmp, 'empty');
@@ -46,7 +36,8 @@ before(async () => {
   await testClip(join(dirs.media, CLIP), { seconds: CLIP_SECONDS, size: '320x180', preset: 'ultrafast' });
   await testClip(join(dirs.media, `${LONG_TITLE}.mp4`), { seconds: 2, size: '320x180', preset: 'ultrafast' });
   await addUser(dirs.data, MEMBER, 'member', ['empty']);
-  await start();
+  start = restartable({ media: [dirs.media, `empty=${dirs.empty}`], data: dirs.data, profile: dirs.profile, logDir: results });
+  server = await start();
   await server.waitForItem(CLIP, 180_000);
   await server.waitForItem('Ship (2019).mp4', 60_000);
   log('both items are ready');
@@ -54,7 +45,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -79,7 +70,9 @@ async function unbufferedTime(page) {
   return t;
 }
 
-test('the server goes away mid-play: the player says so, and plays on when it is back', { timeout: 180_000 }, async () => {
+test('the server goes away mid-play: the player says so, and plays on when it is back', async () => {
+
+  test.setTimeout(180_000);
   const { page, problems } = await openPage(context);
   const item = await server.waitForItem(CLIP, STEP);
   await page.goto(`${server.base}/#/items/${item.id}`);
@@ -101,7 +94,7 @@ test('the server goes away mid-play: the player says so, and plays on when it is
   log(`the player says: ${await overlayText(page)}`);
   await page.screenshot({ path: join(results, 'server-gone.png') });
 
-  await start();
+  server = await start();
   log('server started again');
   const playedOn = await page.waitForFunction((t) => window.manofwarPlayer.video.currentTime > t + 1.5, gap, { timeout: 45_000 })
     .then(() => true, () => false);
@@ -128,7 +121,9 @@ test('the server goes away mid-play: the player says so, and plays on when it is
   await page.close();
 });
 
-test('a session that ends sends the viewer to sign in, then back to the same page', { timeout: 60_000 }, async () => {
+test('a session that ends sends the viewer to sign in, then back to the same page', async () => {
+
+  test.setTimeout(60_000);
   const { page } = await openPage(context);
   const item = await server.waitForItem('Ship (2019).mp4', STEP);
   await page.goto(`${server.base}/#/items/${item.id}`);
@@ -146,7 +141,9 @@ test('a session that ends sends the viewer to sign in, then back to the same pag
   await page.close();
 });
 
-test('a very long title wraps on a phone; an empty library says how to fill it', { timeout: 60_000 }, async () => {
+test('a very long title wraps on a phone; an empty library says how to fill it', async () => {
+
+  test.setTimeout(60_000);
   const { page, problems } = await openPage(context);
   await page.setViewportSize({ width: 390, height: 844 });
   const item = await server.waitForItem('Ship (2019).mp4', STEP);

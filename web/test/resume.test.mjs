@@ -10,12 +10,14 @@
 //
 // Screenshots (resume-item.png, resume-library.png), the server log and the recorded hls.js
 // events land in web/test-results/resume/.
-import { after, before, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   cleanup, launchBrowser, libraryDirs, login, openPage, setup, startServer, stopServer, stopwatch, testClip, videoState,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const CLIP_NAME = 'Long Way Home (2023).mp4';
 const CLIP_SECONDS = 30;
@@ -36,7 +38,7 @@ let results;
 let server;
 let context;
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('resume'));
   const { media, data, profile } = libraryDirs(tmp, PROFILE_YAML);
   await testClip(join(media, CLIP_NAME), { seconds: CLIP_SECONDS });
@@ -47,7 +49,7 @@ before(async () => {
   await login(context, server);
 });
 
-after(async () => {
+test.afterAll(async () => {
   if (context) await context.close().catch(() => {});
   await stopServer(server);
   cleanup(tmp);
@@ -71,7 +73,9 @@ const currentTime = (page) => page.evaluate(() => window.manofwarPlayer.video.cu
 /** "0:07": `seconds` (under a minute) as the page writes it, rounded down or to the nearest second. */
 const clock = (seconds, round = Math.floor) => `0:${String(round(seconds)).padStart(2, '0')}`;
 
-test('the item page saves where you stop and resumes there; "Continue watching" lists it until the end', { timeout: 240_000 }, async () => {
+test('the item page saves where you stop and resumes there; "Continue watching" lists it until the end', async () => {
+
+  test.setTimeout(240_000);
   const item = await server.waitForItem(CLIP_NAME, READY_TIMEOUT_MS);
   assert.equal(item.resume, null, 'nothing watched yet');
   log(`item ${item.id} ready`);

@@ -15,7 +15,7 @@
 //
 // Screenshots (login-sso, op-login, signed-in-library, user-menu, op-wrong-password, eve-error)
 // and the logs (server.log, op.log) land in web/test-results/sso/.
-import { after, before, describe, test } from 'node:test';
+import { test } from '@playwright/test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ import { join } from 'node:path';
 import {
   cleanup, freePort, launchBrowser, openPage, setup, sleep, startServer, stopServer, stopwatch, testClip,
 } from './harness.mjs';
+
+test.describe.configure({ mode: 'serial' });
 
 const OP_BIN = process.env.OIDC_EXAMPLE_OP || join(homedir(), '.cache', 'manofwar', 'bin', 'oidc-example-op');
 const PASSWORD = 'a long enough password';
@@ -130,7 +132,7 @@ async function submitProvider(page, username, password) {
   await page.click('form[action="/login/username"] button[type="submit"]');
 }
 
-before(async () => {
+test.beforeAll(async () => {
   ({ tmp, results } = setup('sso'));
   assert.ok(existsSync(OP_BIN), `the example OpenID provider is missing at ${OP_BIN}: run \`bash e2e/oidc-op.sh\` (or set OIDC_EXAMPLE_OP)`);
   const media = join(tmp, 'media');
@@ -154,14 +156,15 @@ before(async () => {
   log(`item ${clip.id} ready`);
 });
 
-after(async () => {
+test.afterAll(async () => {
   await stopServer(server);
   await stopProvider(op);
   cleanup(tmp);
 });
 
-describe('single sign-on through the example OpenID provider', () => {
-  test('ann (email maps to member) signs in at the provider and lands in the library', { timeout: 240_000 }, async () => {
+test.describe('single sign-on through the example OpenID provider', () => {
+  test('ann (email maps to member) signs in at the provider and lands in the library', async () => {
+    test.setTimeout(240_000);
     const context = await launchBrowser(join(tmp, 'browser-ann'));
     try {
       const { page, problems } = await openPage(context, { reuseFirst: true });
@@ -218,7 +221,9 @@ describe('single sign-on through the example OpenID provider', () => {
     }
   });
 
-  test('eve (email maps to no role): a wrong password stays at the provider; the right one comes back with the reason, signed out', { timeout: 240_000 }, async () => {
+  test('eve (email maps to no role): a wrong password stays at the provider; the right one comes back with the reason, signed out', async () => {
+
+    test.setTimeout(240_000);
     const context = await launchBrowser(join(tmp, 'browser-eve'));
     try {
       const { page, problems } = await openPage(context, { reuseFirst: true });
