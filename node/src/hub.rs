@@ -90,6 +90,14 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// `namespace/name` (or `name`): how logs and the hub's principal name it.
+    fn path(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// Its HTTP as an upstream the hub sends requests to; none without a `url`.
     fn upstream(&self) -> Option<Upstream> {
         Some(Upstream {
@@ -97,13 +105,20 @@ impl Gateway {
             namespace: self.namespace.clone(),
             url: self.url.clone()?,
             token: self.http_token.clone()?,
-            shown: match &self.namespace {
-                Some(ns) => format!("{ns}/{}", self.name),
-                None => self.name.clone(),
-            },
+            shown: self.path(),
             gateway: true,
         })
     }
+}
+
+/// An in-cluster `http://HOST:PORT` URL of the directory, without a trailing slash; `what`
+/// names it in the error (`library films`).
+fn in_cluster_url(url: &str, what: &str) -> anyhow::Result<String> {
+    let url = url.trim_end_matches('/');
+    if !url.starts_with("http://") {
+        anyhow::bail!("{what}: url {url:?} must be http://HOST:PORT (its in-cluster address)");
+    }
+    Ok(url.to_owned())
 }
 
 /// What the directory file holds.
@@ -126,14 +141,7 @@ pub fn parse_directory(text: &str) -> anyhow::Result<Directory> {
         *seen.entry(lib.name.clone()).or_default() += 1;
     }
     for lib in &mut libraries {
-        lib.url = lib.url.trim_end_matches('/').to_owned();
-        if !lib.url.starts_with("http://") {
-            anyhow::bail!(
-                "library {}: url {:?} must be http://HOST:PORT (the server's in-cluster address)",
-                lib.name,
-                lib.url
-            );
-        }
+        lib.url = in_cluster_url(&lib.url, &format!("library {}", lib.name))?;
         lib.shown = match (&lib.namespace, seen[&lib.name]) {
             (Some(ns), n) if n > 1 => format!("{}.{ns}", lib.name),
             _ => lib.name.clone(),
@@ -149,16 +157,10 @@ pub fn parse_directory(text: &str) -> anyhow::Result<Directory> {
         anyhow::bail!("a gateway's token is shorter than 16 characters");
     }
     for gateway in &mut gateways {
-        let Some(url) = &mut gateway.url else {
+        let Some(url) = &gateway.url else {
             continue;
         };
-        *url = url.trim_end_matches('/').to_owned();
-        if !url.starts_with("http://") {
-            anyhow::bail!(
-                "gateway {}: url {url:?} must be http://HOST:PORT (its HTTP's in-cluster address)",
-                gateway.name
-            );
-        }
+        gateway.url = Some(in_cluster_url(url, &format!("gateway {}", gateway.name))?);
         if gateway.http_token.as_ref().is_none_or(|t| t.len() < 16) {
             anyhow::bail!(
                 "gateway {}: a url needs its http_token, of 16 characters or more",
@@ -257,10 +259,7 @@ impl Hub {
         let gateway = gateways
             .iter()
             .find(|g| crate::auth::same(g.token.as_bytes(), token.as_bytes()))?;
-        let name = match &gateway.namespace {
-            Some(ns) => format!("gateway:{ns}/{}", gateway.name),
-            None => format!("gateway:{}", gateway.name),
-        };
+        let name = format!("gateway:{}", gateway.path());
         // Grants use the names users see (`name.namespace` where two namespaces share a name).
         let shared = self
             .libraries()

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Headers a player's request passes on to the library server, and the answer's passed back.
-pub(super) const ASKED: [HeaderName; 4] = [
+const ASKED: [HeaderName; 4] = [
     header::RANGE,
     header::IF_NONE_MATCH,
     header::IF_MODIFIED_SINCE,
@@ -302,14 +302,23 @@ pub(super) fn plain(path: &str) -> bool {
 
 /// Stream the library server's answer to `path` back, with the headers a player needs.
 async fn pass(state: &AppState, library: &Upstream, path: &str, req: Request) -> Response {
-    let asked: HeaderMap = ASKED
-        .iter()
-        .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
-        .collect();
-    match hub(state).send(library, Method::GET, path, asked).await {
+    match hub(state)
+        .send(library, Method::GET, path, asked(&req, &[]))
+        .await
+    {
         Ok(answer) => answer_back(answer),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// The headers of a player's request (`ASKED`, and `also`) that go on to the upstream: never
+/// the caller's credentials.
+pub(super) fn asked(req: &Request, also: &[HeaderName]) -> HeaderMap {
+    ASKED
+        .iter()
+        .chain(also)
+        .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
+        .collect()
 }
 
 /// An upstream's answer, streamed back with the headers a player needs.

@@ -7,12 +7,12 @@
 
 use super::AppState;
 use super::api::ApiError;
-use super::hub::{ASKED, answer_back, hub, plain};
+use super::hub::{answer_back, asked, hub, plain};
 use crate::hub::Upstream;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Value, json};
@@ -139,11 +139,7 @@ async fn forward(state: &AppState, gateway: &Upstream, req: Request) -> Response
         .path_and_query()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
     let method = req.method().clone();
-    let headers: HeaderMap = ASKED
-        .iter()
-        .chain([&header::CONTENT_TYPE])
-        .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
-        .collect();
+    let headers = asked(&req, &[header::CONTENT_TYPE]);
     let body = Body::new(http_body_util::Limited::new(req.into_body(), BODY_LIMIT));
     match hub(state)
         .send_body(gateway, method, &path, headers, body)

@@ -2,9 +2,9 @@
 //! the operator's namespace holds `libraries.json`: every library server's in-cluster URL and
 //! the token it asks for and, with the hub's URL, every PeerGroup gateway's hub token (the hub
 //! lets a gateway read and stream the libraries it shares) and its HTTP's URL and token (the hub
-//! offers its users the friends' libraries the gateway reaches). The leader recomputes it from caches (the
-//! libraries, the peer groups and their token Secrets) every few seconds and writes it only
-//! when it changed.
+//! offers its users the friends' libraries the gateway reaches). The leader recomputes it from
+//! caches (the libraries, the peer groups and their token Secrets) every few seconds and writes
+//! it only when it changed.
 
 use super::{config, names};
 use crate::cache;
