@@ -8,7 +8,7 @@
 // reached at all (no answer, not a 401), the app opens the downloads, which play without it,
 // under a banner, and comes back to the rest once the server answers (lib/offline.ts).
 
-import { api, session, setSession, goToLogin, currentRoute, safeNext, statusOf, isAdmin } from './lib/api';
+import { api, session, setSession, goToLogin, currentRoute, safeNext, statusOf, isAdmin, whenServerUp } from './lib/api';
 import { offlineSupported, registerServiceWorker, resumeInterrupted } from './lib/offline';
 import type { SignedIn } from './lib/types';
 import { app, topbarStatus } from './lib/dom';
@@ -52,21 +52,15 @@ async function loadSession() {
 
 /** While offline: asks /healthz every few seconds; once it answers, the whole app is back. */
 function watchServer() {
-  const check = async () => {
-    const up = await fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
-    if (!up) {
-      setTimeout(check, OFFLINE_CHECK_MS);
-      return;
-    }
+  whenServerUp(async () => {
     await loadSession();
-    if (offline) setTimeout(check, OFFLINE_CHECK_MS);
+    if (offline) watchServer();
     else {
       void resumeInterrupted();
       // A download that is playing plays on; any other page opens as the address says.
       if (!/^\/downloads(\/|$)/.test(currentRoute())) route();
     }
-  };
-  setTimeout(check, OFFLINE_CHECK_MS);
+  }, { first: OFFLINE_CHECK_MS });
 }
 
 function route() {

@@ -18,6 +18,31 @@ export const statusOf = (err: unknown): number | undefined => (err instanceof Ht
 /** The message of anything thrown. */
 export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** Whether the server answers its health check (`/healthz`, no session needed) now. */
+export const serverUp = (): Promise<boolean> => fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
+
+/**
+ * Asks `/healthz` after `first` ms, and again after each wait times `grow` (at most `max` ms),
+ * until the server answers; then calls `then`. The function it returns stops asking.
+ */
+export function whenServerUp(then: () => void, { first, grow = 1, max = first }: { first: number; grow?: number; max?: number }): () => void {
+  let wait = first;
+  let stopped = false;
+  let timer = setTimeout(async function check() {
+    if (await serverUp()) {
+      if (!stopped) then();
+      return;
+    }
+    if (stopped) return;
+    wait = Math.min(max, wait * grow);
+    timer = setTimeout(check, wait);
+  }, wait);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
 export interface Session {
   user: User | null;
   /** The token that every state-changing request carries. */

@@ -20,7 +20,7 @@
 // at a time downloads an item (a Web Lock); the pages of every tab hear of changes
 // (BroadcastChannel).
 
-import { api, messageOf, session, statusOf } from './api';
+import { api, messageOf, session, statusOf, whenServerUp } from './api';
 import { titleOf } from './format';
 import type { ItemDetail } from './types';
 
@@ -606,20 +606,12 @@ async function renew(meta: DownloadMeta, cache: Cache): Promise<boolean> {
 function watchForServer() {
   if (watching) return;
   watching = true;
-  let wait = RETRY_MIN_MS;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const resume = async () => {
-    clearTimeout(timer);
+    stop();
     window.removeEventListener('online', resume);
     watching = false;
     for (const meta of await listDownloads()) if (meta.state === 'paused') void run(meta.id);
   };
-  const check = async () => {
-    const up = await fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
-    if (up) return resume();
-    wait = Math.min(RETRY_MAX_MS, wait * 1.5);
-    timer = setTimeout(check, wait);
-  };
+  const stop = whenServerUp(() => void resume(), { first: RETRY_MIN_MS, grow: 1.5, max: RETRY_MAX_MS });
   window.addEventListener('online', resume);
-  timer = setTimeout(check, wait);
 }

@@ -4,6 +4,7 @@
 
 import type Hls from 'hls.js';
 import type { Level, LevelLoadedData, LevelUpdatedData, MediaPlaylist } from 'hls.js';
+import { serverUp } from './api';
 import { formatDuration, formatMbps, percentOf, posterUrl } from './format';
 import { h } from './dom';
 import { createTransport } from './transport';
@@ -323,8 +324,7 @@ export function createPlayer(
       networkRetries += 1;
       setTimeout(async () => {
         if (destroyed || hls !== player) return;
-        const up = await fetch('/healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
-        if (!up) {
+        if (!(await serverUp())) {
           reconnect();
           return;
         }
