@@ -55,6 +55,10 @@ export interface DownloadMeta {
 
 export const PAUSED_TEXT = 'paused — will resume when back online';
 
+/** How far a download is, in whole percent of its files (100 once done). */
+export const downloadPercent = (d: DownloadMeta): number =>
+  d.state === 'done' ? 100 : d.total ? Math.floor((d.done / d.total) * 100) : 0;
+
 const META_CACHE = 'mow-downloads';
 const MEDIA_PREFIX = 'mow-dl-';
 const metaKey = (id: string) => `/__mow/downloads/${encodeURIComponent(id)}`;
