@@ -258,6 +258,16 @@ sleep 3
 check "a directory that does not parse keeps the libraries" test "$(as "$admin" /api/v1/libraries | jq -r '[.libraries[].name] | join(",")')" = films
 check "the hub said so in its log" grep -q 'does not parse' "$tmp/hub.log"
 
+step "admins see what the operator says of each library"
+directory "films:$films_port:films-token"
+stalled='{"ready":false,"stalled":true,"reason":"ProfileNotFound","message":"TranscodeProfile \"x\" not found in namespace \"media\": create it or remove it from spec.profiles"}'
+jq --argjson s "$stalled" '.libraries[0].state = $s' "$tmp/libraries.json" >"$tmp/libraries.json.new"
+mv "$tmp/libraries.json.new" "$tmp/libraries.json"
+eventually 10 "the admin's libraries: films stalled, with what to change" bash -c \
+  "curl -fsS -H 'Authorization: Bearer $admin' $hub/api/v1/libraries | jq -e '.libraries[0].state | .reason == \"ProfileNotFound\" and .stalled and (.message | contains(\"spec.profiles\"))'"
+check "ann's libraries: films, without the operator's words" test \
+  "$(as "$ann" /api/v1/libraries | jq -c '[.libraries[] | [.name, .state]]')" = '[["films",null]]'
+
 step "a restarted hub keeps its ids"
 directory "films:$films_port:films-token"
 kill "$hub_pid" && wait "$hub_pid" 2>/dev/null

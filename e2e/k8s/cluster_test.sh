@@ -271,6 +271,17 @@ admin_get() { curl -fsS -b "$tmp/admin.jar" "$hub$1"; }
 export -f admin_get; export hub tmp
 eventually 150 "the hub sees both libraries (the operator's directory)" bash -c \
   "[ \"\$(admin_get /api/v1/libraries | jq -c '[.libraries[] | [.name, .items]]')\" = '[[\"home-videos\",3],[\"home-videos-2\",3]]' ]"
+# Each library's Ready condition goes operator → directory Secret → the hub's mount (the kubelet
+# refreshes it within about a minute).
+hub_states_match() {
+  local lib reason
+  for lib in home-videos home-videos-2; do
+    reason=$(kubectl get medialibrary "$lib" -n media -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')
+    [ -n "$reason" ] && [ "$(admin_get /api/v1/libraries | jq -r ".libraries[] | select(.name == \"$lib\") | .state.reason")" = "$reason" ] || return 1
+  done
+}
+export -f hub_states_match
+eventually 150 "the admin sees each MediaLibrary's Ready condition, as kubectl does" hub_states_match
 csrf=$(admin_get /api/v1/auth/me | jq -r .csrf)
 created=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/admin.jar" -H "X-CSRF-Token: $csrf" \
   -H 'content-type: application/json' -d '{"name":"ann","password":"ann-password-1","role":"member","libraries":["home-videos"]}' \
@@ -278,6 +289,8 @@ created=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/admin.jar" -H "X-CSRF-
 check "the admin adds ann, granted home-videos ($created)" test "$created" = 201
 check "ann signs in" test "$(login ann.jar ann ann-password-1)" = 200
 curl -fsS -b "$tmp/ann.jar" "$hub/api/v1/items" >"$tmp/ann-items.json"
+check "ann does not see the operator's conditions" test \
+  "$(curl -fsS -b "$tmp/ann.jar" "$hub/api/v1/libraries" | jq -c '[.libraries[].state]')" = '[null]'
 check "ann sees home-videos' 3 items and nothing else" test \
   "$(jq -r '[.items[].library] | join(",")' "$tmp/ann-items.json")" = home-videos,home-videos,home-videos
 other=$(admin_get /api/v1/items | jq -r '[.items[] | select(.library == "home-videos-2")][0].id')
@@ -341,6 +354,8 @@ for ns in media friend; do
     "[ \"\$(kubectl get pg friends -n $ns -o jsonpath='{.status.connectedPeers}')\" = 1 ]"
 done
 k get pg -A | indent
+check "each gateway says its friends are its PeerGroup's to edit (peersEditable: false, a read-only mount)" bash -c \
+  "[ \"\$(gateway media /api/v1/p2p | jq .peersEditable),\$(gateway friend /api/v1/p2p | jq .peersEditable)\" = false,false ]"
 eventually 60 "the friend's gateway is connected to home directly (pod to pod, no relay)" bash -c \
   "[ \"\$(gateway friend /api/v1/peers | jq -r '.peers[0].connection')\" = direct ]"
 # The operator asks the gateway every 20 s, so its condition may still say "relayed" for a poll.

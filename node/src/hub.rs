@@ -39,6 +39,9 @@ pub struct Upstream {
     /// `http://host:port`, without a trailing slash.
     pub url: String,
     pub token: String,
+    /// Its MediaLibrary's `Ready` condition, which the operator adds (admins see it).
+    #[serde(default)]
+    pub state: Option<LibraryState>,
     /// The name users and grants see: `name`, or `name.namespace` when two namespaces have a
     /// library of the same name.
     #[serde(skip)]
@@ -46,6 +49,20 @@ pub struct Upstream {
     /// A P2P gateway's HTTP (friends' libraries), not a library server.
     #[serde(skip)]
     pub gateway: bool,
+}
+
+/// A MediaLibrary's `Ready` condition, as the operator's directory gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct LibraryState {
+    pub ready: bool,
+    /// Nothing moves until someone changes the MediaLibrary or its profiles.
+    #[serde(default)]
+    pub stalled: bool,
+    /// `Ready`, `Transcoding`, `ServerStarting`, `Unschedulable`, `ProfileNotFound`, …
+    pub reason: String,
+    /// What is wrong and what to change; absent where it would only count items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl Upstream {
@@ -107,6 +124,7 @@ impl Gateway {
             token: self.http_token.clone()?,
             shown: self.path(),
             gateway: true,
+            state: None,
         })
     }
 }

@@ -11,11 +11,12 @@
 // pasting her friend code into "Add a friend" (the API's 422/409 refusals show as it words them;
 // a code that meets at another coordinator shows the API's hint), sees her connect, and removes
 // her with "Remove" / "Really remove?". A member of ben's sees no friends until the admin's user
-// editor grants her "Friends' libraries" (@friends), and then sees ann.
+// editor grants her "Friends' libraries" (@friends), and then sees ann. Where the gateway says its
+// friends are a PeerGroup's (peersEditable: false), the admin gets no form and is told where to edit.
 //
 // Screenshots (friends.png, friends-phone.png (390×844), friend-player.png at 1366×900, friend-item.png the whole page,
 // friends-add.png / friends-add-phone.png the form filled in, friends-added.png cleo connected,
-// friends-hint.png, admin-friends-grant.png the user editor, friends-member-none.png / friends-member.png), both server logs and the
+// friends-hint.png, friends-declared.png, admin-friends-grant.png the user editor, friends-member-none.png / friends-member.png), both server logs and the
 // recorded hls.js events land in web/test-results/friends/; the screenshots are copied to
 // /tmp/friends-shots/ (FRIENDS_SHOTS overrides it) to look at.
 import { test } from '@playwright/test';
@@ -409,6 +410,32 @@ test('ben\'s admin adds cleo by her friend code, sees her connect, and removes h
   } finally {
     await stopServer(cleo);
   }
+});
+
+test('where the friends are a PeerGroup\'s (the gateway says peersEditable: false), the admin is told to edit its spec.peers', async () => {
+
+  test.setTimeout(60_000);
+  // On a cluster the peers file is a read-only ConfigMap mount (e2e/k8s/cluster_test.sh checks
+  // that the gateway says so); here ben's real answer is changed in that one field.
+  const gateway = await ben.json('/api/v1/p2p');
+  assert.equal(gateway.peersEditable, true, 'ben\'s own peers file is writable');
+  const { page, problems } = await openPage(context);
+  await page.route('**/api/v1/p2p', async (route) => {
+    const answer = await route.fetch();
+    await route.fulfill({ response: answer, json: { ...(await answer.json()), peersEditable: false } });
+  });
+  await page.setViewportSize(VIEWPORT);
+  await page.goto(`${ben.base}/#/friends`);
+  await page.locator(`.friend[data-peer="${ann.peerId}"]`).waitFor({ timeout: 20_000 });
+  const note = page.locator('#friends-declared');
+  await note.waitFor({ timeout: 5_000 });
+  assert.match(await note.textContent(), /PeerGroup’s spec\.peers/);
+  assert.equal(await page.locator('#add-friend').count(), 0, 'no "Add a friend" form');
+  assert.equal(await page.locator('[data-action="remove"]').count(), 0, 'no "Remove" button');
+  assert.equal(await page.locator('.friend-limit').count(), 0, 'no upload limit editor');
+  await screenshot(page, 'friends-declared.png');
+  assert.deepEqual(problems.pageErrors, [], 'uncaught page errors');
+  await page.close();
 });
 
 test('a member sees friends only once the admin grants her "Friends\' libraries"', async () => {

@@ -132,7 +132,7 @@ export async function createToken(data, user, label = 'browser tests') {
  * port to listen on (default: a free one), for when something else must know it beforehand.
  */
 export async function startServer({
-  media, data, profile, logPath, role = ['up'], args = [], admin = role[0] === 'up', port: wanted = 0,
+  media, data, profile, logPath, role = ['up'], args = [], admin = ['up', 'hub'].includes(role[0]), port: wanted = 0,
 }) {
   let token = null;
   if (admin) {
@@ -143,9 +143,11 @@ export async function startServer({
   const log = createWriteStream(logPath);
   let tailText = '';
   let output = '';
-  const medias = (Array.isArray(media) ? media : [media]).flatMap((m) => ['--media', m]);
+  // (`manofwar hub` has neither media nor profile.)
+  const medias = (Array.isArray(media) ? media : media ? [media] : []).flatMap((m) => ['--media', m]);
+  const profiles = profile ? ['--profile', profile] : [];
   const child = spawn(BIN, [
-    ...role, ...medias, '--data', data, '--listen', `127.0.0.1:${port}`, '--profile', profile, ...args,
+    ...role, ...medias, '--data', data, '--listen', `127.0.0.1:${port}`, ...profiles, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const onData = (chunk) => {
     log.write(chunk);

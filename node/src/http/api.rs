@@ -80,6 +80,12 @@ impl<'a> Viewer<'a> {
         }
     }
 
+    /// An admin (who sees, on the hub, what the operator says of each library).
+    pub fn is_admin(&self) -> bool {
+        self.principal
+            .is_some_and(|p| p.user.role == crate::auth::Role::Admin)
+    }
+
     /// Where the viewer stopped in each item (nothing without accounts).
     pub fn positions(&self) -> Result<HashMap<i64, Resume>, ApiError> {
         match (self.principal, &self.state.auth) {
@@ -151,20 +157,26 @@ pub async fn list(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LibraryInfo {
-    name: String,
-    items: usize,
+    pub(super) name: String,
+    pub(super) items: usize,
     /// A scan of its folder is running now.
-    scanning: bool,
+    pub(super) scanning: bool,
     /// When the last scan of its folder finished (ms since the Unix epoch).
-    last_scan_ms: Option<i64>,
+    pub(super) last_scan_ms: Option<i64>,
+    /// On the hub: why its library server gave no answer (its items are missing meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) error: Option<String>,
+    /// On the hub: the MediaLibrary's `Ready` condition, as the operator last saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) state: Option<crate::hub::LibraryState>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LibraryList {
-    libraries: Vec<LibraryInfo>,
+    pub(super) libraries: Vec<LibraryInfo>,
     /// Friends share libraries with the viewer (P2P is on, and the viewer may see them): their
     /// items are at `GET /api/v1/peers/{peer}/items`.
-    friends: bool,
+    pub(super) friends: bool,
 }
 
 /// The libraries the viewer may see, with their item counts.
@@ -190,6 +202,8 @@ pub async fn libraries(
                     .count(),
                 scanning: scan.scanning,
                 last_scan_ms: scan.last_scan_ms,
+                error: None,
+                state: None,
             }
         })
         .collect();

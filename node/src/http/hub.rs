@@ -3,7 +3,7 @@
 //! viewer; `/hls/…` and posters are streamed through from the server that has them.
 
 use super::AppState;
-use super::api::{ApiError, Viewer};
+use super::api::{ApiError, LibraryInfo, LibraryList, Viewer};
 use crate::auth::Principal;
 use crate::auth::store::Resume;
 use crate::hub::{Hub, Upstream, UpstreamError};
@@ -143,18 +143,24 @@ pub async fn list(
 pub async fn libraries(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LibraryList>, ApiError> {
     let viewer = Viewer::new(&state, principal.as_ref());
-    let libraries: Vec<Value> = listings(&state, &viewer)
+    let admin = viewer.is_admin();
+    let libraries = listings(&state, &viewer)
         .await
         .into_iter()
-        .map(|(library, listing)| match listing {
-            Ok(items) => json!({ "name": library.shown, "items": items.len() }),
-            Err(error) => json!({ "name": library.shown, "items": 0, "error": error.to_string() }),
+        .map(|(library, listing)| LibraryInfo {
+            items: listing.as_ref().map_or(0, Vec::len),
+            error: listing.err().map(|e| e.to_string()),
+            // Its server's scans are not asked for: the hub shows what the operator saw.
+            scanning: false,
+            last_scan_ms: None,
+            state: library.state.filter(|_| admin),
+            name: library.shown,
         })
         .collect();
     let friends = state.shares_friends() && viewer.sees(Some(crate::auth::FRIENDS_GRANT));
-    Ok(Json(json!({ "libraries": libraries, "friends": friends })))
+    Ok(Json(LibraryList { libraries, friends }))
 }
 
 fn find(state: &AppState, id: i64) -> Result<(Upstream, i64), ApiError> {

@@ -92,6 +92,8 @@ struct Inner {
     meet: Vec<libp2p::Multiaddr>,
     /// The peers file (`POST /api/v1/peers` writes it; its watcher puts it in force).
     peers_file: std::path::PathBuf,
+    /// Whether the API may write the peers file (not a PeerGroup's read-only mount).
+    peers_editable: bool,
     /// Friends' items kept for offline viewing (`offline.rs`).
     kept: Mutex<HashMap<(PeerId, i64), offline::Kept>>,
 }
@@ -224,6 +226,7 @@ impl Gateway {
             per_peer: Default::default(),
             traffic: Default::default(),
             meet: parts.meet,
+            peers_editable: super::peers::editable(&parts.peers_file),
             peers_file: parts.peers_file,
             kept: Mutex::new(kept),
         }))
@@ -244,6 +247,11 @@ impl Gateway {
 
     pub fn peers_file(&self) -> &std::path::Path {
         &self.0.peers_file
+    }
+
+    /// Whether friends can be added and removed through the API (see `peers::editable`).
+    pub fn peers_editable(&self) -> bool {
+        self.0.peers_editable
     }
 
     pub fn trusted(&self) -> &Trusted {

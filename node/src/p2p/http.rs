@@ -72,6 +72,8 @@ async fn me(State(gateway): State<Gateway>) -> Json<serde_json::Value> {
         "friendCode": gateway.friend_code(),
         "listening": listening.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "bandwidth": gateway.bandwidth(),
+        // False where the list is a PeerGroup's (edit its spec.peers, not through this API).
+        "peersEditable": gateway.peers_editable(),
     }))
 }
 

@@ -79,6 +79,26 @@ pub fn remove(path: &Path, peer_id: &str) -> anyhow::Result<bool> {
     })
 }
 
+/// Whether friends can be added, changed and removed through the API: the peers file's folder
+/// takes a new file (an edit writes one and renames it). A PeerGroup's gateway reads a
+/// read-only ConfigMap mount: there its `spec.peers` is the list to edit. Asked once, at start.
+pub fn editable(path: &Path) -> bool {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let probe = folder.join(format!(".peers-probe-{}", std::process::id()));
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .is_ok();
+    if made {
+        let _ = std::fs::remove_file(&probe);
+    }
+    made
+}
+
 fn edit<T>(
     path: &Path,
     change: impl FnOnce(&mut Vec<Peer>) -> anyhow::Result<T>,
@@ -304,5 +324,13 @@ mod tests {
         bump("[]", 2_000);
         assert_eq!(file.changed(), Some(HashMap::new()));
         assert_eq!(file.changed(), None);
+    }
+
+    #[test]
+    fn a_folder_that_takes_no_file_is_not_editable_and_the_probe_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(editable(&dir.path().join("peers.yaml")));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(!editable(&dir.path().join("gone/peers.yaml")));
     }
 }

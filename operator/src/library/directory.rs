@@ -21,7 +21,7 @@ use kube::ResourceExt as _;
 use kube::api::Api;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use manofwar_crds::{MediaLibrary, PeerGroup};
+use manofwar_crds::{MediaLibrary, PeerGroup, condition};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -50,6 +50,37 @@ pub struct Entry {
     pub url: String,
     /// The library's worker token, which its server asks for with `--private`.
     pub token: String,
+    /// Its `Ready` condition, which only the operator knows (a missing profile, an
+    /// unschedulable pod); absent before the first status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
+}
+
+/// A library's `Ready` condition as the hub shows it to admins.
+#[derive(Serialize, PartialEq, Eq)]
+pub struct State {
+    pub ready: bool,
+    /// Nothing moves until someone changes something (the `Stalled` condition).
+    pub stalled: bool,
+    pub reason: String,
+    /// Absent where it only counts items ("Ready", "Transcoding"): the counts change with every
+    /// item, and the hub reads them live from the library server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl State {
+    fn of(library: &MediaLibrary) -> Option<Self> {
+        let status = library.status.as_ref()?;
+        let ready = condition::find(&status.conditions, condition::READY)?;
+        let counts = ["Ready", "Transcoding"].contains(&ready.reason.as_str());
+        Some(Self {
+            ready: ready.status == condition::TRUE,
+            stalled: condition::is_true(&status.conditions, condition::STALLED),
+            reason: ready.reason.clone(),
+            message: (!counts && !ready.message.is_empty()).then(|| ready.message.clone()),
+        })
+    }
 }
 
 /// One PeerGroup's gateway, as the hub admits it.
@@ -115,6 +146,7 @@ fn library_entries(
             Some(Entry {
                 url: settings.library_url(&name, &namespace),
                 token: token.clone(),
+                state: State::of(lib),
                 name,
                 namespace,
             })
@@ -388,6 +420,74 @@ mod tests {
         let dir = directory(&libraries, &groups, &tokens, &no_url);
         assert_eq!(dir.libraries.len(), 2);
         assert!(dir.gateways.is_empty());
+    }
+
+    #[test]
+    fn each_library_carries_its_ready_condition_without_item_counts() {
+        let make = |type_: &str, status: &str, reason: &str, message: &str| condition::Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            last_transition_time: Time(Timestamp::UNIX_EPOCH),
+            observed_generation: None,
+        };
+        let with_ready = |name: &str, status: &str, reason: &str, message: &str| {
+            let stalled = if reason.starts_with("Profile") {
+                "True"
+            } else {
+                "False"
+            };
+            let mut lib = library(name, "media");
+            lib.status = Some(manofwar_crds::MediaLibraryStatus {
+                conditions: vec![
+                    make(condition::READY, status, reason, message),
+                    make(condition::STALLED, stalled, reason, message),
+                ],
+                ..Default::default()
+            });
+            Arc::new(lib)
+        };
+        let libraries = [
+            with_ready(
+                "broken",
+                "False",
+                "ProfileNotFound",
+                "TranscodeProfile \"x\" not found",
+            ),
+            with_ready(
+                "busy",
+                "False",
+                "Transcoding",
+                "2 of 3 items waiting or being transcoded",
+            ),
+            with_ready(
+                "fine",
+                "True",
+                "Ready",
+                "library server up; 3 items ready, 0 failed",
+            ),
+            Arc::new(library("new", "media")),
+        ];
+        let tokens = ["broken", "busy", "fine", "new"].map(|n| token_secret(n, "media", "t"));
+        let dir = directory(&libraries, &[], &tokens, &Settings::for_hub_tests());
+        let states: Vec<String> = dir
+            .libraries
+            .iter()
+            .map(|e| serde_json::to_string(&e.state).unwrap())
+            .collect();
+        assert_eq!(
+            states,
+            [
+                concat!(
+                    r#"{"ready":false,"stalled":true,"reason":"ProfileNotFound","#,
+                    r#""message":"TranscodeProfile \"x\" not found"}"#
+                ),
+                r#"{"ready":false,"stalled":false,"reason":"Transcoding"}"#,
+                r#"{"ready":true,"stalled":false,"reason":"Ready"}"#,
+                "null",
+            ]
+        );
     }
 
     #[test]

@@ -498,6 +498,8 @@ export interface components {
             items: components["schemas"]["Listed"][];
         };
         LibraryInfo: {
+            /** @description On the hub: why its library server gave no answer (its items are missing meanwhile). */
+            error?: string | null;
             items: number;
             /**
              * Format: int64
@@ -507,6 +509,7 @@ export interface components {
             name: string;
             /** @description A scan of its folder is running now. */
             scanning: boolean;
+            state?: null | components["schemas"]["LibraryState"];
         };
         LibraryList: {
             /**
@@ -515,6 +518,16 @@ export interface components {
              */
             friends: boolean;
             libraries: components["schemas"]["LibraryInfo"][];
+        };
+        /** @description A MediaLibrary's `Ready` condition, as the operator's directory gives it. */
+        LibraryState: {
+            /** @description What is wrong and what to change; absent where it would only count items. */
+            message?: string | null;
+            ready: boolean;
+            /** @description `Ready`, `Transcoding`, `ServerStarting`, `Unschedulable`, `ProfileNotFound`, … */
+            reason: string;
+            /** @description Nothing moves until someone changes the MediaLibrary or its profiles. */
+            stalled?: boolean;
         };
         Listed: components["schemas"]["Item"] & {
             /** @description The item's master playlist, once a package is published (signed with accounts). */

@@ -56,6 +56,8 @@ export interface Gateway {
   friendCode?: string | null;
   listening?: string[];
   bandwidth?: { uploadKbps?: number | null; perPeerUploadKbps?: number | null; downloadKbps?: number | null };
+  /** False where the friends are a PeerGroup's spec.peers (a read-only mount): edit them there. */
+  peersEditable?: boolean;
 }
 
 /** One friend of GET /api/v1/peers. */
