@@ -7,6 +7,9 @@
 #   The hub, the library server and wrk share the machine's cores (the hub's hop costs CPU the
 #   server then lacks), as in a one-node homelab. Bound by the CPUs, not by a network: the
 #   hub's hop copies every byte twice more (in from the server, out to the player).
+#   Baselines in the same rounds: a bare TCP proxy in C (proxy.c: no HTTP, no checks; read/write,
+#   and splice(2)) in front of the same server, the floor of any front door that passes
+#   segments on here; the hub's ratio to it is what is left to win in the hub itself.
 # Env: BENCH_HUB_SECONDS (clip length, default 8), BENCH_WRK_ARGS (default "-t2 -c32 -d10s"),
 # BENCH_HUB_ROUNDS (interleaved rounds, best kept; default 3), plus those in lib.sh.
 set -euo pipefail
@@ -18,6 +21,7 @@ ROUNDS=${BENCH_HUB_ROUNDS:-3}
 read -r -a WRK_ARGS <<<"${BENCH_WRK_ARGS:--t2 -c32 -d10s}"
 need_base
 need wrk wrk
+need gcc gcc
 check_manofwar
 bench_init hub
 use_manofwar || { log "BENCH_BASELINE_ONLY=1: nothing to measure without manofwar"; bench_finish; exit 0; }
@@ -38,6 +42,14 @@ MANOFWAR_INITIAL_ADMIN_PASSWORD='bench password, not secret' "$MANOFWAR_BIN" hub
   --libraries "$WORK/libraries.json" --listen "127.0.0.1:$HPORT" --initial-admin bench >"$WORK/hub.log" 2>&1 &
 BENCH_PIDS+=($!)
 wait_http "$HBASE/healthz" 30 || die "manofwar hub did not start (see $WORK/hub.log)"
+gcc -O2 -pthread -o "$WORK/proxy" "$(dirname "${BASH_SOURCE[0]}")/proxy.c" || die "cannot build proxy.c"
+declare -A PROXY=()
+for mode in copy splice; do
+  PROXY[$mode]=$(free_port)
+  "$WORK/proxy" "${PROXY[$mode]}" "$SPORT" "$mode" 2>>"$WORK/proxy.log" &
+  BENCH_PIDS+=($!)
+  wait_http "http://127.0.0.1:${PROXY[$mode]}/healthz" 10 || die "the $mode proxy did not start (see $WORK/proxy.log)"
+done
 ADMIN="Authorization: Bearer $("$MANOFWAR_BIN" token create --data "$WORK/hub" --user bench --label bench)"
 
 log "waiting for the item to be transcoded"
@@ -81,19 +93,28 @@ run() {
 for r in $(seq "$ROUNDS"); do   # interleaved, so that drift hits both alike
   run direct "$DIRECT_URL" "Authorization: Bearer $TOKEN"
   run hub "$HUB_URL"
+  for mode in copy splice; do
+    run "$mode" "http://127.0.0.1:${PROXY[$mode]}/hls/$REMOTE/$SEG" "Authorization: Bearer $TOKEN"
+  done
 done
 R=$(ratio "${BEST[hub]}" "${BEST[direct]}"); verdict "$R" '>=' 0.8
+R_COPY=$(ratio "${BEST[copy]}" "${BEST[direct]}") R_SPLICE=$(ratio "${BEST[splice]}" "${BEST[direct]}")
+R_FLOOR=$(ratio "${BEST[hub]}" "${BEST[copy]}")
 mibs() { awk -v r="$1" -v b="$BYTES" 'BEGIN { printf "%.0f", r * b / 1048576 }'; }
 HRSS=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/${BENCH_PIDS[1]}/status")
-result_line "through the hub / from the library server, one segment = $R (${BEST[hub]} / ${BEST[direct]} req/s; target >= 0.8) $VERDICT"
+result_line "through the hub / from the library server, one segment = $R (${BEST[hub]} / ${BEST[direct]} req/s; target >= 0.8) $VERDICT; a bare C proxy: $R_COPY (read/write), $R_SPLICE (splice); the hub / the bare proxy = $R_FLOOR"
 frag "" "${LEN} s 720p30 clip transcoded by \`manofwar serve --private\` (default ladder); one segment of the top rendition ($SEG, $BYTES bytes). \`wrk ${WRK_ARGS[*]}\`, best of $ROUNDS interleaved rounds; the hub, the server and wrk share the $(nproc) cores." "" \
   "| What | Result | Target | Met? | Date | Machine |" "|---|---|---|---|---|---|" \
   "| Through the front door (signed URL, hub → library server) / from the library server directly (its token) | **$R** (${BEST[hub]} vs ${BEST[direct]} req/s = $(mibs "${BEST[hub]}") vs $(mibs "${BEST[direct]}") MiB/s; all runs: hub ${ALL[hub]}; direct ${ALL[direct]}) | ≥ 0.8 | $VERDICT | $(today) | $(machine) |" \
+  "| Baseline: a bare TCP proxy in C (\`e2e/bench/proxy.c\`: no HTTP, no checks) in front of the same server / the server directly | $R_COPY with read/write (${BEST[copy]} req/s; all runs: ${ALL[copy]}), $R_SPLICE with splice(2) (${BEST[splice]} req/s; all runs: ${ALL[splice]}) | — | — | $(today) | $(machine) |" \
+  "| The hub / the bare read/write proxy (what the hub costs over passing bytes on at all) | $R_FLOOR | — | — | $(today) | $(machine) |" \
   "| Hub peak RSS | $HRSS MiB | — | — | $(today) | $(machine) |" \
   "" "<details><summary>Commands</summary>" "" '```sh' \
   "manofwar serve --media films=\$WORK/media --data \$WORK/server --listen 127.0.0.1:SPORT --token T --private --workers 1" \
   "MANOFWAR_INITIAL_ADMIN_PASSWORD=… manofwar hub --data \$WORK/hub --libraries libraries.json --listen 127.0.0.1:HPORT --initial-admin bench" \
   "wrk ${WRK_ARGS[*]} -H 'Authorization: Bearer T' http://127.0.0.1:SPORT/hls/ID/$SEG" \
   "wrk ${WRK_ARGS[*]} http://127.0.0.1:HPORT/s/SIG/hls/HUB_ID/$SEG" \
+  "proxy PPORT SPORT copy|splice   # e2e/bench/proxy.c" \
+  "wrk ${WRK_ARGS[*]} -H 'Authorization: Bearer T' http://127.0.0.1:PPORT/hls/ID/$SEG" \
   '```' "" "</details>" ""
 bench_finish
