@@ -18,11 +18,13 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How often the directory file is read again (a mounted Secret changes in place).
 const FOLLOW: Duration = Duration::from_secs(2);
+/// How long the gateway that listed a friend is taken to still be theirs.
+const FRIEND_TTL: Duration = Duration::from_secs(60);
 /// A library server that has not answered with headers by then is reported unreachable.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// The user id of a P2P gateway's principal: no account has it.
@@ -204,6 +206,9 @@ struct Inner {
     gateways: RwLock<Arc<Vec<Gateway>>>,
     ids: Ids,
     client: Client<HttpConnector, Body>,
+    /// Which gateway (its `key()`) listed each friend (PeerId), and when: a friend's routes go
+    /// there without asking every gateway again.
+    owners: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// Why a library server gave no answer.
@@ -230,6 +235,7 @@ impl Hub {
                 gateways: RwLock::default(),
                 ids: Ids::new(conn)?,
                 client: client(),
+                owners: Mutex::default(),
             }),
         };
         if file.exists() {
@@ -322,6 +328,23 @@ impl Hub {
             .read()
             .unwrap_or_else(|p| p.into_inner());
         gateways.iter().filter_map(Gateway::upstream).collect()
+    }
+
+    /// Remember that `gateway` lists the friend `peer` (in its `GET /api/v1/peers`).
+    pub fn remember_friend(&self, peer: &str, gateway: &Upstream) {
+        let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+        owners.retain(|_, (_, at)| at.elapsed() < FRIEND_TTL);
+        owners.insert(peer.to_owned(), (gateway.key(), Instant::now()));
+    }
+
+    /// The gateway that listed `peer` less than `FRIEND_TTL` ago, while it is in the directory.
+    pub fn friend_gateway(&self, peer: &str) -> Option<Upstream> {
+        let key = {
+            let owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+            let (key, at) = owners.get(peer)?;
+            (at.elapsed() < FRIEND_TTL).then(|| key.clone())?
+        };
+        self.friend_gateways().into_iter().find(|g| g.key() == key)
     }
 
     /// Read the directory file again whenever its text changes; a file that does not parse
@@ -662,6 +685,37 @@ mod tests {
                 .to_string()
                 .contains("http://")
         );
+    }
+
+    #[test]
+    fn a_friend_goes_to_the_gateway_that_listed_them_while_it_is_in_the_directory() {
+        let gateways = |names: &[&str]| {
+            let list: Vec<String> = names
+                .iter()
+                .map(|n| {
+                    format!(
+                        r#"{{"name":"{n}","namespace":"media","token":"0123456789abcdef-{n}",
+                        "url":"http://{n}-gateway-http.media.svc:8097","http_token":"0123456789abcdef-h{n}"}}"#
+                    )
+                })
+                .collect();
+            parse_directory(&format!(
+                r#"{{"libraries":[],"gateways":[{}]}}"#,
+                list.join(",")
+            ))
+            .unwrap()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = Hub::open(tmp.path(), &tmp.path().join("libraries.json")).unwrap();
+        hub.set(gateways(&["cousins", "friends"]));
+        assert!(hub.friend_gateway("12D3KooWAnn").is_none());
+        let [_, friends] = hub.friend_gateways().try_into().unwrap();
+        hub.remember_friend("12D3KooWAnn", &friends);
+        assert_eq!(hub.friend_gateway("12D3KooWAnn").unwrap().name, "friends");
+        assert!(hub.friend_gateway("12D3KooWBea").is_none());
+        // A gateway that left the directory is nobody's any more.
+        hub.set(gateways(&["cousins"]));
+        assert!(hub.friend_gateway("12D3KooWAnn").is_none());
     }
 
     #[test]

@@ -54,6 +54,9 @@ async fn peers(State(state): State<AppState>) -> Result<Response, ApiError> {
         {
             Ok(Some((_, mut answer))) => {
                 if let Some(Value::Array(list)) = answer.get_mut("peers").map(Value::take) {
+                    for peer in listed(&list) {
+                        hub(&state).remember_friend(peer, gateway);
+                    }
                     peers.extend(list);
                 }
             }
@@ -107,24 +110,35 @@ async fn media(
     }
 }
 
+/// The PeerIds of a gateway's `peers` list.
+fn listed(peers: &[Value]) -> impl Iterator<Item = &str> {
+    peers.iter().filter_map(|p| p["peerId"].as_str())
+}
+
 /// The gateway that lists `peer` among its friends. With one gateway (the usual cluster), that
-/// one, without asking: it answers 404 for a friend it does not know.
+/// one, without asking: it answers 404 for a friend it does not know. With several, the one
+/// that listed them lately (`GET /api/v1/peers` notes it), else each is asked in turn.
 async fn owner(state: &AppState, peer: &str) -> Result<Upstream, ApiError> {
-    let gateways = hub(state).friend_gateways();
+    let hub = hub(state);
+    let gateways = hub.friend_gateways();
     if gateways.len() <= 1 {
         return gateways.into_iter().next().ok_or_else(none_here);
     }
+    if let Some(gateway) = hub.friend_gateway(peer) {
+        return Ok(gateway);
+    }
     for gateway in gateways {
-        let answer = hub(state)
-            .json(&gateway, Method::GET, "/api/v1/peers")
-            .await;
+        let answer = hub.json(&gateway, Method::GET, "/api/v1/peers").await;
         let Ok(Some((_, list))) = answer else {
             continue;
         };
-        let listed = list["peers"]
+        let friends: Vec<&str> = list["peers"]
             .as_array()
-            .is_some_and(|peers| peers.iter().any(|p| p["peerId"] == peer));
-        if listed {
+            .map_or_else(Vec::new, |l| listed(l).collect());
+        for friend in &friends {
+            hub.remember_friend(friend, &gateway);
+        }
+        if friends.contains(&peer) {
             return Ok(gateway);
         }
     }
