@@ -52,16 +52,29 @@ export function setup(name) {
   return { results, tmp };
 }
 
-export async function freePort() {
-  return new Promise((res, rej) => {
+// Ports are taken below the kernel's ephemeral range (32768 and up), from a counter of this
+// process: a port the kernel hands out with `:0` is free again once probed, and an outgoing
+// connection (the browser's) may take it before the server binds it, or while a server that
+// restarts on its port is down.
+const PORTS = { first: 20_000, count: 12_000 };
+let nextPort = (process.pid % 1_000) * 12;
+
+/** Resolves whether `port` can be listened on now. */
+function canListen(port) {
+  return new Promise((res) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
+    srv.on('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
   });
+}
+
+export async function freePort() {
+  for (let tries = 0; tries < PORTS.count; tries += 1) {
+    const port = PORTS.first + (nextPort++ % PORTS.count);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${PORTS.first}..${PORTS.first + PORTS.count}`);
 }
 
 export async function ffmpeg(...args) {

@@ -95,12 +95,22 @@ pub fn clip_with(path: &Path, seconds: u32, size: &str, extra: &[&str]) {
     );
 }
 
+/// A port to listen on that nothing holds now. Taken below the kernel's ephemeral range
+/// (32768 and up), from a counter of this process: a port the kernel handed out with `:0` is
+/// free again once probed, and an outgoing connection of a test running beside may take it
+/// before the server binds it ("Address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Processes of different runs start at different places of 20000..32000.
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 12;
+    for _ in 0..12_000 {
+        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 /// A running `manofwar up`, killed on drop.
