@@ -330,21 +330,27 @@ impl Hub {
         gateways.iter().filter_map(Gateway::upstream).collect()
     }
 
-    /// Remember that `gateway` lists the friend `peer` (in its `GET /api/v1/peers`).
-    pub fn remember_friend(&self, peer: &str, gateway: &Upstream) {
+    /// Remember that `gateway` lists these friends (its `GET /api/v1/peers`).
+    pub fn remember_friends<'a>(
+        &self,
+        gateway: &Upstream,
+        peers: impl IntoIterator<Item = &'a str>,
+    ) {
+        let key = gateway.key();
+        let now = Instant::now();
         let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
         owners.retain(|_, (_, at)| at.elapsed() < FRIEND_TTL);
-        owners.insert(peer.to_owned(), (gateway.key(), Instant::now()));
+        for peer in peers {
+            owners.insert(peer.to_owned(), (key.clone(), now));
+        }
     }
 
-    /// The gateway that listed `peer` less than `FRIEND_TTL` ago, while it is in the directory.
-    pub fn friend_gateway(&self, peer: &str) -> Option<Upstream> {
-        let key = {
-            let owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-            let (key, at) = owners.get(peer)?;
-            (at.elapsed() < FRIEND_TTL).then(|| key.clone())?
-        };
-        self.friend_gateways().into_iter().find(|g| g.key() == key)
+    /// Of `gateways`, the one that listed `peer` less than `FRIEND_TTL` ago.
+    pub fn friend_gateway<'a>(&self, peer: &str, gateways: &'a [Upstream]) -> Option<&'a Upstream> {
+        let owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let (key, at) = owners.get(peer)?;
+        let key = (at.elapsed() < FRIEND_TTL).then_some(key)?;
+        gateways.iter().find(|g| g.key() == *key)
     }
 
     /// Read the directory file again whenever its text changes; a file that does not parse
@@ -708,14 +714,20 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let hub = Hub::open(tmp.path(), &tmp.path().join("libraries.json")).unwrap();
         hub.set(gateways(&["cousins", "friends"]));
-        assert!(hub.friend_gateway("12D3KooWAnn").is_none());
-        let [_, friends] = hub.friend_gateways().try_into().unwrap();
-        hub.remember_friend("12D3KooWAnn", &friends);
-        assert_eq!(hub.friend_gateway("12D3KooWAnn").unwrap().name, "friends");
-        assert!(hub.friend_gateway("12D3KooWBea").is_none());
+        let both = hub.friend_gateways();
+        assert!(hub.friend_gateway("12D3KooWAnn", &both).is_none());
+        hub.remember_friends(&both[1], ["12D3KooWAnn"]);
+        assert_eq!(
+            hub.friend_gateway("12D3KooWAnn", &both).unwrap().name,
+            "friends"
+        );
+        assert!(hub.friend_gateway("12D3KooWBea", &both).is_none());
         // A gateway that left the directory is nobody's any more.
         hub.set(gateways(&["cousins"]));
-        assert!(hub.friend_gateway("12D3KooWAnn").is_none());
+        assert!(
+            hub.friend_gateway("12D3KooWAnn", &hub.friend_gateways())
+                .is_none()
+        );
     }
 
     #[test]

@@ -54,9 +54,7 @@ async fn peers(State(state): State<AppState>) -> Result<Response, ApiError> {
         {
             Ok(Some((_, mut answer))) => {
                 if let Some(Value::Array(list)) = answer.get_mut("peers").map(Value::take) {
-                    for peer in listed(&list) {
-                        hub(&state).remember_friend(peer, gateway);
-                    }
+                    hub(&state).remember_friends(gateway, listed(&list));
                     peers.extend(list);
                 }
             }
@@ -124,21 +122,17 @@ async fn owner(state: &AppState, peer: &str) -> Result<Upstream, ApiError> {
     if gateways.len() <= 1 {
         return gateways.into_iter().next().ok_or_else(none_here);
     }
-    if let Some(gateway) = hub.friend_gateway(peer) {
-        return Ok(gateway);
+    if let Some(gateway) = hub.friend_gateway(peer, &gateways) {
+        return Ok(gateway.clone());
     }
     for gateway in gateways {
         let answer = hub.json(&gateway, Method::GET, "/api/v1/peers").await;
         let Ok(Some((_, list))) = answer else {
             continue;
         };
-        let friends: Vec<&str> = list["peers"]
-            .as_array()
-            .map_or_else(Vec::new, |l| listed(l).collect());
-        for friend in &friends {
-            hub.remember_friend(friend, &gateway);
-        }
-        if friends.contains(&peer) {
+        let friends = list["peers"].as_array().map_or(&[][..], Vec::as_slice);
+        hub.remember_friends(&gateway, listed(friends));
+        if listed(friends).any(|f| f == peer) {
             return Ok(gateway);
         }
     }

@@ -100,12 +100,13 @@ pub fn clip_with(path: &Path, seconds: u32, size: &str, extra: &[&str]) {
 /// free again once probed, and an outgoing connection of a test running beside may take it
 /// before the server binds it ("Address already in use").
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     // Processes of different runs start at different places of 20000..32000.
-    let base = 20_000 + (std::process::id() % 1_000) as u16 * 12;
+    let start = std::process::id() % 1_000 * 12;
     for _ in 0..12_000 {
-        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        let port = 20_000 + offset as u16;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
